@@ -58,8 +58,8 @@ class PreprocessParams:
     polarity: int = POLARITY_DARK_ON_LIGHT
     bg_remove: int = 1
     bg_radius: int = 6        # closing window radius on the work grid (> half a stroke)
-    threshold_pct: int = 25   # 0 = Otsu
-    saturate_pct: int = 60    # ink at this share of the range becomes 255
+    threshold_pct: int = 30   # 0 = Otsu
+    saturate_pct: int = 75    # ink at this share of the range becomes 255
     min_contrast: int = 24    # below this ink range: no digit
     speck_min: int = 2        # 3x3 ink count a pixel needs to count for the box (0/1 = off)
     max_gap: int = 3          # empty rows/columns allowed inside a digit
@@ -373,3 +373,77 @@ def preprocess_many(frames: np.ndarray, params: PreprocessParams | None = None, 
     out = np.concatenate(outs) if outs else np.zeros((0, OUT, OUT), np.uint8)
     st = np.concatenate(stats) if stats else np.zeros(0, np.int64)
     return (out, st) if return_status else out
+
+
+# ---------------------------------------------------------------------------
+# ctypes binding to the C (firmware/pico4ml/core/preprocess.c), for tests and training
+
+class CStages(ctypes.Structure):
+    """Mirror of pp_stages."""
+    _fields_ = [
+        ("work", ctypes.c_uint8 * (WORK * WORK)), ("ink", ctypes.c_uint8 * (WORK * WORK)),
+        ("norm", ctypes.c_uint8 * (WORK * WORK)), ("box", ctypes.c_uint8 * (OUT * OUT)),
+        ("roi_x", ctypes.c_uint16), ("roi_y", ctypes.c_uint16),
+        ("roi_w", ctypes.c_uint16), ("roi_h", ctypes.c_uint16),
+        ("work_w", ctypes.c_uint8), ("work_h", ctypes.c_uint8), ("dark_on_light", ctypes.c_uint8),
+        ("lo", ctypes.c_uint8), ("hi", ctypes.c_uint8), ("threshold", ctypes.c_uint8),
+        ("saturate", ctypes.c_uint16),
+        ("bbox_x", ctypes.c_int16), ("bbox_y", ctypes.c_int16),
+        ("bbox_w", ctypes.c_int16), ("bbox_h", ctypes.c_int16),
+        ("box_w", ctypes.c_uint8), ("box_h", ctypes.c_uint8),
+        ("shift_x", ctypes.c_int16), ("shift_y", ctypes.c_int16),
+    ]
+
+
+_clib = None
+
+
+def c_library(flags: list[str] | None = None) -> ctypes.CDLL:
+    """The C preprocessing as a shared library (built once by cbuild, then cached)."""
+    global _clib
+    if _clib is None or flags is not None:
+        from pico4ml.host_twin.cbuild import build
+        from pico4ml.train.paths import CORE_DIR
+        lib = ctypes.CDLL(str(build("pico4ml_preprocess", [CORE_DIR / "preprocess.c"], shared=True,
+                                    flags=flags)))
+        lib.pp_run.restype = ctypes.c_int
+        lib.pp_run.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                               ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
+        lib.pp_validate_params.argtypes = [ctypes.c_char_p]
+        lib.pp_default_params.argtypes = [ctypes.c_char_p]
+        lib.pp_params_unpack.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
+        if flags is not None:
+            return lib
+        _clib = lib
+    return _clib
+
+
+def c_preprocess(frame: np.ndarray, params: PreprocessParams | bytes | None = None, *,
+                 stride: int | None = None, return_stages: bool = False):
+    """Run the C pp_run on one frame. Returns (out28, status[, CStages]).
+
+    `frame` is (H, W) uint8; a non-contiguous row stride (a view into a wider buffer)
+    is passed through as the C stride. `params` may be raw bytes (even invalid ones).
+    """
+    lib = c_library()
+    frame = np.asarray(frame)
+    if frame.ndim != 2 or frame.dtype != np.uint8 or frame.strides[1] != 1:
+        raise ValueError("frame must be a 2-D uint8 array with contiguous rows")
+    height, width = frame.shape
+    stride = frame.strides[0] if stride is None else stride
+    if params is None:
+        pbuf = None
+    else:
+        raw = params if isinstance(params, (bytes, bytearray)) else params.to_bytes()
+        pbuf = ctypes.create_string_buffer(bytes(raw), max(len(raw), PARAMS_SIZE))
+    out = np.zeros((OUT, OUT), np.uint8)
+    st = CStages()
+    status = lib.pp_run(frame.ctypes.data if frame.size else None, width, height, stride, pbuf,
+                        out.ctypes.data, ctypes.addressof(st) if return_stages else None)
+    return (out, status, st) if return_stages else (out, status)
+
+
+def c_default_params() -> PreprocessParams:
+    buf = ctypes.create_string_buffer(PARAMS_SIZE)
+    c_library().pp_default_params(buf)
+    return PreprocessParams.from_bytes(buf.raw)

@@ -1,0 +1,504 @@
+/* preprocess.c: camera frame -> MNIST-style 28x28, integer only.
+ *
+ * Every step is mirrored line for line by train/preprocess.py (numpy); the tests
+ * compare the two bit for bit, so change both together. All divisions have
+ * non-negative operands except the centre-of-mass shift, which uses floor_div().
+ */
+#include "preprocess.h"
+
+#include <string.h>
+
+#define GRID (PP_WORK * PP_WORK)
+
+/* Work buffers: file scope, never on the stack (about 25 KB in all). */
+static uint8_t s_work[GRID];   /* ROI on the work grid, as captured */
+static uint8_t s_tmp_a[GRID];  /* closing passes, later the speck mask */
+static uint8_t s_tmp_b[GRID];  /* closing passes: the paper estimate */
+static uint8_t s_ink[GRID];    /* relative darkness, white ink */
+static uint8_t s_norm[GRID];   /* normalised + thresholded */
+static uint16_t s_rows[PP_WORK * PP_OUT]; /* horizontal pass of the box resample */
+static uint8_t s_box[PP_OUT * PP_OUT];
+static uint32_t s_acc[PP_WORK];
+static uint32_t s_prof[PP_WORK];
+static uint16_t s_hist[256];
+
+void pp_default_params(pp_params *p) {
+    if (!p) {
+        return;
+    }
+    memset(p, 0, sizeof *p);
+    p->version = PP_PARAMS_VERSION;
+    p->size = PP_PARAMS_SIZE;
+    p->polarity = PP_POLARITY_DARK_ON_LIGHT;
+    p->bg_remove = 1;
+    p->bg_radius = 6;
+    p->threshold_pct = 30;
+    p->saturate_pct = 75;
+    p->min_contrast = 24;
+    p->speck_min = 2;
+    p->max_gap = 3;
+    p->border = 1;
+    p->box_size = 20;
+    p->center_mass = 1;
+}
+
+int pp_validate_params(const pp_params *p) {
+    if (!p) {
+        return PP_ERR_ARG;
+    }
+    if (p->version != PP_PARAMS_VERSION || p->size != PP_PARAMS_SIZE
+        || p->roi_w > PP_MAX_DIM || p->roi_h > PP_MAX_DIM
+        || p->polarity > PP_POLARITY_AUTO || p->bg_remove > 1
+        || p->bg_radius < 1 || p->bg_radius > 15
+        || p->threshold_pct > 99 || p->saturate_pct < 1 || p->saturate_pct > 100
+        || p->speck_min > 9 || p->max_gap > PP_WORK || p->border > PP_WORK / 4
+        || p->box_size < 4 || p->box_size > PP_OUT || p->center_mass > 1 || p->reserved != 0) {
+        return PP_ERR_PARAMS;
+    }
+    return PP_OK;
+}
+
+_Static_assert(sizeof(pp_params) == PP_PARAMS_SIZE, "pp_params must have no padding");
+
+static void put16(uint8_t *b, uint16_t v) {
+    b[0] = (uint8_t)(v & 0xFF);
+    b[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t get16(const uint8_t *b) {
+    return (uint16_t)(b[0] | (b[1] << 8));
+}
+
+void pp_params_pack(const pp_params *p, uint8_t out[PP_PARAMS_SIZE]) {
+    put16(out + 0, p->version);
+    put16(out + 2, p->size);
+    put16(out + 4, (uint16_t)p->roi_x);
+    put16(out + 6, (uint16_t)p->roi_y);
+    put16(out + 8, p->roi_w);
+    put16(out + 10, p->roi_h);
+    const uint8_t bytes[12] = {p->polarity, p->bg_remove, p->bg_radius, p->threshold_pct,
+                               p->saturate_pct, p->min_contrast, p->speck_min, p->max_gap,
+                               p->border, p->box_size, p->center_mass, p->reserved};
+    memcpy(out + 12, bytes, sizeof bytes);
+}
+
+int pp_params_unpack(const uint8_t *data, size_t len, pp_params *p) {
+    if (!data || !p) {
+        return PP_ERR_ARG;
+    }
+    if (len != PP_PARAMS_SIZE) {
+        return PP_ERR_PARAMS;
+    }
+    pp_params q;
+    q.version = get16(data + 0);
+    q.size = get16(data + 2);
+    q.roi_x = (int16_t)get16(data + 4);
+    q.roi_y = (int16_t)get16(data + 6);
+    q.roi_w = get16(data + 8);
+    q.roi_h = get16(data + 10);
+    const uint8_t *b = data + 12;
+    q.polarity = b[0];
+    q.bg_remove = b[1];
+    q.bg_radius = b[2];
+    q.threshold_pct = b[3];
+    q.saturate_pct = b[4];
+    q.min_contrast = b[5];
+    q.speck_min = b[6];
+    q.max_gap = b[7];
+    q.border = b[8];
+    q.box_size = b[9];
+    q.center_mass = b[10];
+    q.reserved = b[11];
+    int err = pp_validate_params(&q);
+    if (err == PP_OK) {
+        *p = q;
+    }
+    return err;
+}
+
+/* floor(a / b) for b > 0 (C division truncates towards zero). */
+static int32_t floor_div(int32_t a, int32_t b) {
+    int32_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* 1. Area downscale of the ROI onto gw x gh: the rounded mean of integer bins
+ * [i*n/g, max((i+1)*n/g, i*n/g+1)), which also covers upscaling (bins of one pixel). */
+static void area_downscale(const uint8_t *roi, int stride, int rw, int rh, int gw, int gh) {
+    for (int gy = 0; gy < gh; gy++) {
+        int y0 = gy * rh / gh;
+        int y1 = imax((gy + 1) * rh / gh, y0 + 1);
+        memset(s_acc, 0, sizeof s_acc);
+        for (int y = y0; y < y1; y++) {
+            const uint8_t *row = roi + (size_t)y * (size_t)stride;
+            for (int gx = 0; gx < gw; gx++) {
+                int x0 = gx * rw / gw;
+                int x1 = imax((gx + 1) * rw / gw, x0 + 1);
+                uint32_t s = 0;
+                for (int x = x0; x < x1; x++) {
+                    s += row[x];
+                }
+                s_acc[gx] += s;
+            }
+        }
+        for (int gx = 0; gx < gw; gx++) {
+            int x0 = gx * rw / gw;
+            int x1 = imax((gx + 1) * rw / gw, x0 + 1);
+            uint32_t cnt = (uint32_t)(x1 - x0) * (uint32_t)(y1 - y0);
+            s_work[gy * PP_WORK + gx] = (uint8_t)((s_acc[gx] + cnt / 2) / cnt);
+        }
+    }
+}
+
+/* k-th smallest value (0-based) of the histogram s_hist. */
+static int hist_kth(int k) {
+    int cum = 0;
+    for (int v = 0; v < 256; v++) {
+        cum += s_hist[v];
+        if (cum > k) {
+            return v;
+        }
+    }
+    return 255;
+}
+
+static void hist_of(const uint8_t *img, int gw, int gh) {
+    memset(s_hist, 0, sizeof s_hist);
+    for (int y = 0; y < gh; y++) {
+        for (int x = 0; x < gw; x++) {
+            s_hist[img[y * PP_WORK + x]]++;
+        }
+    }
+}
+
+/* Sliding max (is_max) or min over 2r+1 pixels along x (dx = 1) or y, clipped at the edges. */
+static void sliding(const uint8_t *src, uint8_t *dst, int gw, int gh, int r, int along_x, int is_max) {
+    for (int y = 0; y < gh; y++) {
+        for (int x = 0; x < gw; x++) {
+            int c = along_x ? x : y;
+            int n = along_x ? gw : gh;
+            int lo = imax(c - r, 0), hi = imin(c + r, n - 1);
+            int best = is_max ? 0 : 255;
+            for (int k = lo; k <= hi; k++) {
+                int v = along_x ? src[y * PP_WORK + k] : src[k * PP_WORK + x];
+                best = is_max ? imax(best, v) : imin(best, v);
+            }
+            dst[y * PP_WORK + x] = (uint8_t)best;
+        }
+    }
+}
+
+/* Otsu level t over s_hist (ink is > t), with the integer score the numpy twin uses. */
+static int otsu(int n) {
+    int64_t total = 0;
+    for (int v = 0; v < 256; v++) {
+        total += (int64_t)v * s_hist[v];
+    }
+    int64_t w0 = 0, s0 = 0, best_score = -1;
+    int best_t = 0;
+    for (int t = 0; t < 255; t++) {
+        w0 += s_hist[t];
+        s0 += (int64_t)t * s_hist[t];
+        int64_t w1 = n - w0, s1 = total - s0;
+        int64_t den = w0 * w1;
+        int64_t score = -1;
+        if (den > 0) {
+            int64_t diff = s0 * w1 - s1 * w0;
+            diff = (diff < 0 ? -diff : diff) >> 6;
+            score = diff * diff / den;
+        }
+        if (score > best_score) {
+            best_score = score;
+            best_t = t;
+        }
+    }
+    return best_t;
+}
+
+/* The run of non-zero profile entries (gaps of <= gap zeros merged) with the most
+ * mass, first on ties. Returns 0 if the profile is all zero. */
+static int pick_run(const uint32_t *prof, int n, int gap, int *start, int *end) {
+    int best_s = -1, best_e = -1, cur_s = -1, cur_e = -1, last = -1;
+    uint32_t best_m = 0, cur_m = 0;
+    for (int i = 0; i < n; i++) {
+        if (prof[i] == 0) {
+            continue;
+        }
+        if (cur_s >= 0 && i - last - 1 <= gap) {
+            cur_e = i;
+            cur_m += prof[i];
+        } else {
+            if (cur_s >= 0 && cur_m > best_m) {
+                best_m = cur_m;
+                best_s = cur_s;
+                best_e = cur_e;
+            }
+            cur_s = cur_e = i;
+            cur_m = prof[i];
+        }
+        last = i;
+    }
+    if (cur_s >= 0 && cur_m > best_m) {
+        best_s = cur_s;
+        best_e = cur_e;
+    }
+    if (best_s < 0) {
+        return 0;
+    }
+    *start = best_s;
+    *end = best_e;
+    return 1;
+}
+
+/* Mass profile of s_norm restricted to the speck mask (s_tmp_a) and a window. */
+static void profile(int rows, int x0, int x1, int y0, int y1) {
+    memset(s_prof, 0, sizeof s_prof);
+    for (int y = y0; y <= y1; y++) {
+        for (int x = x0; x <= x1; x++) {
+            if (s_tmp_a[y * PP_WORK + x]) {
+                s_prof[rows ? y : x] += s_norm[y * PP_WORK + x];
+            }
+        }
+    }
+}
+
+/* Overlap of source pixel j (length n_dst) with output pixel i (length n_src). */
+static uint32_t overlap(int i, int j, int n_src, int n_dst) {
+    int w = imin((j + 1) * n_dst, (i + 1) * n_src) - imax(j * n_dst, i * n_src);
+    return w > 0 ? (uint32_t)w : 0;
+}
+
+/* 6. Area resample of s_norm[bbox] (bw x bh) into s_box (ow x oh), fixed point exact. */
+static void resample_box(int x0, int y0, int bw, int bh, int ow, int oh) {
+    for (int l = 0; l < bh; l++) {
+        const uint8_t *src = s_norm + (y0 + l) * PP_WORK + x0;
+        for (int i = 0; i < ow; i++) {
+            uint32_t s = 0;
+            for (int j = i * bw / ow; j < bw && j * ow < (i + 1) * bw; j++) {
+                s += overlap(i, j, bw, ow) * src[j];
+            }
+            s_rows[l * PP_OUT + i] = (uint16_t)s; /* <= 255 * bw < 65536 */
+        }
+    }
+    uint32_t den = (uint32_t)bw * (uint32_t)bh;
+    memset(s_box, 0, sizeof s_box);
+    for (int k = 0; k < oh; k++) {
+        for (int i = 0; i < ow; i++) {
+            uint32_t acc = 0;
+            for (int l = k * bh / oh; l < bh && l * oh < (k + 1) * bh; l++) {
+                acc += overlap(k, l, bh, oh) * s_rows[l * PP_OUT + i];
+            }
+            s_box[k * PP_OUT + i] = (uint8_t)((acc + den / 2) / den);
+        }
+    }
+}
+
+int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_params *params,
+           uint8_t out28[PP_OUT * PP_OUT], pp_stages *st) {
+    if (out28) {
+        memset(out28, 0, PP_OUT * PP_OUT);
+    }
+    if (st) {
+        memset(st, 0, sizeof *st);
+    }
+    pp_params defaults;
+    if (!params) {
+        pp_default_params(&defaults);
+        params = &defaults;
+    }
+    const pp_params *p = params;
+    if (!frame || !out28 || width < 1 || height < 1 || width > PP_MAX_DIM || height > PP_MAX_DIM
+        || stride < width) {
+        return PP_ERR_ARG;
+    }
+    int err = pp_validate_params(p);
+    if (err) {
+        return err;
+    }
+
+    /* ROI, clipped */
+    int rx, ry, rw, rh;
+    if (p->roi_w == 0 || p->roi_h == 0) {
+        int s = imin(width, height);
+        rx = (width - s) / 2;
+        ry = (height - s) / 2;
+        rw = rh = s;
+    } else {
+        int x0 = imax(p->roi_x, 0), y0 = imax(p->roi_y, 0);
+        int x1 = imin(p->roi_x + p->roi_w, width), y1 = imin(p->roi_y + p->roi_h, height);
+        if (x1 <= x0 || y1 <= y0) {
+            return PP_ERR_ROI;
+        }
+        rx = x0;
+        ry = y0;
+        rw = x1 - x0;
+        rh = y1 - y0;
+    }
+    int m = imax(rw, rh);
+    int gw = imax(1, (rw * PP_WORK + m / 2) / m);
+    int gh = imax(1, (rh * PP_WORK + m / 2) / m);
+    int n = gw * gh;
+
+    /* 1. ROI + area downscale */
+    area_downscale(frame + (size_t)ry * (size_t)stride + (size_t)rx, stride, rw, rh, gw, gh);
+
+    /* 2. polarity: q (paper bright) = work or 255 - work */
+    int dark_on_light = 1;
+    if (p->polarity == PP_POLARITY_AUTO) {
+        hist_of(s_work, gw, gh);
+        int k = n / 64;
+        dark_on_light = 2 * hist_kth((n - 1) / 2) >= hist_kth(k) + hist_kth(n - 1 - k);
+    } else {
+        dark_on_light = p->polarity == PP_POLARITY_DARK_ON_LIGHT;
+    }
+    uint8_t *q = s_tmp_b; /* q lives in s_tmp_b until the closing needs it */
+    for (int y = 0; y < gh; y++) {
+        for (int x = 0; x < gw; x++) {
+            uint8_t v = s_work[y * PP_WORK + x];
+            q[y * PP_WORK + x] = dark_on_light ? v : (uint8_t)(255 - v);
+        }
+    }
+
+    /* 3. background: paper = closing of q (max then min); ink = (paper - q) * 255 / paper */
+    if (p->bg_remove) {
+        int r = p->bg_radius;
+        memcpy(s_ink, q, sizeof s_ink);                /* keep q; s_ink is free until below */
+        sliding(s_ink, s_tmp_a, gw, gh, r, 1, 1);
+        sliding(s_tmp_a, s_tmp_b, gw, gh, r, 0, 1);
+        sliding(s_tmp_b, s_tmp_a, gw, gh, r, 1, 0);
+        sliding(s_tmp_a, s_tmp_b, gw, gh, r, 0, 0);    /* s_tmp_b: paper */
+        for (int y = 0; y < gh; y++) {
+            for (int x = 0; x < gw; x++) {
+                int i = y * PP_WORK + x;
+                int paper = s_tmp_b[i], v = s_ink[i];
+                s_ink[i] = paper > 0 ? (uint8_t)(((paper - v) * 255 + paper / 2) / paper) : 0;
+            }
+        }
+    } else {
+        for (int y = 0; y < gh; y++) {
+            for (int x = 0; x < gw; x++) {
+                s_ink[y * PP_WORK + x] = (uint8_t)(255 - q[y * PP_WORK + x]);
+            }
+        }
+    }
+
+    /* 4. contrast normalisation + soft threshold */
+    hist_of(s_ink, gw, gh);
+    int lo = hist_kth((n - 1) / 2);
+    int hi = hist_kth(n - 1 - n / 256);
+    int range = hi - lo;
+    int t = p->threshold_pct > 0 ? lo + range * p->threshold_pct / 100 : otsu(n);
+    int sat = lo + range * p->saturate_pct / 100;
+    if (sat <= t) {
+        sat = t + 1;
+    }
+    int low_contrast = range < p->min_contrast;
+    int e = p->border;
+    memset(s_norm, 0, sizeof s_norm);
+    for (int y = 0; y < gh; y++) {
+        for (int x = 0; x < gw; x++) {
+            int v = s_ink[y * PP_WORK + x];
+            if (low_contrast || v <= t || x < e || y < e || x >= gw - e || y >= gh - e) {
+                continue;
+            }
+            int o = ((v - t) * 255 + (sat - t) / 2) / (sat - t);
+            s_norm[y * PP_WORK + x] = (uint8_t)imin(o, 255);
+        }
+    }
+
+    /* 5. bounding box: speck mask in s_tmp_a, then the heaviest runs of rows/columns */
+    for (int y = 0; y < gh; y++) {
+        for (int x = 0; x < gw; x++) {
+            int cnt = 0;
+            if (p->speck_min > 1) {
+                for (int yy = imax(y - 1, 0); yy <= imin(y + 1, gh - 1); yy++) {
+                    for (int xx = imax(x - 1, 0); xx <= imin(x + 1, gw - 1); xx++) {
+                        cnt += s_norm[yy * PP_WORK + xx] > 0;
+                    }
+                }
+            }
+            s_tmp_a[y * PP_WORK + x] = (uint8_t)(p->speck_min <= 1 || cnt >= p->speck_min);
+        }
+    }
+    int bx0 = 0, bx1 = 0, by0 = 0, by1 = 0;
+    profile(1, 0, gw - 1, 0, gh - 1);
+    int found = !low_contrast && pick_run(s_prof, gh, p->max_gap, &by0, &by1);
+    if (found) {
+        profile(0, 0, gw - 1, by0, by1);
+        pick_run(s_prof, gw, p->max_gap, &bx0, &bx1);
+        profile(1, bx0, bx1, 0, gh - 1);
+        pick_run(s_prof, gh, p->max_gap, &by0, &by1);
+    }
+
+    /* 6. resample into the box, aspect kept */
+    int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1, ow = 0, oh = 0, dx = 0, dy = 0;
+    if (found) {
+        int mb = imax(bw, bh), box = p->box_size;
+        ow = imax(1, (bw * box + mb / 2) / mb);
+        oh = imax(1, (bh * box + mb / 2) / mb);
+        resample_box(bx0, by0, bw, bh, ow, oh);
+
+        /* 7. centre of mass to (14, 14) */
+        int32_t tot = 0, sx = 0, sy = 0;
+        for (int y = 0; y < oh; y++) {
+            for (int x = 0; x < ow; x++) {
+                int32_t v = s_box[y * PP_OUT + x];
+                tot += v;
+                sx += x * v;
+                sy += y * v;
+            }
+        }
+        found = tot > 0;
+        if (found && p->center_mass) {
+            dx = floor_div(2 * PP_COM_TARGET * tot - 2 * sx + tot, 2 * tot);
+            dy = floor_div(2 * PP_COM_TARGET * tot - 2 * sy + tot, 2 * tot);
+        } else {
+            dx = (PP_OUT - ow) / 2;
+            dy = (PP_OUT - oh) / 2;
+        }
+        if (found) {
+            for (int y = 0; y < oh; y++) {
+                for (int x = 0; x < ow; x++) {
+                    int ty = y + dy, tx = x + dx;
+                    if (ty >= 0 && ty < PP_OUT && tx >= 0 && tx < PP_OUT) {
+                        out28[ty * PP_OUT + tx] = s_box[y * PP_OUT + x];
+                    }
+                }
+            }
+        }
+    }
+
+    if (st) {
+        for (int y = 0; y < gh; y++) {
+            memcpy(st->work + y * PP_WORK, s_work + y * PP_WORK, (size_t)gw);
+            memcpy(st->ink + y * PP_WORK, s_ink + y * PP_WORK, (size_t)gw);
+            memcpy(st->norm + y * PP_WORK, s_norm + y * PP_WORK, (size_t)gw);
+        }
+        st->roi_x = (uint16_t)rx;
+        st->roi_y = (uint16_t)ry;
+        st->roi_w = (uint16_t)rw;
+        st->roi_h = (uint16_t)rh;
+        st->work_w = (uint8_t)gw;
+        st->work_h = (uint8_t)gh;
+        st->dark_on_light = (uint8_t)dark_on_light;
+        st->lo = (uint8_t)lo;
+        st->hi = (uint8_t)hi;
+        st->threshold = (uint8_t)t;
+        st->saturate = (uint16_t)sat;
+        if (found) {
+            memcpy(st->box, s_box, sizeof st->box);
+            st->bbox_x = (int16_t)bx0;
+            st->bbox_y = (int16_t)by0;
+            st->bbox_w = (int16_t)bw;
+            st->bbox_h = (int16_t)bh;
+            st->box_w = (uint8_t)ow;
+            st->box_h = (uint8_t)oh;
+            st->shift_x = (int16_t)dx;
+            st->shift_y = (int16_t)dy;
+        }
+    }
+    return found ? PP_OK : PP_NO_DIGIT;
+}

@@ -1,0 +1,70 @@
+"""pico4ml-eval: accuracy and confusion matrix of a checkpoint.
+
+On the MNIST test set, and with --camera N also on N simulated camera frames (MNIST
+test digits and printed digits) run through the firmware preprocessing (numpy twin).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pico4ml.train.data import MnistError, load_mnist
+from pico4ml.train.models import CheckpointError, load_state, numpy_forward
+from pico4ml.train.paths import DEFAULT_CHECKPOINT
+
+CAMERA_TEST_SEED = 20261122  # fixed: the camera test set is the same for every model and every run
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int = 10) -> np.ndarray:
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (y_true.astype(np.int64), y_pred.astype(np.int64)), 1)
+    return cm
+
+
+def format_confusion(cm: np.ndarray) -> str:
+    lines = ["true\\pred " + " ".join(f"{j:>5d}" for j in range(cm.shape[1]))]
+    for i, row in enumerate(cm):
+        lines.append(f"{i:>9d} " + " ".join(f"{v:>5d}" for v in row))
+    return "\n".join(lines)
+
+
+def camera_test_set(n: int, x_test: np.ndarray, y_test: np.ndarray, size: int = 162):
+    """(28x28 inputs after preprocessing, labels, raw frames) of the simulated camera test set."""
+    from pico4ml.train import camera_sim, preprocess
+    frames, labels = camera_sim.make_camera_set(n, CAMERA_TEST_SEED, size, images=x_test, labels=y_test)
+    return preprocess.preprocess_many(frames), labels, frames
+
+
+def report(name: str, state, x: np.ndarray, y: np.ndarray) -> float:
+    pred = numpy_forward(state, x).argmax(1)
+    acc = float((pred == y).mean())
+    print(f"{name}: accuracy {acc:.4f} ({int((pred == y).sum())}/{len(y)})")
+    print(format_confusion(confusion_matrix(y, pred)))
+    return acc
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="pico4ml-eval", description=__doc__)
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    p.add_argument("--data-dir", help="MNIST directory")
+    p.add_argument("--camera", type=int, default=0, metavar="N", help="also evaluate on N simulated camera frames")
+    args = p.parse_args(argv)
+    try:
+        state, meta = load_state(args.checkpoint)
+        _, _, x_test, y_test = load_mnist(args.data_dir)
+    except (CheckpointError, MnistError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.checkpoint} ({meta.get('architecture')}, weights {meta.get('weights_sha256', '')[:12]})")
+    report("MNIST test", state, x_test, y_test)
+    if args.camera > 0:
+        x_cam, y_cam, _ = camera_test_set(args.camera, x_test, y_test)
+        report("camera (simulated)", state, x_cam, y_cam)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,9 +67,13 @@ CAM_AUTO_EXPOSURE = 0x04
 LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR = 0, 1, 2, 3
 LOG_LEVEL_NAMES = {LOG_DEBUG: "debug", LOG_INFO: "info", LOG_WARN: "warn", LOG_ERROR: "error"}
 
-STAGE_WORK = 1    # the work grid after downscale, polarity and normalisation
-STAGE_BINARY = 2  # the thresholded work grid
-STAGE_CROP = 3    # the ROI crop of the camera frame
+STAGE_WORK = 1   # ROI area-downscaled onto the work grid; value: 1 if read as dark ink on light
+STAGE_INK = 2    # after polarity + background removal (white ink); value: background level
+STAGE_NORM = 3   # after contrast normalisation + threshold; value: threshold level
+STAGE_BOX = 4    # the digit resampled into the box, before placement in the 28x28
+STAGE_NAMES = {STAGE_WORK: "work", STAGE_INK: "ink", STAGE_NORM: "norm", STAGE_BOX: "box"}
+STAGE_BINARY = STAGE_NORM  # old names from the first draft: use STAGE_NORM / STAGE_WORK
+STAGE_CROP = STAGE_WORK
 
 
 def crc32(data: bytes) -> int:
@@ -396,36 +400,41 @@ class Input28(Message):
         return np.frombuffer(self.pixels, dtype=np.uint8).reshape(28, 28)
 
 
-_STAGE_FMT = "<IBBHHHHHHBB"
+_STAGE_FMT = "<IBBHHHHHHBB4H"
 
 
 @dataclass
 class Stage(Message):
-    """An intermediate preprocessing image (stage_id: STAGE_WORK, STAGE_BINARY, STAGE_CROP)."""
+    """An intermediate preprocessing image (stage_id: STAGE_WORK, STAGE_INK, STAGE_NORM, STAGE_BOX)."""
     TYPE: ClassVar[int] = 0x84
     frame_id: int = 0
     stage_id: int = STAGE_WORK
     flags: int = 0
     width: int = 0
     height: int = 0
-    bbox: tuple[int, int, int, int] = (0, 0, 0, 0)  # x0, y0, x1, y1 (exclusive) in this image
-    value: int = 0       # stage-specific: the threshold used, for STAGE_BINARY/WORK
+    bbox: tuple[int, int, int, int] = (0, 0, 0, 0)  # digit box x0, y0, x1, y1 (exclusive) in this image
+    value: int = 0       # stage-specific, see STAGE_*
     reserved: int = 0
+    roi: tuple[int, int, int, int] = (0, 0, 0, 0)   # ROI used, in capture pixels: x, y, w, h
     pixels: bytes = b""
     seq: int = field(default=0, kw_only=True, compare=False)
 
     def payload(self) -> bytes:
         return struct.pack(_STAGE_FMT, self.frame_id, self.stage_id, self.flags, self.width, self.height,
-                           *self.bbox, self.value, self.reserved) + bytes(self.pixels)
+                           *self.bbox, self.value, self.reserved, *self.roi) + bytes(self.pixels)
 
     @classmethod
     def parse(cls, payload: bytes) -> "Stage":
-        if len(payload) < 20:
+        if len(payload) < 28:
             raise ValueError("STAGE: payload shorter than its header")
         f = struct.unpack_from(_STAGE_FMT, payload)
-        if len(payload) != 20 + f[3] * f[4]:
+        if len(payload) != 28 + f[3] * f[4]:
             raise ValueError("STAGE: pixel bytes do not match width x height")
-        return cls(f[0], f[1], f[2], f[3], f[4], tuple(f[5:9]), f[9], f[10], bytes(payload[20:]))
+        return cls(f[0], f[1], f[2], f[3], f[4], tuple(f[5:9]), f[9], f[10], tuple(f[11:15]), bytes(payload[28:]))
+
+    def to_array(self):
+        import numpy as np
+        return np.frombuffer(self.pixels, dtype=np.uint8).reshape(self.height, self.width)
 
 
 _RESULT_FMT = "<IBBBBf10fIIIII"

@@ -335,6 +335,7 @@ size_t proto_pack_stage_hdr(uint8_t out[PROTO_STAGE_HDR_SIZE], const proto_stage
     for (int i = 0; i < 4; i++) proto_put_u16(out + 10 + 2 * i, s->bbox[i]);
     out[18] = s->value;
     out[19] = 0;
+    for (int i = 0; i < 4; i++) proto_put_u16(out + 20 + 2 * i, s->roi[i]);
     return PROTO_STAGE_HDR_SIZE;
 }
 

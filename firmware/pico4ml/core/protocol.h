@@ -99,7 +99,7 @@ enum proto_log_level { PROTO_LOG_DEBUG = 0, PROTO_LOG_INFO = 1, PROTO_LOG_WARN =
 #define PROTO_HELLO_HDR_SIZE 32   /* see docs/protocol.md, then 3 strings (u8 len + bytes) */
 #define PROTO_FRAME_HDR_SIZE 20   /* then rows*width pixels */
 #define PROTO_INPUT28_SIZE 789    /* frame_id u32, flags u8, 784 pixels */
-#define PROTO_STAGE_HDR_SIZE 20   /* then width*height pixels */
+#define PROTO_STAGE_HDR_SIZE 28   /* then width*height pixels */
 #define PROTO_RESULT_SIZE 72
 #define PROTO_STATS_SIZE 40
 #define PROTO_LOG_HDR_SIZE 1      /* level u8, then UTF-8 text */
@@ -251,10 +251,16 @@ typedef struct {
     uint32_t frame_id;
     uint8_t stage_id, flags;
     uint16_t width, height;
-    uint16_t bbox[4]; /* x0, y0, x1, y1 (exclusive) */
-    uint8_t value;
+    uint16_t bbox[4]; /* digit box x0, y0, x1, y1 (exclusive) in this image; all 0: none */
+    uint8_t value;    /* stage-specific, see enum proto_stage_id */
+    uint16_t roi[4];  /* ROI used, in capture pixels: x, y, w, h */
 } proto_stage_hdr;
-enum proto_stage_id { PROTO_STAGE_WORK = 1, PROTO_STAGE_BINARY = 2, PROTO_STAGE_CROP = 3 };
+enum proto_stage_id {
+    PROTO_STAGE_WORK = 1, /* ROI area-downscaled onto the work grid; value: 1 if read as dark ink on light */
+    PROTO_STAGE_INK = 2,  /* after polarity + background removal, white ink; value: background level */
+    PROTO_STAGE_NORM = 3, /* after contrast normalisation + threshold; value: threshold level */
+    PROTO_STAGE_BOX = 4,  /* the digit resampled into the box (before placement in 28x28) */
+};
 
 typedef struct {
     uint32_t frame_id;

@@ -1,0 +1,315 @@
+"""Serial link to the board (or its host twin): find, open, read, reconnect.
+
+One reader thread owns the port. It decodes bytes with the protocol decoder and puts
+(timestamp, message) pairs into a bounded queue the UI drains once per frame; when the UI
+falls behind, the oldest items are dropped so the newest frames win. Every failure becomes a
+LinkStatus item in the same queue with a message a user can act on, and the thread keeps
+retrying with backoff: unplugging or resetting the board never kills the app.
+
+The target is either None (auto: the first USB device with Raspberry Pi's vendor id 0x2E8A,
+followed by its serial number when a reset renames the port), a device path (/dev/ttyACM0,
+COM5, a pty) or any pyserial URL (socket://127.0.0.1:5555).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import serial
+import serial.tools.list_ports
+
+PICO_VID = 0x2E8A
+BOOTLOADER_BAUD = 1200  # opening a Pico's CDC port at 1200 baud reboots it into BOOTSEL
+DEFAULT_BAUD = 115200  # USB CDC ignores it, but the value must never be 1200
+UDEV_RULE = Path(__file__).with_name("99-pico4ml.rules")
+UDEV_INSTALL = (f"sudo cp {UDEV_RULE} /etc/udev/rules.d/ && sudo udevadm control --reload-rules "
+                "&& sudo udevadm trigger, then unplug and replug the board")
+
+
+@dataclass
+class LinkStatus:
+    """A change of connection state, delivered through the queue like a message."""
+    state: str  # "connecting" | "connected" | "disconnected"
+    text: str
+    port: str | None = None
+
+
+@dataclass
+class LinkStats:
+    """Counters written by the reader thread, read by the UI (plain ints: GIL-atomic)."""
+    bytes_rx: int = 0
+    bytes_tx: int = 0
+    messages: int = 0
+    queue_drops: int = 0
+    connects: int = 0
+    decoder: Any = None  # the current decoder, for its own error counters
+
+
+@dataclass
+class PortInfo:
+    device: str
+    serial_number: str | None = None
+    description: str = ""
+
+
+def find_boards(serial_number: str | None = None) -> list[PortInfo]:
+    """USB serial ports with the Raspberry Pi vendor id, optionally one serial number only."""
+    found = []
+    for p in serial.tools.list_ports.comports():
+        if p.vid != PICO_VID:
+            continue
+        if serial_number and p.serial_number != serial_number:
+            continue
+        found.append(PortInfo(p.device, p.serial_number, p.description or ""))
+    # macOS lists every CDC device twice; cu.* is the one to open (tty.* waits for carrier).
+    found.sort(key=lambda p: (_mac_rank(p.device), p.device))
+    return found
+
+
+def _mac_rank(device: str) -> int:
+    name = os.path.basename(device)
+    return 0 if name.startswith("cu.") else 2 if name.startswith("tty.") else 1
+
+
+def serial_number_of(device: str) -> str | None:
+    """The USB serial number behind a device path, to follow it when a reset renames it."""
+    try:
+        real = os.path.realpath(device)
+    except (OSError, ValueError):
+        return None
+    for p in serial.tools.list_ports.comports():
+        if p.vid == PICO_VID and os.path.realpath(p.device) == real:
+            return p.serial_number
+    return None
+
+
+def modem_manager_running() -> bool:
+    """True when Linux ModemManager is running (it probes new CDC ports and holds them busy)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    if Path("/proc", pid, "comm").read_text().strip() == "ModemManager":
+                        return True
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    return False
+
+
+def explain(exc: BaseException, port: str) -> str:
+    """Turn an exception from opening or reading a port into advice a user can follow."""
+    text = str(exc)
+    err = getattr(exc, "errno", None)
+    low = text.lower()
+    if isinstance(exc, PermissionError) or err == errno.EACCES or "permission denied" in low:
+        return (f"Permission denied on {port}. Add yourself to the serial group: "
+                f"'sudo usermod -aG dialout $USER' (uucp on Arch), then log out and in; "
+                f"or install the udev rule: {UDEV_INSTALL}.")
+    if err == errno.EBUSY or "busy" in low or "exclusively lock" in low:
+        msg = (f"Port {port} is busy: another program has it open (a serial monitor, another "
+               f"pico4ml-gui or pico4ml-monitor, an IDE).")
+        if sys.platform.startswith("linux"):
+            state = "is running" if modem_manager_running() else "may grab it for a few seconds after plug-in"
+            msg += f" Linux ModemManager {state}: stop it from probing the board with {UDEV_INSTALL}."
+        return msg
+    if err == errno.ENOENT or "no such file" in low or "could not open port" in low and "not found" in low:
+        msg = f"Port {port} does not exist (unplugged, or the board reset and came back under another name)."
+        if os.path.basename(port).startswith("tty.") or sys.platform == "darwin":
+            msg += " On macOS open /dev/cu.usbmodem*, not /dev/tty.usbmodem*."
+        return msg
+    if "connection refused" in low or err == errno.ECONNREFUSED:
+        return f"Nothing is listening at {port} (is the host twin running?)."
+    if os.path.basename(port).startswith("tty.usbmodem"):
+        return f"{port}: {text}. On macOS open /dev/cu.usbmodem*, not /dev/tty.* (which waits for carrier)."
+    return f"{port}: {text}"
+
+
+def open_port(port: str, baudrate: int = DEFAULT_BAUD, timeout: float = 0.05) -> serial.SerialBase:
+    """Open a device path or pyserial URL with DTR asserted. Refuses 1200 baud outright."""
+    if int(baudrate) == BOOTLOADER_BAUD:
+        raise ValueError("refusing to open at 1200 baud: that reboots a Pico into its USB bootloader")
+    ser = serial.serial_for_url(port, do_not_open=True, baudrate=baudrate, timeout=timeout,
+                                write_timeout=0.5)
+    if isinstance(ser, serial.Serial) and os.name == "posix" and "://" not in port:
+        ser.exclusive = True  # a second reader would steal bytes: fail with "busy" instead
+    ser.dtr = True  # the firmware streams only while the host asserts DTR
+    ser.open()
+    return ser
+
+
+def _default_decoder() -> Any:
+    from .protocol import Decoder
+
+    return Decoder()
+
+
+class Link:
+    """A self-healing connection: start(), then drain `queue`; send() writes commands.
+
+    Queue items are (host_time, item) where item is a protocol message or a LinkStatus.
+    `recorder(t, data)` (optional) sees every raw chunk, in the reader thread, before decoding.
+    """
+
+    def __init__(self, target: str | None = None, *, baudrate: int = DEFAULT_BAUD, queue_size: int = 512,
+                 decoder_factory: Callable[[], Any] = _default_decoder,
+                 recorder: Callable[[float, bytes], None] | None = None,
+                 backoff: tuple[float, float] = (0.1, 2.0)) -> None:
+        if int(baudrate) == BOOTLOADER_BAUD:
+            raise ValueError("refusing 1200 baud: that reboots a Pico into its USB bootloader")
+        self.target = target
+        self.baudrate = baudrate
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.decoder_factory = decoder_factory
+        self.recorder = recorder
+        self.backoff = backoff
+        self.stats = LinkStats()
+        self.status = LinkStatus("connecting", "starting", target)
+        self.serial_number: str | None = None
+        self._ser: serial.SerialBase | None = None
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------
+    def start(self) -> "Link":
+        self._thread = threading.Thread(target=self._run, name="pico4ml-link", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        ser = self._ser
+        if ser is not None:
+            try:
+                ser.cancel_read()
+            except Exception:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> "Link":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def connected(self) -> bool:
+        return self.status.state == "connected"
+
+    # -- writing ----------------------------------------------------------
+    def send(self, data: bytes) -> bool:
+        """Write one encoded command; False (and a status) when the port is not open."""
+        ser = self._ser
+        if ser is None:
+            return False
+        try:
+            with self._write_lock:
+                ser.write(data)
+            self.stats.bytes_tx += len(data)
+            return True
+        except Exception as exc:  # noqa: BLE001: a write error must not reach the UI thread
+            self._set_status("disconnected", "write failed: " + explain(exc, self._port_name()))
+            return False
+
+    # -- reader thread ----------------------------------------------------
+    def _port_name(self) -> str:
+        return self.status.port or self.target or "(auto)"
+
+    def _put(self, item: Any) -> None:
+        t = time.time()
+        while True:
+            try:
+                self.queue.put_nowait((t, item))
+                return
+            except queue.Full:
+                try:
+                    self.queue.get_nowait()  # newest wins: drop the oldest
+                    self.stats.queue_drops += 1
+                except queue.Empty:
+                    pass
+
+    def _set_status(self, state: str, text: str, port: str | None = None) -> None:
+        self.status = LinkStatus(state, text, port if port is not None else self.status.port)
+        self._put(self.status)
+
+    def _resolve(self) -> str | None:
+        """Which port to open now: the given one, or the board found by vid/serial number."""
+        if self.target is not None:
+            if ("://" not in self.target and self.serial_number and not os.path.exists(self.target)):
+                again = find_boards(self.serial_number)  # renamed by a reset: follow the board
+                if again:
+                    return again[0].device
+            return self.target
+        boards = find_boards(self.serial_number)
+        if not boards and self.serial_number:
+            boards = find_boards()  # a different board plugged in instead: take it
+        return boards[0].device if boards else None
+
+    def _run(self) -> None:
+        delay = self.backoff[0]
+        last_text = None
+        while not self._stop.is_set():
+            port = self._resolve()
+            if port is None:
+                text = "No Pico4ML found (USB vendor id 0x2E8A). Plug it in, or give --port or --sim."
+            else:
+                try:
+                    ser = open_port(port, self.baudrate)
+                except Exception as exc:  # noqa: BLE001: any failure becomes a status line
+                    text = explain(exc, port)
+                else:
+                    delay = self.backoff[0]
+                    last_text = None
+                    self._serve(ser, port)
+                    continue
+            if text != last_text:  # do not flood the queue while retrying
+                self._set_status("disconnected", text + " Retrying...", port)
+                last_text = text
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.backoff[1])
+
+    def _serve(self, ser: serial.SerialBase, port: str) -> None:
+        if self.target is None or "://" not in (self.target or ""):
+            self.serial_number = self.serial_number or serial_number_of(port)
+        decoder = self.decoder_factory()
+        self.stats.decoder = decoder
+        self.stats.connects += 1
+        self._ser = ser
+        self._set_status("connected", f"connected to {port}", port)
+        try:
+            while not self._stop.is_set():
+                try:
+                    waiting = ser.in_waiting
+                except Exception:  # noqa: BLE001: some URL handlers cannot tell
+                    waiting = 0
+                data = ser.read(min(max(waiting, 1), 65536))
+                if not data:
+                    continue
+                t = time.time()
+                self.stats.bytes_rx += len(data)
+                if self.recorder is not None:
+                    self.recorder(t, data)
+                for msg in decoder.feed(data):
+                    self.stats.messages += 1
+                    self._put(msg)
+        except Exception as exc:  # noqa: BLE001: unplug, reset, twin killed: all end here
+            if not self._stop.is_set():
+                self._set_status("disconnected", "link lost: " + explain(exc, port) + " Reconnecting...", port)
+        finally:
+            self._ser = None
+            try:
+                ser.close()
+            except Exception:
+                pass

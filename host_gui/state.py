@@ -1,0 +1,238 @@
+"""What the app knows, fed by draining the link queue once per UI frame.
+
+A plain object with no Dear PyGui in it: the GUI and the headless monitor both use it, and
+tests drive it with messages directly. Histories are fixed-size numpy ring buffers so a
+long session costs constant memory and each plot update is one slice.
+"""
+from __future__ import annotations
+
+import collections
+import csv
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import protocol as P
+from .hostcheck import CheckResult, HostModel
+from .link import LinkStatus
+
+HISTORY = 4096  # samples kept per series (a few minutes at device frame rates)
+MAX_PREDICTIONS = 200_000  # rows kept for CSV export
+CSV_HEADER = (["host_time", "frame_id", "injected", "digit", "score"] + [f"score_{i}" for i in range(10)]
+              + ["capture_us", "preprocess_us", "net_us", "send_us", "device_fps", "host_digit", "host_max_diff"])
+
+
+class Ring:
+    """Fixed-capacity ring buffer of rows of `width` float64 values."""
+
+    def __init__(self, capacity: int, width: int) -> None:
+        self.data = np.zeros((capacity, width), np.float64)
+        self.capacity = capacity
+        self.n = 0  # total rows ever pushed
+
+    def push(self, row: Iterable[float]) -> None:
+        self.data[self.n % self.capacity] = row
+        self.n += 1
+
+    def __len__(self) -> int:
+        return min(self.n, self.capacity)
+
+    def view(self) -> np.ndarray:
+        """Rows oldest-first (a copy when wrapped)."""
+        if self.n <= self.capacity:
+            return self.data[:self.n]
+        i = self.n % self.capacity
+        return np.concatenate([self.data[i:], self.data[:i]])
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+@dataclass
+class Prediction:
+    """A device RESULT joined with its 28x28 and the host check, when they are known."""
+    t: float
+    result: P.Result
+    scores: np.ndarray
+    check: CheckResult | None = None
+
+
+@dataclass
+class State:
+    """Everything the views show. apply() one (time, item) at a time, or drain() a queue."""
+    history_window_s: float = 30.0
+    tolerance: float = 0.02
+    host_model: HostModel | None = None
+    status: LinkStatus = field(default_factory=lambda: LinkStatus("connecting", "starting"))
+    hello: P.Hello | None = None
+    frame: np.ndarray | None = None  # latest complete camera frame, uint8 HxW
+    frame_msg: P.Frame | None = None
+    input28: np.ndarray | None = None
+    input28_id: int = -1
+    stages: dict[str, np.ndarray] = field(default_factory=dict)
+    stage_msgs: dict[str, P.Stage] = field(default_factory=dict)
+    prediction: Prediction | None = None
+    stats: P.Stats | None = None
+    device_params: bytes | None = None
+    device_stream: P.SetStream | None = None
+    device_camera: P.SetCamera | None = None
+    last_error: str = ""
+    check_failures: int = 0
+    checks: int = 0
+    frames_rx: int = 0
+    results_rx: int = 0
+    gui_fps: float = 0.0
+    bytes_per_s: float = 0.0
+    now: float = 0.0  # time of the newest item applied (host clock, or the recording's)
+
+    def __post_init__(self) -> None:
+        # columns: t, device fps, gui fps, capture ms, preprocess ms, net ms, send ms
+        self.timing = Ring(HISTORY, 7)
+        self.scores_hist = Ring(HISTORY, 11)  # t, 10 scores
+        self.log: collections.deque[str] = collections.deque(maxlen=300)
+        self.predictions: collections.deque[Prediction] = collections.deque(maxlen=MAX_PREDICTIONS)
+        self._assembler = P.FrameAssembler()
+        self._inputs: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        self._rate_t0 = 0.0
+        self._rate_bytes0 = 0
+        self.version = 0  # bumped on every applied item: views skip work when unchanged
+
+    # -- feeding -----------------------------------------------------------
+    def drain(self, q: Any, limit: int = 10_000) -> int:
+        """Apply everything waiting in a queue.Queue (non-blocking). Returns how many."""
+        n = 0
+        while n < limit:
+            try:
+                t, item = q.get_nowait()
+            except Exception:  # queue.Empty
+                break
+            self.apply(t, item)
+            n += 1
+        return n
+
+    def apply(self, t: float, item: Any) -> None:
+        self.now = max(self.now, t)
+        self.version += 1
+        handler = getattr(self, "_on_" + type(item).__name__, None)
+        if handler is not None:
+            handler(t, item)
+
+    def _on_LinkStatus(self, t: float, s: LinkStatus) -> None:
+        self.status = s
+        self.log.append(f"[link] {s.text}")
+        if s.state == "connected":
+            self._assembler = P.FrameAssembler()
+
+    def _on_Hello(self, t: float, m: P.Hello) -> None:
+        self.hello = m
+        self.log.append(f"[hello] firmware {m.firmware_version}, model {m.model_name} "
+                        f"({m.model_kind_name}, {m.weights_hash}), capture {m.capture_width}x{m.capture_height}")
+        if self.host_model is not None and m.weights_hash and not self.host_model.sha256.startswith(m.weights_hash):
+            self.log.append(f"[check] device model {m.weights_hash} differs from host checkpoint "
+                            f"{self.host_model.sha256[:16]}: expect mismatches")
+
+    def _on_Frame(self, t: float, m: P.Frame) -> None:
+        whole = self._assembler.add(m)
+        if whole is None:
+            return
+        self.frame = np.frombuffer(whole.pixels, np.uint8).reshape(whole.height, whole.width)
+        self.frame_msg = whole
+        self.frames_rx += 1
+
+    def _on_Input28(self, t: float, m: P.Input28) -> None:
+        self.input28 = m.to_array()
+        self.input28_id = m.frame_id
+        self._inputs[m.frame_id] = self.input28
+        while len(self._inputs) > 16:  # results arrive right after their input; keep a few
+            self._inputs.popitem(last=False)
+
+    def _on_Stage(self, t: float, m: P.Stage) -> None:
+        name = P.STAGE_NAMES.get(m.stage_id, f"stage{m.stage_id}")
+        self.stages[name] = np.frombuffer(m.pixels, np.uint8).reshape(m.height, m.width)
+        self.stage_msgs[name] = m
+
+    def _on_Result(self, t: float, m: P.Result) -> None:
+        scores = np.asarray(m.scores(), np.float32)
+        check = None
+        img = self._inputs.get(m.frame_id)
+        if self.host_model is not None and img is not None:
+            check = self.host_model.check(img, scores, m.argmax, self.tolerance)
+            self.checks += 1
+            if not check.ok:
+                self.check_failures += 1
+                self.log.append(f"[check] frame {m.frame_id}: device {m.argmax} vs host {check.host_digit}, "
+                                f"max score diff {check.max_diff:.4f} > {self.tolerance}")
+        self.prediction = Prediction(t, m, scores, check)
+        self.predictions.append(self.prediction)
+        self.results_rx += 1
+        self.timing.push([t, m.fps, self.gui_fps, m.t_capture_us / 1e3, m.t_preprocess_us / 1e3,
+                          m.t_net_us / 1e3, m.t_send_us / 1e3])
+        self.scores_hist.push([t, *scores])
+
+    def _on_Stats(self, t: float, m: P.Stats) -> None:
+        self.stats = m
+
+    def _on_Log(self, t: float, m: P.Log) -> None:
+        self.log.append(f"[{P.LOG_LEVEL_NAMES.get(m.level, m.level)}] {m.text}")
+
+    def _on_Error(self, t: float, m: P.Error) -> None:
+        self.last_error = f"device error ({m.code_name}) on command 0x{m.cmd_type:02x}: {m.text}"
+        self.log.append("[error] " + self.last_error)
+
+    def _on_Pong(self, t: float, m: P.Pong) -> None:
+        self.log.append(f"[pong] device up {m.uptime_ms / 1000:.1f} s")
+
+    def _on_Params(self, t: float, m: P.Params) -> None:
+        self.device_params = m.data
+
+    def _on_Stream(self, t: float, m: P.Stream) -> None:
+        self.device_stream = m
+
+    def _on_Camera(self, t: float, m: P.Camera) -> None:
+        self.device_camera = m
+
+    # -- derived values ------------------------------------------------------
+    def update_rates(self, bytes_rx: int, now: float | None = None) -> None:
+        """bytes/s from the link's byte counter, averaged over ~1 s."""
+        now = time.time() if now is None else now
+        if self._rate_t0 == 0.0 or bytes_rx < self._rate_bytes0:
+            self._rate_t0, self._rate_bytes0 = now, bytes_rx
+            return
+        dt = now - self._rate_t0
+        if dt >= 1.0:
+            self.bytes_per_s = (bytes_rx - self._rate_bytes0) / dt
+            self._rate_t0, self._rate_bytes0 = now, bytes_rx
+
+    def recent(self, ring: Ring) -> np.ndarray:
+        """Rows of a history ring within the configured window, time relative to now."""
+        rows = ring.view()
+        if len(rows) == 0:
+            return rows
+        rows = rows[rows[:, 0] >= self.now - self.history_window_s].copy()
+        rows[:, 0] -= self.now
+        return rows
+
+    @property
+    def digit(self) -> int | None:
+        return None if self.prediction is None else self.prediction.result.argmax
+
+    def export_csv(self, path: str | Path) -> int:
+        """Write every kept prediction as CSV; returns the row count."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = list(self.predictions)
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(CSV_HEADER)
+            for p in rows:
+                r = p.result
+                w.writerow([f"{p.t:.6f}", r.frame_id, int(r.injected), r.argmax, f"{p.scores[r.argmax]:.6f}",
+                            *(f"{s:.6f}" for s in p.scores), r.t_capture_us, r.t_preprocess_us, r.t_net_us,
+                            r.t_send_us, f"{r.fps:.2f}", "" if p.check is None else p.check.host_digit,
+                            "" if p.check is None else f"{p.check.max_diff:.6f}"])
+        return len(rows)
+
+

@@ -1,0 +1,619 @@
+"""The Dear PyGui window: build_ui() once, then update() pushes the State into the widgets.
+
+The render loop is manual (run()): poll the source into the State, push it, render a frame.
+Textures are allocated once at their largest size and updated in place; smaller images use
+part of a texture through uv coordinates. Images are enlarged on the CPU by integer factors
+(numpy repeat) so every sensor and network pixel stays a crisp square. Every failure a user
+can cause (bad path, unplugged board, unreadable image) ends up in the status line, never in
+a traceback.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import dearpygui.dearpygui as dpg
+
+from pico4ml.train.preprocess import PreprocessParams
+
+from . import images
+from . import protocol as P
+from .presets import PARAM_RANGES, Settings
+from .state import State
+
+CAM_TEX = 324  # largest camera image (HM01B0 full resolution)
+CAM_VIEW = 324  # on-screen size of the camera view at zoom 1
+IN28_FACTOR = 8  # 28x28 shown as 224x224
+IN28_VIEW = 28 * IN28_FACTOR
+STAGE_VIEW = 128  # on-screen size of crop/work/binary stages
+CANVAS = 112  # drawing canvas resolution (shown 2x)
+BAR_W, BAR_H = 330, 170
+WIN_COLOR = (60, 200, 90, 255)
+BAR_COLOR = (70, 120, 220, 255)
+ROI_COLOR = (255, 200, 0, 255)
+POLARITIES = ["dark ink on light paper", "light ink on dark", "auto"]
+STATE_COLORS = {"connected": (90, 220, 110), "disconnected": (240, 90, 80), "connecting": (240, 200, 80),
+                "replay": (120, 170, 255)}
+PARAM_LABELS = {
+    "roi_x": "ROI x", "roi_y": "ROI y", "roi_w": "ROI width (0 = centred square)", "roi_h": "ROI height",
+    "bg_remove": "background removal", "bg_radius": "background radius", "threshold_pct": "threshold % (0 = Otsu)",
+    "saturate_pct": "saturate %", "min_contrast": "min contrast", "speck_min": "speck filter",
+    "max_gap": "max gap", "border": "border", "box_size": "box size (MNIST 20)", "center_mass": "centre of mass",
+}
+# The device's intermediate images (STAGE messages), left to right as the pipeline runs.
+STAGES = {"work": "ROI on work grid", "ink": "ink (polarity, background)", "norm": "contrast + threshold",
+          "box": "digit box"}
+STREAM_BITS = [("frame", P.STREAM_FRAME), ("28x28", P.STREAM_INPUT28), ("stages", P.STREAM_STAGE),
+               ("result", P.STREAM_RESULT), ("stats", P.STREAM_STATS), ("log", P.STREAM_LOG)]
+
+
+class Texture:
+    """One raw RGBA texture allocated once; show() writes a grey image into its corner."""
+
+    def __init__(self, tag: str, width: int, height: int) -> None:
+        self.tag, self.width, self.height = tag, width, height
+        self.buf = np.zeros(width * height * 4, np.float32)
+        self.buf[3::4] = 1.0
+        self.shown = (0, 0)
+        dpg.add_raw_texture(width, height, self.buf, format=dpg.mvFormat_Float_rgba, tag=tag)
+
+    def show(self, img: np.ndarray) -> tuple[float, float]:
+        """Write img (cropped to fit) at the top-left; returns the uv_max of the used part."""
+        h, w = min(img.shape[0], self.height), min(img.shape[1], self.width)
+        view = self.buf.reshape(self.height, self.width, 4)
+        g = img[:h, :w].astype(np.float32) * (1.0 / 255.0)
+        view[:h, :w, 0] = g
+        view[:h, :w, 1] = g
+        view[:h, :w, 2] = g
+        dpg.set_value(self.tag, self.buf)
+        self.shown = (w, h)
+        return w / self.width, h / self.height
+
+
+class App:
+    """The GUI around a source (LiveSource or ReplaySource) and a State."""
+
+    def __init__(self, source: Any, state: State, settings: Settings | None = None,
+                 out_dir: str | Path = "pico4ml-out") -> None:
+        self.source = source
+        self.state = state
+        self.settings = settings or Settings()
+        self.out_dir = Path(out_dir)
+        self.message = ""
+        self.zoom = 1.0
+        self.canvas = np.full((CANVAS, CANVAS), 255, np.uint8)  # dark ink on white paper, like the camera
+        self._last_mouse: tuple[float, float] | None = None
+        self._was_connected = False
+        self._gui_frames = 0
+        self._gui_t0 = time.monotonic()
+        self._pushed_version = -1
+        self._settings_sent = False
+
+    # ------------------------------------------------------------------ building
+    def build_ui(self) -> None:
+        """Create textures, themes and every widget (call once, inside a Dear PyGui context)."""
+        with dpg.texture_registry():
+            self.tex_cam = Texture("tex_cam", CAM_TEX, CAM_TEX)
+            self.tex_stages = {name: Texture(f"tex_{name}", STAGE_VIEW, STAGE_VIEW) for name in STAGES}
+            self.tex_in28 = Texture("tex_in28", IN28_VIEW, IN28_VIEW)
+            self.tex_canvas = Texture("tex_canvas", CANVAS, CANVAS)
+            self.tex_canvas.show(self.canvas)
+        p = self.settings.params
+        with dpg.window(tag="main", label="pico4ml"):
+            with dpg.group(horizontal=True):
+                dpg.add_text("", tag="status_text")
+            dpg.add_text("", tag="device_text")
+            dpg.add_text("", tag="link_text")
+            dpg.add_text("", tag="message_text", color=(240, 200, 80))
+            with dpg.group(horizontal=True):
+                with dpg.child_window(width=-380, border=False, tag="left"):
+                    with dpg.group(horizontal=True):
+                        with dpg.group():
+                            dpg.add_text("camera (ROI in yellow)")
+                            with dpg.child_window(width=CAM_VIEW + 16, height=CAM_VIEW + 16, horizontal_scrollbar=True,
+                                                  tag="cam_scroll"):
+                                with dpg.drawlist(width=CAM_VIEW, height=CAM_VIEW, tag="cam_draw"):
+                                    dpg.draw_image("tex_cam", (0, 0), (CAM_VIEW, CAM_VIEW), uv_max=(0.25, 0.25),
+                                                   tag="cam_image")
+                                    dpg.draw_rectangle((0, 0), (0, 0), color=ROI_COLOR, thickness=2, tag="cam_roi")
+                            dpg.add_slider_float(label="zoom", tag="zoom", default_value=1.0, min_value=1.0,
+                                                 max_value=4.0, width=200, callback=self._on_zoom)
+                        with dpg.group():
+                            dpg.add_text("network input 28x28 (x8)")
+                            dpg.add_image("tex_in28", width=IN28_VIEW, height=IN28_VIEW, tag="in28_image")
+                            dpg.add_text("pixel: -", tag="in28_pixel")
+                        with dpg.group():
+                            dpg.add_text("prediction")
+                            with dpg.drawlist(width=BAR_W, height=150, tag="digit_draw"):
+                                dpg.draw_text((10, 0), "-", size=120, tag="digit_glyph")
+                                dpg.draw_text((110, 40), "", size=28, tag="digit_score")
+                                dpg.draw_text((110, 80), "", size=16, tag="digit_check")
+                            with dpg.drawlist(width=BAR_W, height=BAR_H, tag="bars_draw"):
+                                for i in range(10):
+                                    x0 = i * (BAR_W // 10) + 4
+                                    dpg.draw_rectangle((x0, BAR_H - 20), (x0 + BAR_W // 10 - 8, BAR_H - 20),
+                                                       fill=BAR_COLOR, color=BAR_COLOR, tag=f"bar{i}")
+                                    dpg.draw_text((x0 + 8, BAR_H - 16), str(i), size=14)
+                    with dpg.group(horizontal=True):
+                        for name, title in STAGES.items():
+                            with dpg.group():
+                                dpg.add_text(title, tag=f"{name}_label")
+                                dpg.add_image(f"tex_{name}", width=STAGE_VIEW, height=STAGE_VIEW,
+                                              tag=f"{name}_image")
+                        with dpg.group():
+                            dpg.add_text("draw a digit (left: ink, right: erase)")
+                            with dpg.drawlist(width=2 * CANVAS, height=2 * CANVAS, tag="canvas_draw"):
+                                dpg.draw_image("tex_canvas", (0, 0), (2 * CANVAS, 2 * CANVAS))
+                            with dpg.group(horizontal=True):
+                                dpg.add_button(label="send drawing", callback=self._on_send_drawing)
+                                dpg.add_button(label="clear", callback=self._on_clear_canvas)
+                    with dpg.group(horizontal=True):
+                        dpg.add_slider_float(label="history window (s)", tag="window", default_value=30.0,
+                                             min_value=2.0, max_value=300.0, width=200, callback=self._on_window)
+                        dpg.add_text("", tag="check_text")
+                    with dpg.group(horizontal=True):
+                        for tag, title, series in (
+                                ("fps", "frames per second", ["device fps", "GUI fps"]),
+                                ("times", "device times (ms)", ["capture", "preprocess", "net()", "send"]),
+                                ("scores", "per-class scores", [str(i) for i in range(10)])):
+                            with dpg.plot(label=title, height=220, width=300, tag=f"plot_{tag}"):
+                                dpg.add_plot_legend()
+                                dpg.add_plot_axis(dpg.mvXAxis, label="s", tag=f"{tag}_x")
+                                with dpg.plot_axis(dpg.mvYAxis, tag=f"{tag}_y"):
+                                    for j, name in enumerate(series):
+                                        dpg.add_line_series([], [], label=name, tag=f"{tag}_s{j}")
+                with dpg.child_window(width=370, tag="controls"):
+                    with dpg.collapsing_header(label="preprocessing (sent live)", default_open=True):
+                        dpg.add_combo(POLARITIES, label="polarity", default_value=POLARITIES[p.polarity],
+                                      tag="param_polarity", width=200, callback=self._on_param)
+                        for f in fields(PreprocessParams):
+                            if f.name in PARAM_LABELS:
+                                lo, hi = PARAM_RANGES[f.name]
+                                dpg.add_slider_int(label=PARAM_LABELS[f.name], tag=f"param_{f.name}",
+                                                   default_value=getattr(p, f.name), min_value=lo,
+                                                   max_value=min(hi, 324) if f.name.startswith("roi") else hi,
+                                                   width=150, callback=self._on_param)
+                    with dpg.collapsing_header(label="stream and camera", default_open=False):
+                        for name, bit in STREAM_BITS:
+                            dpg.add_checkbox(label=f"send {name}", tag=f"stream_{name}",
+                                             default_value=bool(self.settings.stream.mask & bit),
+                                             callback=self._on_stream)
+                        dpg.add_checkbox(label="full-resolution frames", tag="stream_fullres",
+                                         default_value=self.settings.stream.full_res, callback=self._on_stream)
+                        dpg.add_slider_int(label="frame every N", tag="stream_decimation", min_value=1,
+                                           max_value=30, default_value=self.settings.stream.decimation, width=150,
+                                           callback=self._on_stream)
+                        dpg.add_slider_int(label="frame max side", tag="stream_max_side", min_value=16,
+                                           max_value=128, default_value=self.settings.stream.max_side, width=150,
+                                           callback=self._on_stream)
+                        cam = self.settings.camera
+                        dpg.add_checkbox(label="mirror", tag="cam_mirror", default_value=bool(cam.flags & P.CAM_MIRROR),
+                                         callback=self._on_camera)
+                        dpg.add_checkbox(label="flip", tag="cam_flip", default_value=bool(cam.flags & P.CAM_FLIP),
+                                         callback=self._on_camera)
+                        dpg.add_checkbox(label="auto exposure", tag="cam_auto",
+                                         default_value=bool(cam.flags & P.CAM_AUTO_EXPOSURE), callback=self._on_camera)
+                        dpg.add_slider_int(label="exposure (lines)", tag="cam_exposure", min_value=2,
+                                           max_value=0x0216, default_value=cam.exposure, width=150,
+                                           callback=self._on_camera)
+                        dpg.add_slider_int(label="analog gain log2", tag="cam_gain", min_value=0, max_value=3,
+                                           default_value=cam.analog_gain, width=150, callback=self._on_camera)
+                    with dpg.collapsing_header(label="files", default_open=True):
+                        dpg.add_input_text(label="preset", tag="preset_path", default_value="pico4ml-preset.json",
+                                           width=220)
+                        with dpg.group(horizontal=True):
+                            dpg.add_button(label="save preset", callback=self._on_save_preset)
+                            dpg.add_button(label="load preset", callback=self._on_load_preset)
+                            dpg.add_button(label="send all", callback=lambda: self.send_settings())
+                        dpg.add_input_text(label="output folder", tag="out_dir", default_value=str(self.out_dir),
+                                           width=220)
+                        with dpg.group(horizontal=True):
+                            dpg.add_button(label="save PNGs", callback=self._on_snapshot)
+                            dpg.add_button(label="export CSV", callback=self._on_export_csv)
+                            dpg.add_button(label="record", tag="record_button", callback=self._on_record)
+                        dpg.add_input_text(label="inject", tag="inject_path", hint="image file or folder",
+                                           width=220)
+                        dpg.add_button(label="inject through the device", callback=self._on_inject)
+                        dpg.add_input_text(label="host tolerance", tag="tolerance",
+                                           default_value=str(self.state.tolerance), width=80, on_enter=True,
+                                           callback=self._on_tolerance)
+                    with dpg.collapsing_header(label="replay", default_open=not self.source.live, tag="replay_header"):
+                        dpg.add_slider_float(label="position (s)", tag="replay_pos", min_value=0.0,
+                                             max_value=max(getattr(self.source, "duration", 0.0), 0.01), width=200,
+                                             callback=self._on_scrub)
+                        dpg.add_button(label="play / pause", tag="replay_play", callback=self._on_play)
+                    dpg.add_text("log")
+                    with dpg.child_window(height=-1, tag="log_window"):
+                        dpg.add_text("", tag="log_text", wrap=340)
+        with dpg.handler_registry():
+            dpg.add_mouse_drag_handler(callback=self._on_canvas_drag)
+            dpg.add_mouse_down_handler(callback=self._on_canvas_drag)
+            dpg.add_mouse_release_handler(callback=lambda: setattr(self, "_last_mouse", None))
+        self._layout_camera(81, 81)
+
+    # ------------------------------------------------------------------ pushing state
+    def update(self) -> None:
+        """Poll the source, then push the state into the widgets (call once per frame)."""
+        try:
+            self.source.poll(self.state)
+        except Exception as e:  # noqa: BLE001: the UI must keep running whatever the source does
+            self.say(f"source error: {e}")
+        self._count_gui_frame()
+        s = self.state
+        if self.source.live and s.status.state == "connected" and not self._was_connected:
+            self.send_settings(ping=True)
+        self._was_connected = self.source.live and s.status.state == "connected"
+        self._push_status()
+        self._push_hover()
+        if s.version == self._pushed_version:
+            return
+        self._pushed_version = s.version
+        self._push_images()
+        self._push_prediction()
+        self._push_history()
+        dpg.set_value("log_text", "\n".join(list(s.log)[-40:]))
+        if not self.source.live:
+            dpg.set_value("replay_pos", self.source.position)
+
+    def _count_gui_frame(self) -> None:
+        self._gui_frames += 1
+        now = time.monotonic()
+        if now - self._gui_t0 >= 0.5:
+            self.state.gui_fps = self._gui_frames / (now - self._gui_t0)
+            self._gui_frames, self._gui_t0 = 0, now
+
+    def _push_status(self) -> None:
+        s = self.state
+        st = s.status
+        dpg.set_value("status_text", f"{st.state.upper()}: {st.text}")
+        dpg.configure_item("status_text", color=STATE_COLORS.get(st.state, (220, 220, 220)))
+        h = s.hello
+        dev = "device: (no hello yet)" if h is None else (
+            f"firmware {h.firmware_version} | model {h.model_name} ({h.model_kind_name}, {h.weights_hash}) | "
+            f"capture {h.capture_width}x{h.capture_height}")
+        dpg.set_value("device_text", dev)
+        dec = self.source.decoder_stats
+        st_dev = s.stats
+        dev_fps = s.prediction.result.fps if s.prediction else 0.0
+        dpg.set_value("link_text", (
+            f"device {dev_fps:5.1f} fps | GUI {s.gui_fps:5.1f} fps | frames {s.frames_rx} | results {s.results_rx} | "
+            f"{s.bytes_per_s / 1024:6.1f} KB/s | CRC errors {dec.crc_errors if dec else 0} | "
+            f"decode errors {dec.errors if dec else 0} | lost {dec.lost if dec else 0} | "
+            f"device drops {st_dev.msgs_dropped if st_dev else 0}"))
+        dpg.set_value("message_text", self.message or s.last_error)
+
+    def _push_images(self) -> None:
+        s = self.state
+        if s.frame is not None:
+            uv = self.tex_cam.show(s.frame)
+            h, w = s.frame.shape
+            dpg.configure_item("cam_image", uv_max=uv)
+            self._layout_camera(w, h)
+        if s.input28 is not None:
+            self.tex_in28.show(images.enlarge(s.input28, IN28_FACTOR))
+        for name, tex in self.tex_stages.items():
+            img = s.stages.get(name)
+            if img is None:
+                continue
+            h, w = img.shape
+            factor = max(1, STAGE_VIEW // max(h, w))  # integer enlargement keeps pixels square
+            big = images.enlarge(img, factor) if max(h, w) * factor <= tex.width else img
+            uv = tex.show(big)
+            dpg.configure_item(f"{name}_image", uv_max=uv)
+            dpg.set_value(f"{name}_label", f"{STAGES[name]} {w}x{h}")
+
+    def _layout_camera(self, w: int, h: int) -> None:
+        """Place the camera image at zoom and the ROI rectangle in display coordinates."""
+        scale = CAM_VIEW / max(w, h) * self.zoom
+        dw, dh = w * scale, h * scale
+        dpg.configure_item("cam_image", pmax=(dw, dh))
+        dpg.configure_item("cam_draw", width=int(dw) + 1, height=int(dh) + 1)
+        src_w, src_h = w, h
+        if self.state.frame_msg is not None and self.state.frame_msg.src_width:
+            src_w, src_h = self.state.frame_msg.src_width, self.state.frame_msg.src_height
+        p = self.settings.params
+        used = self.state.stage_msgs.get("work")
+        if used is not None and used.roi[2]:
+            rx, ry, rw, rh = used.roi  # what the device really used (clipped, defaults resolved)
+        elif p.roi_w == 0 or p.roi_h == 0:
+            side = min(src_w, src_h)
+            rx, ry, rw, rh = (src_w - side) // 2, (src_h - side) // 2, side, side
+        else:
+            rx, ry, rw, rh = p.roi_x, p.roi_y, p.roi_w, p.roi_h
+        k = dw / src_w
+        dpg.configure_item("cam_roi", pmin=(rx * k + 1, ry * k + 1), pmax=((rx + rw) * k - 1, (ry + rh) * k - 1))
+
+    def _push_prediction(self) -> None:
+        pred = self.state.prediction
+        if pred is None:
+            return
+        r = pred.result
+        dpg.configure_item("digit_glyph", text=str(r.argmax))
+        dpg.configure_item("digit_score", text=f"{pred.scores[r.argmax] * 100:5.1f} %")
+        inj = " (injected)" if r.injected else ""
+        if pred.check is None:
+            check = "host check: -"
+        else:
+            check = f"host: {pred.check.host_digit}  diff {pred.check.max_diff:.4f}"
+            check += "  OK" if pred.check.ok else "  MISMATCH"
+        dpg.configure_item("digit_check", text=check + inj)
+        top = BAR_H - 20
+        for i in range(10):
+            x0 = i * (BAR_W // 10) + 4
+            y = top - float(pred.scores[i]) * (top - 4)
+            color = WIN_COLOR if i == r.argmax else BAR_COLOR
+            dpg.configure_item(f"bar{i}", pmin=(x0, y), pmax=(x0 + BAR_W // 10 - 8, top), fill=color, color=color)
+        s = self.state
+        dpg.set_value("check_text", f"device vs host: {s.checks} checked, {s.check_failures} mismatches "
+                                    f"(tolerance {s.tolerance})" if s.host_model else "host check off")
+
+    def _push_history(self) -> None:
+        s = self.state
+        t = s.recent(s.timing)
+        sc = s.recent(s.scores_hist)
+        if len(t):
+            x = t[:, 0].tolist()
+            for j, col in enumerate((1, 2)):
+                dpg.set_value(f"fps_s{j}", [x, t[:, col].tolist()])
+            for j, col in enumerate((3, 4, 5, 6)):
+                dpg.set_value(f"times_s{j}", [x, t[:, col].tolist()])
+        if len(sc):
+            x = sc[:, 0].tolist()
+            for j in range(10):
+                dpg.set_value(f"scores_s{j}", [x, sc[:, 1 + j].tolist()])
+        for tag in ("fps", "times", "scores"):
+            dpg.set_axis_limits(f"{tag}_x", -s.history_window_s, 0.0)
+            dpg.fit_axis_data(f"{tag}_y")
+
+    def _push_hover(self) -> None:
+        if self.state.input28 is None or not dpg.is_item_hovered("in28_image"):
+            return
+        mx, my = dpg.get_mouse_pos(local=False)
+        x0, y0 = dpg.get_item_rect_min("in28_image")
+        x, y = int((mx - x0) // IN28_FACTOR), int((my - y0) // IN28_FACTOR)
+        if 0 <= x < 28 and 0 <= y < 28:
+            dpg.set_value("in28_pixel", f"pixel ({x}, {y}) = {int(self.state.input28[y, x])}")
+
+    def say(self, text: str) -> None:
+        self.message = text
+        self.state.log.append("[gui] " + text)
+        self.state.version += 1
+
+    # ------------------------------------------------------------------ commands
+    def send(self, msg: P.Message) -> bool:
+        if self.source.send(msg):
+            return True
+        self.say("not sent: " + ("offline replay" if not self.source.live else "board not connected"))
+        return False
+
+    def send_settings(self, ping: bool = False) -> None:
+        if not self.source.live:
+            return
+        if ping:
+            self.source.send(P.Ping(P.PING_WANT_HELLO, int(time.time()) & 0xFFFFFFFF))
+        for m in self.settings.messages():
+            self.source.send(m)
+
+    def inject(self, img: np.ndarray) -> bool:
+        h = self.state.hello
+        if h is not None and h.max_command_bytes and img.size + 4 + P.OVERHEAD > h.max_command_bytes:
+            img = _shrink_to(img, h.max_command_bytes - 4 - P.OVERHEAD)
+        return self.send(P.Inject.from_array(img))
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_zoom(self, sender: Any, value: float) -> None:
+        self.zoom = float(value)
+        if self.state.frame is not None:
+            h, w = self.state.frame.shape
+            self._layout_camera(w, h)
+
+    def _on_window(self, sender: Any, value: float) -> None:
+        self.state.history_window_s = float(value)
+        self.state.version += 1
+
+    def _on_param(self, sender: Any = None, value: Any = None) -> None:
+        values = {}
+        for f in fields(PreprocessParams):
+            if f.name in PARAM_LABELS:
+                values[f.name] = int(dpg.get_value(f"param_{f.name}"))
+        values["polarity"] = POLARITIES.index(dpg.get_value("param_polarity"))
+        params = replace(self.settings.params, **values)
+        if params.validate() != 0:
+            self.say("parameters out of range: not sent")
+            return
+        self.settings.params = params
+        if self.state.frame is not None:
+            h, w = self.state.frame.shape
+            self._layout_camera(w, h)
+        if self.source.live:
+            self.send(P.SetParams(params.to_bytes()))
+
+    def _on_stream(self, sender: Any = None, value: Any = None) -> None:
+        mask = sum(bit for name, bit in STREAM_BITS if dpg.get_value(f"stream_{name}"))
+        self.settings.stream = replace(self.settings.stream, mask=mask,
+                                       flags=P.STREAM_FLAG_FULLRES if dpg.get_value("stream_fullres") else 0,
+                                       decimation=int(dpg.get_value("stream_decimation")),
+                                       max_side=int(dpg.get_value("stream_max_side")))
+        if self.source.live:
+            self.send(P.SetStream(**{f.name: getattr(self.settings.stream, f.name)
+                                     for f in fields(P.SetStream) if f.name != "seq"}))
+
+    def _on_camera(self, sender: Any = None, value: Any = None) -> None:
+        flags = ((P.CAM_MIRROR if dpg.get_value("cam_mirror") else 0) | (P.CAM_FLIP if dpg.get_value("cam_flip") else 0)
+                 | (P.CAM_AUTO_EXPOSURE if dpg.get_value("cam_auto") else 0))
+        self.settings.camera = replace(self.settings.camera, flags=flags, exposure=int(dpg.get_value("cam_exposure")),
+                                       analog_gain=int(dpg.get_value("cam_gain")))
+        if self.source.live:
+            self.send(P.SetCamera(**{f.name: getattr(self.settings.camera, f.name)
+                                     for f in fields(P.SetCamera) if f.name != "seq"}))
+
+    def apply_settings_to_widgets(self) -> None:
+        p = self.settings.params
+        dpg.set_value("param_polarity", POLARITIES[p.polarity])
+        for name in PARAM_LABELS:
+            dpg.set_value(f"param_{name}", getattr(p, name))
+        for name, bit in STREAM_BITS:
+            dpg.set_value(f"stream_{name}", bool(self.settings.stream.mask & bit))
+        dpg.set_value("stream_fullres", self.settings.stream.full_res)
+        dpg.set_value("stream_decimation", self.settings.stream.decimation)
+        dpg.set_value("stream_max_side", self.settings.stream.max_side)
+        c = self.settings.camera
+        dpg.set_value("cam_mirror", bool(c.flags & P.CAM_MIRROR))
+        dpg.set_value("cam_flip", bool(c.flags & P.CAM_FLIP))
+        dpg.set_value("cam_auto", bool(c.flags & P.CAM_AUTO_EXPOSURE))
+        dpg.set_value("cam_exposure", c.exposure)
+        dpg.set_value("cam_gain", c.analog_gain)
+
+    def _on_save_preset(self) -> None:
+        self._guard("save preset", lambda: self.say(f"preset saved to {self.settings.save(dpg.get_value('preset_path'))}"))
+
+    def _on_load_preset(self) -> None:
+        def load() -> None:
+            path = dpg.get_value("preset_path")
+            self.settings = Settings.load(path)
+            self.apply_settings_to_widgets()
+            self.send_settings()
+            self.say(f"preset loaded from {path}")
+        self._guard("load preset", load)
+
+    def _out(self) -> Path:
+        return Path(dpg.get_value("out_dir") or self.out_dir)
+
+    def _on_snapshot(self) -> None:
+        def snap() -> None:
+            s = self.state
+            if s.frame is None and s.input28 is None:
+                self.say("nothing to save yet")
+                return
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            saved = []
+            if s.frame is not None:
+                saved.append(images.save_png(self._out() / f"frame-{stamp}.png", s.frame))
+            if s.input28 is not None:
+                saved.append(images.save_png(self._out() / f"input28-{stamp}.png", s.input28))
+            self.say("saved " + ", ".join(str(p) for p in saved))
+        self._guard("save PNG", snap)
+
+    def _on_export_csv(self) -> None:
+        def export() -> None:
+            path = self._out() / f"predictions-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+            n = self.state.export_csv(path)
+            self.say(f"{n} predictions written to {path}")
+        self._guard("export CSV", export)
+
+    def _on_record(self) -> None:
+        if not self.source.live:
+            self.say("replaying a recording: nothing to record")
+            return
+
+        def toggle() -> None:
+            if self.source.recorder is None:
+                path = self._out() / f"recording-{time.strftime('%Y%m%d-%H%M%S')}.p4rec"
+                self.source.start_recording(path)
+                dpg.configure_item("record_button", label="stop recording")
+                self.say(f"recording to {path}")
+            else:
+                rec = self.source.stop_recording()
+                dpg.configure_item("record_button", label="record")
+                self.say(f"recorded {rec.bytes} bytes to {rec.path}")
+        self._guard("record", toggle)
+
+    def _on_inject(self) -> None:
+        def inject() -> None:
+            files = images.image_files(dpg.get_value("inject_path"))
+            if not files:
+                self.say("no image files there")
+                return
+            sent = sum(self.inject(images.load_grey(f)) for f in files)
+            self.say(f"injected {sent} of {len(files)} image(s)")
+        self._guard("inject", inject)
+
+    def _on_send_drawing(self) -> None:
+        if self.inject(self.canvas):
+            self.say("drawing sent through the device's preprocessing and net()")
+
+    def _on_clear_canvas(self) -> None:
+        self.canvas[:] = 255
+        self.tex_canvas.show(self.canvas)
+
+    def _on_canvas_drag(self, sender: Any = None, app_data: Any = None) -> None:
+        if not dpg.is_item_hovered("canvas_draw"):
+            self._last_mouse = None
+            return
+        ink = dpg.is_mouse_button_down(dpg.mvMouseButton_Left)
+        erase = dpg.is_mouse_button_down(dpg.mvMouseButton_Right)
+        if not (ink or erase):
+            return
+        mx, my = dpg.get_mouse_pos(local=False)
+        x0, y0 = dpg.get_item_rect_min("canvas_draw")
+        pt = ((mx - x0) / 2, (my - y0) / 2)
+        paint_line(self.canvas, self._last_mouse or pt, pt, radius=5, value=0 if ink else 255)
+        self._last_mouse = pt
+        self.tex_canvas.show(self.canvas)
+
+    def _on_tolerance(self, sender: Any, value: str) -> None:
+        try:
+            self.state.tolerance = max(0.0, float(value))
+            self.say(f"host check tolerance {self.state.tolerance}")
+        except ValueError:
+            self.say(f"tolerance must be a number, not {value!r}")
+
+    def _on_scrub(self, sender: Any, value: float) -> None:
+        if not self.source.live:
+            self.state = self.source.seek(float(value), self.state)
+            self._pushed_version = -1
+
+    def _on_play(self) -> None:
+        if not self.source.live:
+            if not self.source.playing and self.source.position >= self.source.duration:
+                self.state = self.source.seek(0.0, self.state)
+            self.source.playing = not self.source.playing
+
+    def _guard(self, what: str, fn: Callable[[], None]) -> None:
+        """Run a user action; any failure becomes a status message."""
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001: never a traceback window
+            self.say(f"{what} failed: {e}")
+
+    # ------------------------------------------------------------------ loop
+    def run(self, max_seconds: float | None = None) -> None:
+        t_end = None if max_seconds is None else time.monotonic() + max_seconds
+        while dpg.is_dearpygui_running():
+            self.update()
+            dpg.render_dearpygui_frame()
+            if t_end is not None and time.monotonic() >= t_end:
+                break
+
+
+def paint_line(canvas: np.ndarray, a: tuple[float, float], b: tuple[float, float], radius: float,
+               value: int) -> None:
+    """Stamp discs of `radius` along the segment a-b (mouse strokes without gaps)."""
+    h, w = canvas.shape
+    steps = int(max(abs(b[0] - a[0]), abs(b[1] - a[1])) / max(radius / 2, 1)) + 1
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(steps + 1):
+        t = i / steps
+        x, y = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+        canvas[(xx - x) ** 2 + (yy - y) ** 2 <= radius * radius] = value
+
+
+def _shrink_to(img: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Area-downscale an image so it fits in one INJECT command."""
+    import cv2
+
+    k = (img.size / max(max_pixels, 1)) ** 0.5
+    w, h = max(1, int(img.shape[1] / k)), max(1, int(img.shape[0] / k))
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def create(app: App, title: str = "pico4ml: what the board sees", width: int = 1500, height: int = 940) -> None:
+    """Build the UI and open the viewport (needs a display)."""
+    app.build_ui()
+    dpg.create_viewport(title=title, width=width, height=height, vsync=False)
+    dpg.setup_dearpygui()
+    dpg.show_viewport()
+    dpg.set_primary_window("main", True)

@@ -1,0 +1,298 @@
+"""Link layer over a real pseudo-terminal and a real TCP socket (socket://).
+
+A small fake device (the protocol encoder writing to the pty master / socket) stands in for
+the board, so these tests need neither the host twin nor a display.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import tty
+
+import numpy as np
+import pytest
+
+from pico4ml.host_gui import link as L
+from pico4ml.host_gui import protocol as P
+
+
+def wait_for(pred, timeout=5.0, step=0.01):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+class Drain:
+    """Collects everything a Link delivers."""
+
+    def __init__(self, link: L.Link) -> None:
+        self.link = link
+        self.items: list = []
+
+    def pump(self) -> list:
+        while True:
+            try:
+                self.items.append(self.link.queue.get_nowait()[1])
+            except Exception:
+                return self.items
+
+    def messages(self, cls=P.Message):
+        return [m for m in self.pump() if isinstance(m, cls)]
+
+    def statuses(self):
+        return [m.state for m in self.pump() if isinstance(m, L.LinkStatus)]
+
+
+class FakePty:
+    """A pty whose master side plays the device; the slave is reachable through a stable symlink."""
+
+    def __init__(self, link_path) -> None:
+        self.link_path = link_path
+        self.open()
+
+    def open(self) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)  # no newline translation for binary data
+        name = os.ttyname(slave)
+        os.close(slave)
+        tmp = str(self.link_path) + ".tmp"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(name, tmp)
+        os.replace(tmp, self.link_path)
+
+    def send(self, *msgs: P.Message, garbage: bytes = b"") -> None:
+        data = garbage + b"".join(P.encode(m, i) for i, m in enumerate(msgs))
+        os.write(self.master, data)
+
+    def read(self, timeout=2.0) -> bytes:
+        import select
+        out = b""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            r, _, _ = select.select([self.master], [], [], 0.05)
+            if r:
+                out += os.read(self.master, 65536)
+            elif out:
+                break
+        return out
+
+    def close(self) -> None:
+        os.close(self.master)
+
+
+@pytest.fixture
+def fake_pty(tmp_path):
+    dev = FakePty(tmp_path / "ttyPICO")
+    yield dev
+    try:
+        dev.close()
+    except OSError:
+        pass
+
+
+def result(frame_id: int, digit: int) -> P.Result:
+    logits = [0.0] * 10
+    logits[digit] = 8.0
+    return P.Result(frame_id=frame_id, argmax=digit, score=0.99, logits=tuple(logits), fps_x100=1500)
+
+
+def test_pty_messages_arrive_in_order_with_dtr(fake_pty):
+    with L.Link(str(fake_pty.link_path)) as link:
+        d = Drain(link)
+        assert wait_for(lambda: "connected" in d.statuses())
+        img = (np.arange(784) % 256).astype(np.uint8)
+        fake_pty.send(P.Hello(firmware_version="fw-test", model_name="m"), P.Input28(7, 0, img.tobytes()),
+                      result(7, 4))
+        assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+        hello, inp, res = d.messages()
+        assert hello.firmware_version == "fw-test"
+        assert np.array_equal(inp.to_array().ravel(), img)
+        assert res.argmax == 4 and res.frame_id == 7
+        assert link.stats.bytes_rx > 784
+
+
+def test_pty_resyncs_after_garbage_and_counts_errors(fake_pty):
+    rng = np.random.default_rng(1)
+    with L.Link(str(fake_pty.link_path)) as link:
+        d = Drain(link)
+        assert wait_for(lambda: link.connected)
+        good = P.encode(result(1, 3))
+        corrupt = bytearray(good)
+        corrupt[5] ^= 0x40  # one bit flip: CRC error
+        junk = rng.integers(1, 256, 300, dtype=np.uint8).tobytes()  # no 0x00: one long bad packet
+        os.write(fake_pty.master, junk + b"\0" + bytes(corrupt) + good + good[:10])
+        assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+        stats = link.stats.decoder.stats
+        assert stats.crc_errors == 1 and stats.errors >= 2
+        # the truncated tail must not swallow the next whole message
+        os.write(fake_pty.master, b"\0" + P.encode(result(2, 8)))
+        assert wait_for(lambda: len(d.messages(P.Result)) == 2)
+        assert d.messages(P.Result)[-1].argmax == 8
+
+
+def test_commands_reach_the_device(fake_pty):
+    with L.Link(str(fake_pty.link_path)) as link:
+        assert wait_for(lambda: link.connected)
+        enc = P.Encoder()
+        assert link.send(enc.encode(P.Ping(P.PING_WANT_HELLO, 1234)))
+        assert link.send(enc.encode(P.SetStream(mask=P.STREAM_ALL, decimation=2)))
+        msgs = P.Decoder().feed(fake_pty.read())
+        assert [type(m) for m in msgs] == [P.Ping, P.SetStream]
+        assert msgs[0].nonce == 1234 and msgs[1].decimation == 2 and msgs[1].seq == 1
+
+
+def test_unplug_gives_disconnected_then_reconnects(fake_pty):
+    with L.Link(str(fake_pty.link_path), backoff=(0.05, 0.2)) as link:
+        d = Drain(link)
+        assert wait_for(lambda: link.connected)
+        fake_pty.send(result(1, 1))
+        assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+        fake_pty.close()  # the board goes away
+        assert wait_for(lambda: "disconnected" in d.statuses())
+        assert not link.connected
+        lost = [m for m in d.pump() if isinstance(m, L.LinkStatus) and m.state == "disconnected"][0]
+        assert "link lost" in lost.text
+        fake_pty.open()  # it comes back (the symlink now points at a new pty)
+        assert wait_for(lambda: link.connected, timeout=5)
+        fake_pty.send(result(2, 2))
+        assert wait_for(lambda: len(d.messages(P.Result)) == 2)
+        assert link.stats.connects == 2
+
+
+def test_missing_port_retries_with_a_clear_message(tmp_path):
+    path = tmp_path / "nothing-here"
+    with L.Link(str(path), backoff=(0.05, 0.1)) as link:
+        d = Drain(link)
+        assert wait_for(lambda: "disconnected" in d.statuses())
+        text = [m.text for m in d.pump() if isinstance(m, L.LinkStatus)][-1]
+        assert "does not exist" in text and "Retrying" in text
+        assert link.stats.connects == 0
+
+
+def test_queue_is_bounded_and_newest_wins(fake_pty):
+    with L.Link(str(fake_pty.link_path), queue_size=8) as link:
+        assert wait_for(lambda: link.connected)
+        link.queue.get()  # the "connected" status
+        fake_pty.send(*[result(i, i % 10) for i in range(50)])
+        assert wait_for(lambda: link.stats.messages == 50)
+        got = [item for _, item in list(link.queue.queue)]
+        assert len(got) == 8 and link.stats.queue_drops == 42
+        assert [m.frame_id for m in got] == list(range(42, 50))
+
+
+class FakeSocketDevice:
+    """A TCP server that streams results to whoever connects (like the twin on socket://)."""
+
+    def __init__(self) -> None:
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.port = self.srv.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self) -> None:
+        self.srv.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_socket_url_streams_and_reconnects():
+    dev = FakeSocketDevice()
+    try:
+        with L.Link(f"socket://127.0.0.1:{dev.port}", backoff=(0.05, 0.2)) as link:
+            d = Drain(link)
+            assert wait_for(lambda: link.connected and len(dev.conns) == 1)
+            big = P.Frame(1, 324, 324, 0, 324, 324, 324, 0, P.FLAG_FULLRES, 1, (np.arange(324 * 324) % 251).astype(np.uint8).tobytes())
+            dev.conns[0].sendall(P.encode(big) + P.encode(result(1, 9)))
+            assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+            frame = d.messages(P.Frame)[0]
+            assert frame.width == 324 and frame.pixels == big.pixels
+            dev.conns[0].close()  # twin killed
+            assert wait_for(lambda: "disconnected" in d.statuses())
+            assert wait_for(lambda: link.connected and len(dev.conns) == 2)
+            dev.conns[1].sendall(P.encode(result(2, 5)))
+            assert wait_for(lambda: len(d.messages(P.Result)) == 2)
+    finally:
+        dev.close()
+
+
+def test_1200_baud_is_refused():
+    with pytest.raises(ValueError, match="bootloader"):
+        L.Link("/dev/ttyACM0", baudrate=1200)
+    with pytest.raises(ValueError, match="bootloader"):
+        L.open_port("/dev/ttyACM0", 1200)
+
+
+def test_port_busy_is_reported(fake_pty):
+    first = L.open_port(str(fake_pty.link_path))
+    try:
+        with L.Link(str(fake_pty.link_path), backoff=(0.05, 0.1)) as link:
+            d = Drain(link)
+            assert wait_for(lambda: "disconnected" in d.statuses())
+            text = [m.text for m in d.pump() if isinstance(m, L.LinkStatus)][-1]
+            assert "busy" in text and "99-pico4ml.rules" in text
+    finally:
+        first.close()
+
+
+@pytest.mark.parametrize("exc,port,needle", [
+    (PermissionError(13, "Permission denied"), "/dev/ttyACM0", "dialout"),
+    (OSError(16, "Device or resource busy"), "/dev/ttyACM0", "busy"),
+    (OSError(2, "No such file or directory"), "/dev/tty.usbmodem1101", "cu.usbmodem"),
+    (ConnectionRefusedError(111, "Connection refused"), "socket://127.0.0.1:1", "host twin"),
+])
+def test_explain_gives_actionable_advice(exc, port, needle):
+    assert needle in L.explain(exc, port)
+
+
+def test_find_boards_filters_by_vendor_and_serial(monkeypatch):
+    class Port:
+        def __init__(self, device, vid, sn):
+            self.device, self.vid, self.serial_number, self.description = device, vid, sn, "x"
+
+    ports = [Port("/dev/ttyUSB0", 0x0403, "FT1"), Port("/dev/ttyACM1", 0x2E8A, "E66"),
+             Port("/dev/tty.usbmodem1", 0x2E8A, "E77"), Port("/dev/cu.usbmodem1", 0x2E8A, "E77")]
+    monkeypatch.setattr(L.serial.tools.list_ports, "comports", lambda: ports)
+    # macOS: cu.* first, tty.* (which waits for carrier) last
+    assert [p.device for p in L.find_boards()] == ["/dev/cu.usbmodem1", "/dev/ttyACM1", "/dev/tty.usbmodem1"]
+    assert [p.device for p in L.find_boards("E66")] == ["/dev/ttyACM1"]
+
+
+def test_auto_mode_follows_the_serial_number_across_a_rename(monkeypatch, fake_pty, tmp_path):
+    class Port:
+        def __init__(self, device, sn):
+            self.device, self.vid, self.serial_number, self.description = device, 0x2E8A, sn, "Pico4ML"
+
+    ports = [Port(str(fake_pty.link_path), "SN1")]
+    monkeypatch.setattr(L.serial.tools.list_ports, "comports", lambda: list(ports))
+    with L.Link(None, backoff=(0.05, 0.1)) as link:
+        d = Drain(link)
+        assert wait_for(lambda: link.connected)
+        assert link.serial_number == "SN1"
+        fake_pty.close()
+        ports[:] = []  # unplugged: the OS stops listing it
+        assert wait_for(lambda: "disconnected" in d.statuses())
+        # the reset brings the board back under another name, and an unrelated board appears first
+        renamed = tmp_path / "ttyACM7"
+        other = FakePty(tmp_path / "ttyOTHER")
+        fake_pty.link_path = renamed
+        fake_pty.open()
+        ports[:] = [Port(str(other.link_path), "SN2"), Port(str(renamed), "SN1")]
+        assert wait_for(lambda: link.connected and link.status.port == str(renamed))
+        other.close()

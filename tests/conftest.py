@@ -1,0 +1,30 @@
+"""Shared fixtures: where MNIST is, and skips with reasons when a tool is missing."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from pico4ml.train.data import MnistError, load_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """(x_train, y_train, x_test, y_test); skips when no MNIST copy can be found."""
+    try:
+        return load_mnist()
+    except MnistError as e:
+        pytest.skip(f"MNIST not available: {e}")
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} not installed (apt-get install {name})")
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,78 @@
+"""Command-line pieces shared by pico4ml-gui and pico4ml-monitor (no Dear PyGui here).
+
+Both tools take the same way of reaching the board (--port / --sim / --replay), record the
+same way (--record) and run the same device-vs-host check.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .link import BOOTLOADER_BAUD, DEFAULT_BAUD
+
+
+def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--port", help="serial device or pyserial URL: /dev/ttyACM0, COM5, /dev/cu.usbmodem1101, "
+                                    "a pty path, socket://127.0.0.1:5555 (default: find the board by USB "
+                                    "vendor id 0x2E8A and follow it by serial number across resets)")
+    src.add_argument("--sim", action="store_true", help="start the firmware's host twin and connect to it "
+                                                         "(no board needed)")
+    src.add_argument("--replay", metavar="FILE", help="open a recording (from --record) instead of a board")
+    ap.add_argument("--record", metavar="FILE", help="record the raw stream with timestamps to FILE")
+    ap.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                    help=f"baud rate (USB CDC ignores it; {BOOTLOADER_BAUD} is refused: it reboots a Pico "
+                         "into its bootloader)")
+    ap.add_argument("--sim-source", metavar="PATH", default=None,
+                    help="with --sim: image file or folder the twin feeds (default: built-in synthetic digits)")
+    ap.add_argument("--sim-fps", type=float, default=15.0, help="with --sim: frames per second of the twin")
+    ap.add_argument("--checkpoint", metavar="FILE",
+                    help="model for the device-vs-host check (default: the committed models/*.safetensors)")
+    ap.add_argument("--tolerance", type=float, default=0.02,
+                    help="largest score difference device vs host before a mismatch is flagged (default 0.02)")
+    ap.add_argument("--preset", metavar="FILE", help="preprocessing/stream/camera settings to send (JSON preset)")
+    return ap
+
+
+def check_args(args: argparse.Namespace) -> str | None:
+    """An error message for arguments that must never reach a port, else None."""
+    if args.baud == BOOTLOADER_BAUD:
+        return f"refusing --baud {BOOTLOADER_BAUD}: it reboots a Pico into its USB bootloader"
+    if args.record and args.replay:
+        return "--record records a live stream; a --replay is already a recording"
+    return None
+
+
+def start_sim(args: argparse.Namespace) -> Any:
+    """Start the host twin (built from the firmware's portable C) and return its handle."""
+    from pico4ml.host_twin.twin import start_twin
+
+    kwargs: dict[str, Any] = {"fps": args.sim_fps}
+    if args.sim_source:
+        kwargs["source"] = args.sim_source
+    return start_twin(**kwargs)
+
+
+def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(LiveSource or ReplaySource, twin handle or None) for the arguments."""
+    from .link import Link
+    from .source import LiveSource, ReplaySource
+
+    if args.replay:
+        return ReplaySource(args.replay), None
+    twin = start_sim(args) if args.sim else None
+    port = twin.port if twin is not None else args.port
+    source = LiveSource(Link(port, baudrate=args.baud).start())
+    if args.record:
+        source.start_recording(args.record)
+    return source, twin
+
+
+def make_state(args: argparse.Namespace, history_window_s: float = 30.0) -> Any:
+    from .hostcheck import try_load
+    from .state import State
+
+    model, note = try_load(args.checkpoint)
+    state = State(history_window_s=history_window_s, tolerance=args.tolerance, host_model=model)
+    state.log.append("[host] " + note)
+    return state

@@ -217,16 +217,19 @@ def _mnist_split(source: str) -> tuple[np.ndarray, np.ndarray]:
 
 def make_camera_set(n: int, seed: int, size: int = 162, source: str = "mnist-test",
                     images: np.ndarray | None = None, labels: np.ndarray | None = None,
-                    printed_fraction: float = 0.3, ranges: SimRanges = DEFAULT_RANGES
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    printed_fraction: float = 0.3, ranges: SimRanges = DEFAULT_RANGES,
+                    return_printed: bool = False):
     """n camera frames (n, size, size) uint8 and their labels (n,) int64.
 
     Handwritten frames use `images`/`labels` (MNIST 28x28 digits) or, when not given,
     the MNIST split named by `source`; a `printed_fraction` share are printed digits.
+    With return_printed, also the (n,) bool mask of the printed frames.
     """
     if images is None or labels is None:
         images, labels = _mnist_split(source)
     images, labels = np.asarray(images), np.asarray(labels)
+    if n < 0 or not 0.0 <= printed_fraction <= 1.0:
+        raise ValueError("n must be >= 0 and printed_fraction within 0..1")
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError("images and labels must be non-empty and of equal length")
     rng = np.random.default_rng(seed)
@@ -244,4 +247,4 @@ def make_camera_set(n: int, seed: int, size: int = 162, source: str = "mnist-tes
             j = next(hw)
             out_labels[i] = labels[j]
             frames[i] = render_handwritten(images[j], rng, size, ranges)
-    return frames, out_labels
+    return (frames, out_labels, printed) if return_printed else (frames, out_labels)

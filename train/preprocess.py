@@ -57,9 +57,9 @@ class PreprocessParams:
     roi_h: int = 0
     polarity: int = POLARITY_DARK_ON_LIGHT
     bg_remove: int = 1
-    bg_radius: int = 6        # closing window radius on the work grid (> half a stroke)
-    threshold_pct: int = 30   # 0 = Otsu
-    saturate_pct: int = 75    # ink at this share of the range becomes 255
+    bg_radius: int = 8        # closing window radius on the work grid (> half a stroke)
+    threshold_pct: int = 35   # 0 = Otsu
+    saturate_pct: int = 80    # ink at this share of the range becomes 255
     min_contrast: int = 24    # below this ink range: no digit
     speck_min: int = 2        # 3x3 ink count a pixel needs to count for the box (0/1 = off)
     max_gap: int = 3          # empty rows/columns allowed inside a digit

@@ -31,9 +31,9 @@ void pp_default_params(pp_params *p) {
     p->size = PP_PARAMS_SIZE;
     p->polarity = PP_POLARITY_DARK_ON_LIGHT;
     p->bg_remove = 1;
-    p->bg_radius = 6;
-    p->threshold_pct = 30;
-    p->saturate_pct = 75;
+    p->bg_radius = 8;
+    p->threshold_pct = 35;
+    p->saturate_pct = 80;
     p->min_contrast = 24;
     p->speck_min = 2;
     p->max_gap = 3;

@@ -1,0 +1,67 @@
+/* classifier.c: runs the built-in model on a 28x28 input and scores its answer.
+ *
+ * The softmax is computed in float: ten values, so its cost is nothing next to net().
+ */
+#include "classifier.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#ifndef PICO4ML_MODEL_INT8
+#define PICO4ML_MODEL_INT8 0
+#endif
+
+#if PICO4ML_MODEL_INT8
+/* Switch point for the int8 model (issue 5): model_int8.h must provide
+ * net_int8(const uint8_t *in28, float *logits) and the MODEL_INT8_* defines. */
+#include "model/model_int8.h"
+#define MODEL_NAME_STR MODEL_INT8_NAME
+#define MODEL_HASH_STR MODEL_INT8_WEIGHTS_SHA256
+_Static_assert(MODEL_INT8_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
+
+static void run_model(const uint8_t *in28, float *logits) {
+    net_int8(in28, logits);
+}
+#else
+#include "model/model_float.h"
+#define MODEL_NAME_STR MODEL_FLOAT_NAME
+#define MODEL_HASH_STR MODEL_FLOAT_WEIGHTS_SHA256
+_Static_assert(MODEL_FLOAT_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
+_Static_assert(MODEL_FLOAT_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
+
+static float s_input[CLASSIFIER_INPUT_SIZE]; /* static: 3 KB is too much for a core's stack */
+
+static void run_model(const uint8_t *in28, float *logits) {
+    for (size_t i = 0; i < CLASSIFIER_INPUT_SIZE; i++) {
+        s_input[i] = (float)in28[i] * MODEL_FLOAT_INPUT_SCALE;
+    }
+    net(s_input, logits);
+}
+#endif
+
+void classifier_run(const uint8_t in28[CLASSIFIER_INPUT_SIZE], classifier_result *r) {
+    if (!in28 || !r) {
+        return;
+    }
+    run_model(in28, r->logits);
+    int best = 0;
+    for (int i = 1; i < CLASSIFIER_CLASSES; i++) {
+        if (r->logits[i] > r->logits[best]) {
+            best = i;
+        }
+    }
+    float sum = 0.0f;
+    for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
+        sum += expf(r->logits[i] - r->logits[best]); /* <= 1 each: no overflow */
+    }
+    r->argmax = best;
+    r->score = sum >= 1.0f ? 1.0f / sum : 0.0f;      /* NaN logits give score 0 */
+}
+
+const char *classifier_model_name(void) {
+    return MODEL_NAME_STR;
+}
+
+const char *classifier_weights_sha256(void) {
+    return MODEL_HASH_STR;
+}

@@ -130,9 +130,10 @@ class State:
         self.hello = m
         self.log.append(f"[hello] firmware {m.firmware_version}, model {m.model_name} "
                         f"({m.model_kind_name}, {m.weights_hash}), capture {m.capture_width}x{m.capture_height}")
-        if self.host_model is not None and m.weights_hash and not self.host_model.sha256.startswith(m.weights_hash):
+        host_hash = self.host_model.hash_for(m.model_kind) if self.host_model is not None else ""
+        if host_hash and m.weights_hash and not host_hash.startswith(m.weights_hash):
             self.log.append(f"[check] device model {m.weights_hash} differs from host checkpoint "
-                            f"{self.host_model.sha256[:16]}: expect mismatches")
+                            f"{host_hash[:16]}: expect mismatches")
 
     def _on_Frame(self, t: float, m: P.Frame) -> None:
         whole = self._assembler.add(m)
@@ -159,7 +160,7 @@ class State:
         check = None
         img = self._inputs.get(m.frame_id)
         if self.host_model is not None and img is not None:
-            check = self.host_model.check(img, scores, m.argmax, self.tolerance)
+            check = self.host_model.check(img, scores, m.argmax, self.tolerance, m.model_kind)
             self.checks += 1
             if not check.ok:
                 self.check_failures += 1

@@ -1,0 +1,191 @@
+"""GUI logic with neither Dear PyGui nor a display: state, host check, presets, recordings, replay."""
+from __future__ import annotations
+
+import csv
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from pico4ml.host_gui import protocol as P
+from pico4ml.host_gui import synthetic as S
+from pico4ml.host_gui.hostcheck import try_load
+from pico4ml.host_gui.link import LinkStatus
+from pico4ml.host_gui.presets import PresetError, Settings
+from pico4ml.host_gui.recording import Recorder, RecordingError, iter_chunks, load_replay
+from pico4ml.host_gui.source import ReplaySource
+from pico4ml.host_gui.state import CSV_HEADER, Ring, State
+
+
+@pytest.fixture(scope="module")
+def host_model():
+    model, note = try_load()
+    if model is None:
+        pytest.skip(note)
+    return model
+
+
+@pytest.fixture(scope="module")
+def messages(host_model):
+    return list(S.stream(30, host_model))
+
+
+def test_ring_keeps_the_newest_rows_in_order():
+    r = Ring(4, 2)
+    for i in range(6):
+        r.push([i, 10 * i])
+    assert len(r) == 4 and r.view()[:, 0].tolist() == [2, 3, 4, 5]
+
+
+def test_state_follows_the_stream(messages, host_model):
+    s = State(host_model=host_model)
+    for t, m in S.timed(messages, fps=10, t0=1000.0):
+        s.apply(t, m)
+    assert s.hello.firmware_version == "synthetic"
+    assert s.frame.shape == (81, 81) and s.input28.shape == (28, 28)
+    assert set(s.stages) == {"work", "ink", "norm"}
+    assert s.results_rx == 30 and s.frames_rx == 30 and s.stats.frames == 30
+    assert s.digit == 9 and s.checks == 30 and s.check_failures == 0
+    timing = s.recent(s.timing)
+    assert len(timing) == 30 and timing[-1, 0] == 0.0 and np.allclose(timing[:, 5], 4.2)  # net() ms
+    s.history_window_s = 1.0  # 10 fps: the last second holds ~10 results
+    assert 9 <= len(s.recent(s.scores_hist)) <= 11
+
+
+def test_host_check_flags_a_wrong_device_result(host_model):
+    s = State(host_model=host_model, tolerance=0.02)
+    frame = S.frame_messages(1, 7, host_model)
+    res = frame[-1]
+    bad = list(res.logits)
+    bad[res.argmax], bad[(res.argmax + 1) % 10] = bad[(res.argmax + 1) % 10], bad[res.argmax]
+    wrong = P.Result(**{**res.__dict__, "logits": tuple(bad), "argmax": (res.argmax + 1) % 10})
+    for m in frame[:-1] + [wrong]:
+        s.apply(1.0, m)
+    assert s.checks == 1 and s.check_failures == 1
+    assert not s.prediction.check.ok and s.prediction.check.host_digit == res.argmax
+    assert any("[check]" in line for line in s.log)
+
+
+def test_int8_results_are_checked_against_the_int8_reference(host_model):
+    if host_model.int8 is None:
+        pytest.skip("no int8 model committed next to the float checkpoint")
+    s = State(host_model=host_model, tolerance=1e-6)
+    for m in S.frame_messages(1, 4, host_model, model_kind=P.MODEL_INT8):
+        s.apply(1.0, m)
+    assert s.checks == 1 and s.check_failures == 0 and s.prediction.check.max_diff < 1e-6
+
+
+def test_status_errors_and_logs_reach_the_log():
+    s = State()
+    s.apply(1.0, LinkStatus("disconnected", "link lost: gone"))
+    s.apply(1.0, P.Error(P.ERR_VALUE, P.SetParams.TYPE, 3, "roi outside frame"))
+    s.apply(1.0, P.Log(P.LOG_WARN, "camera timeout"))
+    assert s.status.state == "disconnected"
+    assert "roi outside frame" in s.last_error and "0x02" in s.last_error
+    assert s.log[-1] == "[warn] camera timeout"
+
+
+def test_banded_frames_are_assembled():
+    img = (np.arange(324 * 324) % 253).astype(np.uint8).reshape(324, 324)
+    s = State()
+    for y0 in range(0, 324, 108):
+        s.apply(1.0, P.Frame(5, 324, 324, y0, 108, 324, 324, 0, P.FLAG_FULLRES, 1, img[y0:y0 + 108].tobytes()))
+    assert s.frames_rx == 1 and np.array_equal(s.frame, img)
+
+
+def test_export_csv(tmp_path, messages, host_model):
+    s = State(host_model=host_model)
+    for t, m in S.timed(messages):
+        s.apply(t, m)
+    path = tmp_path / "out" / "p.csv"
+    assert s.export_csv(path) == 30
+    rows = list(csv.reader(open(path)))
+    assert rows[0] == CSV_HEADER and len(rows) == 31
+    assert [int(r[3]) for r in rows[1:11]] == list(range(10))
+    assert all(r[3] == r[-2] for r in rows[1:])  # device digit == host digit
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=3000), cut=st.integers(0, 4000), flips=st.lists(st.integers(0, 10**6), max_size=8))
+def test_any_bytes_never_break_decoder_or_state(data, cut, flips):
+    """Random bytes, truncation and bit flips around valid traffic: nothing escapes, and the
+    valid message after the damage is always decoded (resync within one packet)."""
+    good = S.encoded([S.hello(), P.Result(frame_id=1, argmax=2, logits=(0.0,) * 10),
+                      P.Input28(1, 0, bytes(range(256)) * 3 + bytes(16))])
+    damaged = bytearray(good[:cut % (len(good) + 1)] + data)
+    for f in flips:
+        if damaged:
+            damaged[f % len(damaged)] ^= 1 << (f % 8)
+    marker = P.encode(P.Log(P.LOG_INFO, "after"))
+    dec = P.Decoder()
+    s = State()
+    msgs = dec.feed(bytes(damaged)) + dec.feed(b"\0" + marker)
+    for m in msgs:
+        s.apply(1.0, m)
+    assert isinstance(msgs[-1], P.Log) and msgs[-1].text == "after"
+
+
+def test_preset_round_trip_and_errors(tmp_path):
+    s = Settings()
+    s.params.threshold_pct = 40
+    s.params.roi_w = s.params.roi_h = 200
+    s.stream.decimation = 3
+    s.camera.flags = P.CAM_MIRROR
+    path = s.save(tmp_path / "p.json")
+    back = Settings.load(path)
+    assert back.params == s.params and back.stream.decimation == 3 and back.camera.flags == P.CAM_MIRROR
+    cmds = back.messages()
+    assert [type(m) for m in cmds] == [P.SetParams, P.SetStream, P.SetCamera]
+    assert cmds[0].data == s.params.to_bytes()
+    for text, needle in (("{", "not JSON"), ('{"format": 9}', "not a pico4ml preset"),
+                         ('{"format": 1, "params": {"threshold_pct": 400}}', "out of range"),
+                         ('{"format": 1, "params": {"nonsense": 1}}', "unknown"),
+                         ('{"format": 1, "stream": {"mask": "all"}}', "integer")):
+        with pytest.raises(PresetError, match=needle):
+            Settings.from_json(text)
+    with pytest.raises(PresetError, match="No such file"):
+        Settings.load(tmp_path / "missing.json")
+
+
+def test_recording_round_trip_survives_a_truncated_tail(tmp_path, messages):
+    data = S.encoded(messages)
+    path = tmp_path / "s.p4rec"
+    rec = Recorder(path, {"port": "test"})
+    chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
+    for i, c in enumerate(chunks):
+        rec.write(100.0 + i * 0.01, c)
+    rec.close()
+    got = list(iter_chunks(path))
+    assert b"".join(c for _, c in got) == data and got[1][0] == pytest.approx(100.01)
+    path.write_bytes(path.read_bytes()[:-100])  # killed mid-write
+    replay = load_replay(path)
+    assert len(replay.events) >= len(messages) - 6 and replay.decoder.stats.errors == 0
+    assert replay.header["port"] == "test"
+    bad = tmp_path / "bad.p4rec"
+    bad.write_bytes(b"hello")
+    with pytest.raises(RecordingError, match="not a pico4ml recording"):
+        load_replay(bad)
+    with pytest.raises(RecordingError, match="no such recording"):
+        load_replay(tmp_path / "nope.p4rec")
+
+
+def test_replay_scrubbing_rebuilds_the_state(tmp_path, messages, host_model):
+    path = tmp_path / "s.p4rec"
+    rec = Recorder(path)
+    enc = P.Encoder()
+    for t, m in S.timed(messages, fps=10, t0=500.0):
+        rec.write(t, enc.encode(m))
+    rec.close()
+    src = ReplaySource(path)
+    assert src.duration == pytest.approx(3.0, abs=0.01)  # HELLO at 0, frame k at k/10 s
+    s = src.seek(1.05, State(host_model=host_model))
+    assert s.prediction.result.frame_id == 10 and s.results_rx == 10 and s.hello is not None
+    assert s.checks == 10 and s.check_failures == 0
+    s = src.seek(0.0, s)
+    assert s.prediction is None or s.prediction.result.frame_id == 1
+    src.playing, src.speed = True, 1000.0
+    import time
+    time.sleep(0.01)
+    src.poll(s)
+    assert s.prediction.result.frame_id == 30 and not src.playing

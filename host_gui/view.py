@@ -371,11 +371,10 @@ class App:
     def _push_hover(self) -> None:
         if self.state.input28 is None or not dpg.is_item_hovered("in28_image"):
             return
-        mx, my = dpg.get_mouse_pos(local=False)
-        x0, y0 = dpg.get_item_rect_min("in28_image")
-        x, y = int((mx - x0) // IN28_FACTOR), int((my - y0) // IN28_FACTOR)
-        if 0 <= x < 28 and 0 <= y < 28:
-            dpg.set_value("in28_pixel", f"pixel ({x}, {y}) = {int(self.state.input28[y, x])}")
+        text = pixel_text(self.state.input28, dpg.get_mouse_pos(local=False), dpg.get_item_rect_min("in28_image"),
+                          IN28_FACTOR)
+        if text:
+            dpg.set_value("in28_pixel", text)
 
     def say(self, text: str) -> None:
         self.message = text
@@ -587,6 +586,14 @@ class App:
             dpg.render_dearpygui_frame()
             if t_end is not None and time.monotonic() >= t_end:
                 break
+
+
+def pixel_text(img: np.ndarray, mouse: tuple[float, float], origin: tuple[float, float], factor: int) -> str:
+    """'pixel (x, y) = v' for the image pixel under the mouse on an image enlarged by factor."""
+    x, y = int((mouse[0] - origin[0]) // factor), int((mouse[1] - origin[1]) // factor)
+    if 0 <= y < img.shape[0] and 0 <= x < img.shape[1]:
+        return f"pixel ({x}, {y}) = {int(img[y, x])}"
+    return ""
 
 
 def paint_line(canvas: np.ndarray, a: tuple[float, float], b: tuple[float, float], radius: float,

@@ -1,0 +1,233 @@
+"""View logic with a Dear PyGui context but no viewport (no display needed).
+
+Builds the real UI, pushes a state through App.update(), and asserts on widget values,
+texture buffers and the commands the controls send.
+"""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+dpg = pytest.importorskip("dearpygui.dearpygui", reason="Dear PyGui not installed")
+
+from pico4ml.host_gui import images  # noqa: E402
+from pico4ml.host_gui import protocol as P  # noqa: E402
+from pico4ml.host_gui import synthetic as S  # noqa: E402
+from pico4ml.host_gui import view  # noqa: E402
+from pico4ml.host_gui.hostcheck import try_load  # noqa: E402
+from pico4ml.host_gui.link import LinkStatus  # noqa: E402
+from pico4ml.host_gui.recording import Recorder  # noqa: E402
+from pico4ml.host_gui.source import ReplaySource  # noqa: E402
+from pico4ml.host_gui.state import State  # noqa: E402
+
+
+class FakeSource:
+    """Stands in for LiveSource: items to deliver on the next poll, commands it was sent."""
+
+    live = True
+    decoder_stats = None
+
+    def __init__(self) -> None:
+        self.pending: list = []
+        self.sent: list[P.Message] = []
+        self.up = True
+
+    def poll(self, state: State) -> int:
+        items, self.pending = self.pending, []
+        for t, m in items:
+            state.apply(t, m)
+        return len(items)
+
+    def send(self, msg: P.Message) -> bool:
+        if self.up:
+            self.sent.append(msg)
+        return self.up
+
+    def sent_of(self, cls):
+        return [m for m in self.sent if type(m) is cls]
+
+
+@pytest.fixture(scope="module")
+def host_model():
+    model, _ = try_load()
+    return model
+
+
+@pytest.fixture
+def app(tmp_path, host_model):
+    dpg.create_context()
+    src = FakeSource()
+    a = view.App(src, State(host_model=host_model), out_dir=tmp_path)
+    a.build_ui()
+    yield a
+    dpg.destroy_context()
+
+
+def feed(app, items, t0=1000.0):
+    app.source.pending += S.timed(items, fps=15, t0=t0)
+    app.update()
+
+
+def test_a_frame_reaches_every_widget(app, host_model):
+    feed(app, [(LinkStatus("connected", "connected to /dev/pts/7", "/dev/pts/7")), S.hello()]
+         + S.frame_messages(1, 3, host_model))
+    assert dpg.get_value("status_text").startswith("CONNECTED")
+    assert "firmware synthetic" in dpg.get_value("device_text")
+    assert dpg.get_item_configuration("digit_glyph")["text"] == "3"
+    score = app.state.prediction.scores[3]
+    assert dpg.get_item_configuration("digit_score")["text"].strip() == f"{score * 100:5.1f} %".strip()
+    assert "OK" in dpg.get_item_configuration("digit_check")["text"]
+    assert "1 checked, 0 mismatches" in dpg.get_value("check_text")
+    assert "frames 1 | results 1" in dpg.get_value("link_text")
+    # the winning bar is the tallest and the only one in the winner's colour
+    tops = [dpg.get_item_configuration(f"bar{i}")["pmin"][1] for i in range(10)]
+    assert int(np.argmin(tops)) == 3
+    fills = [tuple(int(round(c * 255)) if c <= 1 else int(c) for c in dpg.get_item_configuration(f"bar{i}")["fill"])
+             for i in range(10)]
+    assert fills[3][:3] == view.WIN_COLOR[:3] and all(f[:3] == view.BAR_COLOR[:3] for i, f in enumerate(fills) if i != 3)
+    # textures hold the images: camera in the corner, 28x28 enlarged x8 with nearest neighbour
+    cam = app.tex_cam.buf.reshape(view.CAM_TEX, view.CAM_TEX, 4)
+    assert np.allclose(cam[:81, :81, 0] * 255, app.state.frame, atol=0.01)
+    in28 = app.tex_in28.buf.reshape(view.IN28_VIEW, view.IN28_VIEW, 4)[..., 0] * 255
+    assert np.allclose(in28, images.enlarge(app.state.input28, 8), atol=0.01)
+    assert dpg.get_item_configuration("cam_image")["uv_max"] == pytest.approx([81 / 324, 81 / 324])
+    assert dpg.get_value("work_label").endswith("64x64")
+
+
+def test_connect_sends_ping_and_settings_and_sliders_send_params(app):
+    feed(app, [LinkStatus("connected", "ok", "/dev/x")])
+    kinds = [type(m) for m in app.source.sent]
+    assert kinds[:4] == [P.Ping, P.SetParams, P.SetStream, P.SetCamera]
+    assert app.source.sent[0].flags & P.PING_WANT_HELLO
+    assert app.source.sent[2].mask & P.STREAM_STAGE  # the GUI asks for the stages
+    dpg.set_value("param_threshold_pct", 55)
+    dpg.set_value("param_polarity", view.POLARITIES[2])
+    app._on_param()
+    sent = app.source.sent_of(P.SetParams)[-1]
+    from pico4ml.train.preprocess import PreprocessParams
+    p = PreprocessParams.from_bytes(sent.data)
+    assert p.threshold_pct == 55 and p.polarity == 2
+    n = len(app.source.sent)
+    dpg.set_value("param_box_size", 3)  # below the C's minimum of 4
+    app._on_param()
+    assert len(app.source.sent) == n and "out of range" in app.message
+    dpg.set_value("stream_frame", False)
+    dpg.set_value("stream_decimation", 4)
+    app._on_stream()
+    st = app.source.sent_of(P.SetStream)[-1]
+    assert not st.mask & P.STREAM_FRAME and st.decimation == 4
+    dpg.set_value("cam_mirror", True)
+    app._on_camera()
+    assert app.source.sent_of(P.SetCamera)[-1].flags & P.CAM_MIRROR
+
+
+def test_disconnect_shows_and_commands_report_it(app):
+    feed(app, [LinkStatus("connected", "ok"), LinkStatus("disconnected", "link lost: board unplugged")])
+    assert dpg.get_value("status_text") == "DISCONNECTED: link lost: board unplugged"
+    assert dpg.get_item_configuration("status_text")["color"][0] > 0.8  # red
+    app.source.up = False
+    app._on_send_drawing()
+    assert "not connected" in app.message
+
+
+def test_roi_rectangle_follows_the_params(app, host_model):
+    feed(app, S.frame_messages(1, 5, host_model))
+    pmin, pmax = (dpg.get_item_configuration("cam_roi")[k] for k in ("pmin", "pmax"))
+    assert pmin[0] == pytest.approx(1) and pmax[0] == pytest.approx(view.CAM_VIEW - 1)  # whole square frame
+    app.state.stage_msgs.clear()
+    dpg.set_value("param_roi_x", 81)
+    dpg.set_value("param_roi_y", 0)
+    dpg.set_value("param_roi_w", 162)
+    dpg.set_value("param_roi_h", 162)
+    app._on_param()
+    pmin, pmax = (dpg.get_item_configuration("cam_roi")[k] for k in ("pmin", "pmax"))
+    assert pmin == pytest.approx([82, 1], abs=0.01) and pmax == pytest.approx([242, 161], abs=0.01)
+    dpg.set_value("zoom", 2.0)
+    app._on_zoom(None, 2.0)
+    assert dpg.get_item_configuration("cam_image")["pmax"] == pytest.approx([648, 648])
+
+
+def test_preset_snapshot_csv_and_inject(app, host_model, tmp_path):
+    feed(app, S.frame_messages(1, 2, host_model) + S.frame_messages(2, 8, host_model))
+    dpg.set_value("preset_path", str(tmp_path / "p.json"))
+    dpg.set_value("param_threshold_pct", 33)
+    app._on_param()
+    app._on_save_preset()
+    dpg.set_value("param_threshold_pct", 70)
+    app._on_load_preset()
+    assert dpg.get_value("param_threshold_pct") == 33 and "loaded" in app.message
+    dpg.set_value("preset_path", str(tmp_path / "missing.json"))
+    app._on_load_preset()
+    assert "load preset failed" in app.message
+    app._on_snapshot()
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert [p.name.split("-")[0] for p in pngs] == ["frame", "input28"]
+    assert np.array_equal(images.load_grey(pngs[1]), app.state.input28)
+    app._on_export_csv()
+    rows = list(csv.reader(open(next(tmp_path.glob("predictions-*.csv")))))
+    assert [r[3] for r in rows[1:]] == ["2", "8"]
+    folder = tmp_path / "inject"
+    for d in (1, 7):
+        images.save_png(folder / f"{d}.png", S.camera_frame(d, 100))
+    (folder / "notes.txt").write_text("not an image")
+    dpg.set_value("inject_path", str(folder))
+    app._on_inject()
+    inj = app.source.sent_of(P.Inject)
+    assert len(inj) == 2 and (inj[0].width, inj[0].height) == (100, 100) and "injected 2 of 2" in app.message
+    dpg.set_value("inject_path", str(tmp_path / "nope.png"))
+    app._on_inject()
+    assert "inject failed" in app.message and "no such file" in app.message
+
+
+def test_drawn_digit_is_injected(app):
+    view.paint_line(app.canvas, (56, 20), (56, 92), radius=5, value=0)
+    app._on_send_drawing()
+    inj = app.source.sent_of(P.Inject)[-1]
+    img = np.frombuffer(inj.pixels, np.uint8).reshape(inj.height, inj.width)
+    assert img.shape == (view.CANVAS, view.CANVAS) and img[56, 56] == 0 and img[56, 10] == 255
+    app._on_clear_canvas()
+    assert app.canvas.min() == 255
+
+
+def test_pixel_under_the_mouse():
+    img = np.zeros((28, 28), np.uint8)
+    img[3, 5] = 77
+    assert view.pixel_text(img, (100 + 5 * 8 + 7, 50 + 3 * 8), (100, 50), 8) == "pixel (5, 3) = 77"
+    assert view.pixel_text(img, (99, 50), (100, 50), 8) == ""
+
+
+def test_history_series(app, host_model):
+    feed(app, [m for i in range(12) for m in S.frame_messages(i + 1, i % 10, host_model)])
+    x, y = dpg.get_value("times_s2")[:2]  # net() times
+    assert len(x) == 12 and y[0] == pytest.approx(4.2) and x[-1] == 0.0
+    assert len(dpg.get_value("scores_s0")[0]) == 12
+
+
+def test_replay_scrub_moves_every_view(tmp_path, host_model):
+    path = tmp_path / "r.p4rec"
+    rec = Recorder(path)
+    enc = P.Encoder()
+    for t, m in S.timed(list(S.stream(20, host_model)), fps=10, t0=10.0):
+        rec.write(t, enc.encode(m))
+    rec.close()
+    dpg.create_context()
+    try:
+        src = ReplaySource(path)
+        src.playing = False
+        a = view.App(src, State(host_model=host_model))
+        a.build_ui()
+        a.state = src.seek(0.55, a.state)  # frames 1..5
+        a.update()
+        assert dpg.get_item_configuration("digit_glyph")["text"] == "4"
+        assert dpg.get_value("status_text").startswith("REPLAY")
+        a._on_scrub(None, 1.75)  # frames 1..17
+        a.update()
+        assert dpg.get_item_configuration("digit_glyph")["text"] == "6"
+        assert dpg.get_value("replay_pos") == pytest.approx(1.75)
+        assert len(dpg.get_value("times_s2")[0]) == 17
+        a.send(P.Ping())
+        assert "offline replay" in a.message
+    finally:
+        dpg.destroy_context()

@@ -1,0 +1,246 @@
+/* pico4ml-twin: the board's portable C (preprocessing, net(), protocol, device
+ * logic) built for the host, speaking the USB protocol on a pseudo-terminal, a
+ * TCP socket on 127.0.0.1, or stdin/stdout. Frames come from PGM files, a
+ * directory of PGM files (looped), or synthetic digits drawn in C.
+ *
+ * Usage: see --help. Prints one line on stderr when ready:
+ *   pico4ml-twin: ready pty /dev/pts/N   |   pico4ml-twin: ready tcp 127.0.0.1 PORT
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "device.h"
+#include "pgm.h"
+#include "synth.h"
+#include "twin_link.h"
+
+#define TWIN_VERSION "twin-0.1.0"
+#define QUEUE_BYTES (256u * 1024u)
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Microseconds since the twin started (the board's uptime). */
+static uint64_t clock_us(void *ctx) {
+    (void)ctx;
+    static uint64_t start;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    if (!start) start = now - 1;
+    return now - start;
+}
+
+typedef struct {
+    char **paths; /* files, in order */
+    int count;
+    int next;
+    bool from_dir;
+    int synth_w, synth_h;
+    uint32_t rng;
+    uint8_t *synth_buf;
+} frame_source;
+
+/* Next frame into *pixels (caller frees for files, not for synth). 0 or -1 (no usable file left). */
+static int next_frame(frame_source *s, uint8_t **pixels, int *w, int *h, bool *owned, char *err, size_t errlen) {
+    if (s->count == 0) {
+        int digit = (int)(s->rng % 10u);
+        synth_digit(s->synth_buf, s->synth_w, s->synth_h, digit, &s->rng);
+        *pixels = s->synth_buf;
+        *w = s->synth_w;
+        *h = s->synth_h;
+        *owned = false;
+        return 0;
+    }
+    for (int tries = 0; tries < s->count; tries++) {
+        const char *path = s->paths[s->next];
+        s->next = (s->next + 1) % s->count;
+        if (pgm_read(path, pixels, w, h, err, errlen) == 0) {
+            *owned = true;
+            return 0;
+        }
+        fprintf(stderr, "pico4ml-twin: skipping %s\n", err);
+    }
+    snprintf(err, errlen, "none of the %d frame files could be read", s->count);
+    return -1;
+}
+
+static void on_rx(void *ctx, const uint8_t *data, size_t len) { device_receive(ctx, data, len); }
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pico4ml-twin-bin [options] [FRAME.pgm ...]\n"
+            "The Pico4ML firmware's portable C on the host, speaking docs/protocol.md.\n"
+            "  --pty            serve on a new pseudo-terminal (default); its path is printed\n"
+            "  --tcp PORT       serve on 127.0.0.1:PORT (0: any free port)\n"
+            "  --stdio          serve on stdin/stdout\n"
+            "  --dir DIR        frames: the *.pgm files of DIR, in name order, looped\n"
+            "  FRAME.pgm ...    frames: these 8-bit PGM files, looped\n"
+            "                   (no frames given: synthetic digits drawn in C)\n"
+            "  --size WxH       size of synthetic frames (default 324x324)\n"
+            "  --fps F          frame rate (default 10; 0: as fast as possible)\n"
+            "  --count N        stop streaming after N frames, keep answering commands\n"
+            "  --once           stream each file once (same as --count <number of files>)\n"
+            "  --seed S         seed of the synthetic digits (default 1)\n"
+            "  --hello-ms MS    HELLO period in ms (default 2000; 0: only on start/request)\n");
+}
+
+int main(int argc, char **argv) {
+    link_mode mode = LINK_PTY;
+    int port = 0;
+    double fps = 10.0;
+    long count = 0;
+    bool once = false;
+    const char *dir = NULL;
+    uint32_t hello_ms = 2000;
+    frame_source src = {.synth_w = 324, .synth_h = 324, .rng = 1};
+    char **files = calloc((size_t)argc, sizeof *files);
+    int nfiles = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--pty")) {
+            mode = LINK_PTY;
+        } else if (!strcmp(a, "--stdio")) {
+            mode = LINK_STDIO;
+        } else if (!strcmp(a, "--tcp") && has) {
+            mode = LINK_TCP;
+            port = atoi(argv[++i]);
+        } else if (!strcmp(a, "--dir") && has) {
+            dir = argv[++i];
+        } else if (!strcmp(a, "--size") && has) {
+            if (sscanf(argv[++i], "%dx%d", &src.synth_w, &src.synth_h) != 2 || src.synth_w < 8 || src.synth_h < 8 ||
+                src.synth_w > 1024 || src.synth_h > 1024) {
+                fprintf(stderr, "pico4ml-twin: --size wants WxH, 8..1024 each\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--fps") && has) {
+            fps = atof(argv[++i]);
+        } else if (!strcmp(a, "--count") && has) {
+            count = atol(argv[++i]);
+        } else if (!strcmp(a, "--once")) {
+            once = true;
+        } else if (!strcmp(a, "--seed") && has) {
+            src.rng = (uint32_t)strtoul(argv[++i], NULL, 0) * 2654435761u + 1u;
+        } else if (!strcmp(a, "--hello-ms") && has) {
+            hello_ms = (uint32_t)atol(argv[++i]);
+        } else if (a[0] == '-') {
+            fprintf(stderr, "pico4ml-twin: unknown or incomplete option %s\n", a);
+            usage(stderr);
+            return 2;
+        } else {
+            files[nfiles++] = argv[i];
+        }
+    }
+    if (port < 0 || port > 65535 || fps < 0 || fps > 1000) {
+        fprintf(stderr, "pico4ml-twin: port 0..65535 and fps 0..1000\n");
+        return 2;
+    }
+    char err[512];
+    if (dir) {
+        int n = pgm_list_dir(dir, &src.paths, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "pico4ml-twin: %s\n", err);
+            return 2;
+        }
+        src.count = n;
+        src.from_dir = true;
+    } else if (nfiles) {
+        src.paths = files;
+        src.count = nfiles;
+    }
+    if (once && src.count) count = src.count;
+    src.synth_buf = malloc((size_t)src.synth_w * (size_t)src.synth_h);
+
+    /* The first frame fixes the capture size HELLO reports. */
+    uint8_t *pixels;
+    int w, h;
+    bool owned;
+    if (next_frame(&src, &pixels, &w, &h, &owned, err, sizeof err) < 0) {
+        fprintf(stderr, "pico4ml-twin: %s\n", err);
+        return 2;
+    }
+    src.next = 0;
+    if (owned) free(pixels);
+
+    twin_link link;
+    if (link_open(&link, mode, port, QUEUE_BYTES, err, sizeof err) < 0) {
+        fprintf(stderr, "pico4ml-twin: %s\n", err);
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+
+    static uint8_t rx_buf[PROTO_MAX_PACKET];
+    static device dev;
+    device_config cfg = {
+        .firmware_version = TWIN_VERSION,
+        .build_info = "host twin, gcc " __VERSION__,
+        .capture_width = (uint16_t)w,
+        .capture_height = (uint16_t)h,
+        .rx_buf = rx_buf,
+        .rx_cap = sizeof rx_buf,
+        .hello_period_ms = hello_ms,
+    };
+    device_sink sink = {link_write, link_space, &link};
+    device_hooks hooks = {clock_us, NULL, NULL};
+    device_init(&dev, &cfg, &sink, &hooks);
+
+    if (mode == LINK_PTY) fprintf(stderr, "pico4ml-twin: ready pty %s\n", link.path);
+    else if (mode == LINK_TCP) fprintf(stderr, "pico4ml-twin: ready tcp 127.0.0.1 %d\n", link.port);
+    else fprintf(stderr, "pico4ml-twin: ready stdio\n");
+    fflush(stderr);
+
+    device_send_hello(&dev);
+    device_log(&dev, PROTO_LOG_INFO, "host twin up: %dx%d frames from %s, %.1f fps", w, h,
+               src.count ? (src.from_dir ? "a directory" : "files") : "synthetic digits", fps);
+
+    uint64_t period = fps > 0 ? (uint64_t)(1e6 / fps) : 0;
+    uint64_t next_at = clock_us(NULL);
+    uint32_t frame_id = 0;
+    while (!stop_requested && !(mode == LINK_STDIO && link.input_closed)) {
+        uint64_t now = clock_us(NULL);
+        bool streaming = count == 0 || (long)frame_id < count;
+        int timeout = 50;
+        if (streaming) timeout = now >= next_at ? 0 : (int)((next_at - now + 999) / 1000);
+        link_service(&link, timeout > 50 ? 50 : timeout, on_rx, &dev);
+        if (link.new_host) {
+            link.new_host = false;
+            device_send_hello(&dev); /* what DTR rising does on the board */
+        }
+        device_poll(&dev);
+        now = clock_us(NULL);
+        if (!streaming || now < next_at) continue;
+        next_at = (now - next_at > period) ? now + period : next_at + period; /* fall behind, don't burst */
+        uint64_t t0 = clock_us(NULL);
+        if (next_frame(&src, &pixels, &w, &h, &owned, err, sizeof err) < 0) {
+            device_log(&dev, PROTO_LOG_ERROR, "%s", err);
+            dev.stats.camera_errors++;
+            frame_id++;
+            continue;
+        }
+        uint32_t t_capture = (uint32_t)(clock_us(NULL) - t0);
+        int rc = device_process(&dev, ++frame_id, 0, pixels, (uint16_t)w, (uint16_t)h, (uint16_t)w, t_capture);
+        if (rc < 0) device_log(&dev, PROTO_LOG_WARN, "frame %u: preprocessing refused it (%d)", frame_id, rc);
+        if (owned) free(pixels);
+    }
+    /* Let what is queued reach the host (bounded), then go. */
+    for (int i = 0; i < 20 && link.len && link.connected; i++) link_service(&link, 10, on_rx, &dev);
+    link_close(&link);
+    if (src.from_dir) pgm_free_list(src.paths, src.count);
+    free(files);
+    free(src.synth_buf);
+    return 0;
+}

@@ -1,0 +1,320 @@
+/* Core 1: capture -> preprocess -> LCD, and lending frames to core 0.
+ * See camera_task.h for who owns which buffer when. */
+#include "camera_task.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "display.h"
+#include "hm01b0.h"
+#include "pico/multicore.h"
+#include "pico/mutex.h"
+#include "pico/time.h"
+#include "pico/util/queue.h"
+#include "pico4ml.h"
+
+#define FRAME_BYTES (CAMERA_WIDTH * CAMERA_HEIGHT)
+/* Sensor timing: 215 pixel clocks x 242 lines at MCLK / 8 = 30 fps. */
+#define FRAME_LINES 242
+#define LINE_LEN_PCK 215
+#define ERRORS_BEFORE_REINIT 3
+#define REINIT_DELAY_MS 1000
+
+typedef struct {
+    uint8_t slot;
+    classifier_result result;
+    uint32_t t_net_us;
+} done_msg;
+
+enum { CTRL_PARAMS, CTRL_CAMERA };
+typedef struct {
+    int kind;
+    union {
+        pp_params params;
+        proto_camera_opts camera;
+    } u;
+} ctrl_msg;
+
+static uint8_t frames[2][FRAME_BYTES] __attribute__((aligned(4)));
+static uint8_t inputs[2][PP_OUT * PP_OUT];
+/* Stages only for the frame lent to core 0 (13 KB: one, not one per buffer). */
+static pp_stages lent_stages;
+
+static queue_t ready_q;  /* core 1 -> core 0: camera_frame (a lent buffer) */
+static queue_t done_q;   /* core 0 -> core 1: done_msg (the buffer comes back) */
+static queue_t ctrl_q;   /* core 0 -> core 1: ctrl_msg */
+static queue_t event_q;  /* core 1 -> core 0: camera_event */
+auto_init_mutex(pp_mutex);
+
+void camera_task_pp_lock(void) { mutex_enter_blocking(&pp_mutex); }
+void camera_task_pp_unlock(void) { mutex_exit(&pp_mutex); }
+
+/* ---- core 0 side ---- */
+
+bool camera_task_take(camera_frame *f) {
+    return queue_try_remove(&ready_q, f);
+}
+
+void camera_task_release(const camera_frame *f, const classifier_result *r, uint32_t t_net_us) {
+    done_msg m = {.slot = f->slot, .result = *r, .t_net_us = t_net_us};
+    queue_add_blocking(&done_q, &m);  /* capacity 2 = buffers: never full */
+}
+
+void camera_task_set_params(const pp_params *p) {
+    ctrl_msg m = {.kind = CTRL_PARAMS, .u.params = *p};
+    (void)queue_try_add(&ctrl_q, &m);  /* full: the host is flooding us; it sees no change, no hang */
+}
+
+int camera_task_set_camera(const proto_camera_opts *o) {
+    if (o->analog_gain > 3 || (!(o->flags & PROTO_CAM_AUTO_EXPOSURE) && o->exposure < 1))
+        return -1;
+    ctrl_msg m = {.kind = CTRL_CAMERA, .u.camera = *o};
+    return queue_try_add(&ctrl_q, &m) ? 0 : -1;
+}
+
+bool camera_task_poll_event(camera_event *e) {
+    return queue_try_remove(&event_q, e);
+}
+
+/* ---- core 1 ---- */
+
+static const hm01b0_config cam_cfg = {
+    .i2c = PICO4ML_CAM_I2C,
+    .i2c_hz = PICO4ML_CAM_I2C_HZ,
+    .i2c_addr = PICO4ML_CAM_I2C_ADDR,
+    .sda_pin = PICO4ML_CAM_SDA_PIN,
+    .scl_pin = PICO4ML_CAM_SCL_PIN,
+    .reset_pin = PICO4ML_CAM_RESET_PIN,
+    .mclk_pin = PICO4ML_CAM_MCLK_PIN,
+    .mclk_hz = PICO4ML_CAM_MCLK_HZ,
+    .d0_pin = PICO4ML_CAM_D0_PIN,
+    .pclk_pin = PICO4ML_CAM_PCLK_PIN,
+    .hsync_pin = PICO4ML_CAM_HSYNC_PIN,
+    .vsync_pin = PICO4ML_CAM_VSYNC_PIN,
+    .pio = PICO4ML_CAM_PIO,
+    .width = CAMERA_WIDTH,
+    .height = CAMERA_HEIGHT,
+    .binning_2x2 = true,
+    .frame_lines = FRAME_LINES,
+    .line_len_pck = LINE_LEN_PCK,
+    .orientation = PICO4ML_CAM_ORIENTATION,
+};
+
+static struct {
+    bool own[2];          /* core 1 holds this buffer */
+    bool core0_idle;      /* core 0 holds no buffer: the next frame goes to it */
+    int capturing;        /* buffer being filled, or -1 */
+    uint64_t capture_start_us;
+    uint32_t frame_id;
+    uint32_t skipped;
+    pp_params params;
+    int last_error;
+    int consecutive_errors;
+    uint32_t lcd_fps_x10;
+    uint64_t last_frame_us;
+    uint32_t last_net_ms;
+    int pp_status[2];
+} st;
+
+static void report(int code, const char *text) {
+    camera_event e = {.code = code};
+    snprintf(e.text, sizeof e.text, "%s", text);
+    (void)queue_try_add(&event_q, &e);  /* full: core 0 is behind; the LCD still shows it */
+}
+
+static void show_error(int err) {
+    char line2[16];
+    snprintf(line2, sizeof line2, "ERR %d", err);
+    display_status(hm01b0_strerror(err) + (strncmp(hm01b0_strerror(err), "camera: ", 8) ? 0 : 8), line2, true);
+}
+
+static void camera_failed(int err) {
+    st.last_error = err;
+    report(err, hm01b0_strerror(err));
+    show_error(err);
+}
+
+/* Bring the camera up, retrying until it answers; the LCD and USB say why not. */
+static void camera_start(void) {
+    for (;;) {
+        int err = hm01b0_init(&cam_cfg);
+        if (!err)
+            break;
+        if (err == HM01B0_ERR_MODEL_ID) {
+            char t[48];
+            snprintf(t, sizeof t, "camera: model id 0x%04X, want 0x01B0", hm01b0_model_id());
+            report(err, t);
+            show_error(err);
+            st.last_error = err;
+        } else {
+            camera_failed(err);
+        }
+        sleep_ms(REINIT_DELAY_MS);
+    }
+    if (st.last_error) {
+        report(0, "camera: recovered");
+        st.last_error = 0;
+    }
+    st.consecutive_errors = 0;
+    display_status("CAMERA OK", "", false);
+}
+
+static void apply_ctrl(void) {
+    ctrl_msg m;
+    while (queue_try_remove(&ctrl_q, &m)) {
+        if (m.kind == CTRL_PARAMS) {
+            st.params = m.u.params;
+            continue;
+        }
+        const proto_camera_opts *o = &m.u.camera;
+        int err = hm01b0_set_orientation((uint8_t)((o->flags & PROTO_CAM_MIRROR ? HM01B0_MIRROR : 0) |
+                                                   (o->flags & PROTO_CAM_FLIP ? HM01B0_FLIP : 0)));
+        hm01b0_exposure e = {
+            .auto_exposure = o->flags & PROTO_CAM_AUTO_EXPOSURE,
+            .ae_target_mean = 0x5F,
+            .integration_lines = o->exposure,
+            .analog_gain_log2 = o->analog_gain,
+            .digital_gain_q6 = (uint16_t)(o->digital_gain_q8 >> 2),
+        };
+        if (!err)
+            err = hm01b0_set_exposure(&e);
+        if (err)
+            camera_failed(err);
+    }
+}
+
+static void take_back(void) {
+    done_msg m;
+    while (queue_try_remove(&done_q, &m)) {
+        st.own[m.slot] = true;
+        st.core0_idle = true;
+        st.last_net_ms = m.t_net_us / 1000u;
+        if (st.pp_status[m.slot] == PP_OK)
+            display_result(m.result.argmax, (int)(m.result.score * 100.0f + 0.5f));
+        else
+            display_result(-1, 0);
+    }
+}
+
+static int start_capture(int slot) {
+    st.capturing = slot;
+    st.capture_start_us = time_us_64();
+    return hm01b0_capture_start(frames[slot], FRAME_BYTES);
+}
+
+static void show_fps(void) {
+    uint64_t now = time_us_64();
+    if (st.last_frame_us) {
+        uint32_t inst = (uint32_t)(10000000ull / (now - st.last_frame_us + 1));
+        st.lcd_fps_x10 = st.lcd_fps_x10 ? (st.lcd_fps_x10 * 7u + inst) / 8u : inst;
+    }
+    st.last_frame_us = now;
+    char l1[16], l2[16];
+    snprintf(l1, sizeof l1, "%lu.%luFPS", (unsigned long)(st.lcd_fps_x10 / 10), (unsigned long)(st.lcd_fps_x10 % 10));
+    snprintf(l2, sizeof l2, "NET %luMS", (unsigned long)st.last_net_ms);
+    display_status(l1, l2, false);
+}
+
+/* One captured frame in buffer `slot`: preprocess, show, maybe lend to core 0. */
+static void process(int slot, uint32_t t_capture_us) {
+    uint64_t t0 = time_us_64();
+    /* Only a frame that goes to core 0 needs its stages; core 0 holds no
+     * buffer (and so not lent_stages) exactly when core0_idle is set. */
+    bool lend = st.core0_idle;
+    camera_task_pp_lock();
+    int rc = pp_run(frames[slot], CAMERA_WIDTH, CAMERA_HEIGHT, CAMERA_WIDTH, &st.params, inputs[slot],
+                    lend ? &lent_stages : NULL);
+    camera_task_pp_unlock();
+    uint32_t t_pp = (uint32_t)(time_us_64() - t0);
+    st.pp_status[slot] = rc;
+    st.frame_id++;
+
+    display_camera(frames[slot], CAMERA_WIDTH, CAMERA_HEIGHT, CAMERA_WIDTH);
+    display_input28(inputs[slot]);
+    if (rc != PP_OK)
+        display_result(-1, 0);
+    show_fps();
+
+    if (!lend) {
+        st.skipped++;
+        return;
+    }
+    camera_frame f = {
+        .slot = (uint8_t)slot,
+        .frame_id = st.frame_id,
+        .pixels = frames[slot],
+        .in28 = inputs[slot],
+        .stages = &lent_stages,
+        .pp_status = rc,
+        .t_capture_us = t_capture_us,
+        .t_preprocess_us = t_pp,
+        .skipped = st.skipped,
+    };
+    if (queue_try_add(&ready_q, &f)) {
+        st.own[slot] = false;
+        st.core0_idle = false;
+        st.skipped = 0;
+    }
+}
+
+static void core1_main(void) {
+    int err = display_init();
+    (void)err;  /* no LCD: keep going, USB still reports everything */
+    pp_default_params(&st.params);
+    st.own[0] = st.own[1] = true;
+    st.core0_idle = true;
+    st.capturing = -1;
+    camera_start();
+
+    uint32_t period = hm01b0_frame_period_us();
+    for (;;) {
+        take_back();
+        apply_ctrl();
+        if (st.capturing < 0) {
+            int slot = st.own[0] ? 0 : 1;  /* at most one buffer is lent, so one is ours */
+            err = start_capture(slot);
+            if (err) {
+                camera_failed(err);
+                st.capturing = -1;
+                sleep_ms(REINIT_DELAY_MS);
+                camera_start();
+                continue;
+            }
+        }
+        /* A capture waits up to a frame for the next VSYNC, then a frame. */
+        err = hm01b0_capture_wait(2 * period + 20000, 3 * period + 20000);
+        int done = st.capturing;
+        st.capturing = -1;
+        if (err) {
+            camera_failed(err);
+            if (++st.consecutive_errors >= ERRORS_BEFORE_REINIT) {
+                sleep_ms(REINIT_DELAY_MS);
+                camera_start();
+            }
+            continue;
+        }
+        if (st.consecutive_errors || st.last_error) {
+            st.consecutive_errors = 0;
+            if (st.last_error) {
+                report(0, "camera: recovered");
+                st.last_error = 0;
+            }
+        }
+        uint32_t t_capture = (uint32_t)(time_us_64() - st.capture_start_us);
+        /* Double buffering: fill the other buffer while this one is worked on. */
+        int other = 1 - done;
+        if (st.own[other] && (err = start_capture(other)) != 0) {
+            st.capturing = -1;
+            camera_failed(err);
+        }
+        process(done, t_capture);
+    }
+}
+
+void camera_task_launch(void) {
+    queue_init(&ready_q, sizeof(camera_frame), 1);
+    queue_init(&done_q, sizeof(done_msg), 2);
+    queue_init(&ctrl_q, sizeof(ctrl_msg), 4);
+    queue_init(&event_q, sizeof(camera_event), 8);
+    multicore_launch_core1(core1_main);
+}

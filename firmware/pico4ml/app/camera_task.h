@@ -1,0 +1,57 @@
+/* Core 1: camera capture (double-buffered), preprocessing, LCD. And the
+ * hand-off between the cores.
+ *
+ * Buffer ownership: there are two frame buffers, each with its 28x28 input
+ * and preprocessing stages. Core 1 owns both, except that it may lend one
+ * (the newest preprocessed frame) to core 0 through a queue; core 0 reads it
+ * only, then gives it back with camera_task_release(). Core 1 never writes a
+ * lent buffer, so core 0 never sees a torn frame or input, and a slow net()
+ * only makes core 1 capture into the other buffer alone. */
+#ifndef PICO4ML_CAMERA_TASK_H
+#define PICO4ML_CAMERA_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "classifier.h"
+#include "preprocess.h"
+#include "protocol.h"
+
+/* 2x2-binned readout of the 324x324 array: 162x162 gray (see README.md). */
+#define CAMERA_WIDTH 162
+#define CAMERA_HEIGHT 162
+
+typedef struct {
+    uint8_t slot;             /* which buffer (give it back with camera_task_release) */
+    uint32_t frame_id;
+    const uint8_t *pixels;    /* CAMERA_WIDTH x CAMERA_HEIGHT, stride CAMERA_WIDTH */
+    const uint8_t *in28;      /* 784 bytes the network must see */
+    const pp_stages *stages;
+    int pp_status;            /* PP_OK, PP_NO_DIGIT or < 0 */
+    uint32_t t_capture_us, t_preprocess_us;
+    uint32_t skipped;         /* frames core 1 processed but could not lend since the last one */
+} camera_frame;
+
+typedef struct {
+    int code;                 /* HM01B0_ERR_* (< 0), or 0 when the camera recovered */
+    char text[48];
+} camera_event;
+
+/* Core 0: create the queues and start core 1. */
+void camera_task_launch(void);
+/* Core 0: borrow the newest frame if there is one (never blocks). */
+bool camera_task_take(camera_frame *f);
+/* Core 0: give the buffer back, with what net() made of it for the LCD. */
+void camera_task_release(const camera_frame *f, const classifier_result *r, uint32_t t_net_us);
+/* Core 0: new preprocessing parameters / camera options, applied by core 1
+ * before its next frame. set_camera returns 0, or < 0 if they are invalid. */
+void camera_task_set_params(const pp_params *p);
+int camera_task_set_camera(const proto_camera_opts *o);
+/* Core 0: camera errors and recoveries to report over USB. */
+bool camera_task_poll_event(camera_event *e);
+/* Either core: pp_run() has static work buffers, so both cores take this
+ * lock around it (core 0 runs it for INJECT commands). */
+void camera_task_pp_lock(void);
+void camera_task_pp_unlock(void);
+
+#endif

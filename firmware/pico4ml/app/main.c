@@ -1,0 +1,163 @@
+/* Core 0: takes each new 28x28 input that core 1 lends, runs net() on it,
+ * times it, gives the result back for the LCD, and streams everything over
+ * USB CDC through the portable device/protocol code. Also answers host
+ * commands and reports memory use at boot and whenever a host connects. */
+#include <stdio.h>
+
+#include "camera_task.h"
+#include "classifier.h"
+#include "device.h"
+#include "mem_report.h"
+#include "pico/stdlib.h"
+#include "pico/version.h"
+#include "usb_link.h"
+
+#if PICO4ML_MODEL_INT8
+#include "model_int8.h"
+#define MODEL_KIND "int8"
+#define MODEL_BYTES MODEL_INT8_WEIGHT_BYTES
+#else
+#include "model_float.h"
+#define MODEL_KIND "float"
+#define MODEL_BYTES MODEL_FLOAT_WEIGHT_BYTES
+#endif
+
+#define RX_CHUNK 256
+#define REPORT_PERIOD_US (30u * 1000u * 1000u)
+#define HELLO_PERIOD_MS 5000u
+#define IDLE_SLEEP_US 200
+
+/* Decoded-command buffer: caps INJECT images at about 16K pixels (128x128). */
+static uint8_t cmd_buf[16 * 1024 + 64];
+static device dev;
+
+static uint64_t clock_us(void *ctx) {
+    (void)ctx;
+    return time_us_64();
+}
+
+static int set_camera(void *ctx, const proto_camera_opts *o) {
+    (void)ctx;
+    return camera_task_set_camera(o);
+}
+
+static void report_memory(void) {
+    mem_usage m;
+    mem_usage_get(&m);
+    device_log(&dev, PROTO_LOG_INFO,
+               "memory: flash %lu B, static RAM %lu B (data+bss), heap free %lu B, model %s %lu B",
+               (unsigned long)m.flash_bytes, (unsigned long)m.ram_static_bytes, (unsigned long)m.heap_free_bytes,
+               MODEL_KIND, (unsigned long)MODEL_BYTES);
+    device_log(&dev, PROTO_LOG_INFO, "stack headroom: core0 %lu of %lu B, core1 %lu of %lu B",
+               (unsigned long)m.stack0_unused, (unsigned long)m.stack0_bytes, (unsigned long)m.stack1_unused,
+               (unsigned long)m.stack1_bytes);
+}
+
+/* Host bytes -> commands. INJECT runs pp_run on this core: hold core 1 off it. */
+static bool serve_host(void) {
+    uint8_t buf[RX_CHUNK];
+    size_t n = usb_link_read(buf, sizeof buf);
+    if (!n)
+        return false;
+    camera_task_pp_lock();
+    device_receive(&dev, buf, n);
+    camera_task_pp_unlock();
+    return true;
+}
+
+static void forward_params(void) {
+    static uint32_t generation;
+    if (device_params_generation(&dev) == generation)
+        return;
+    generation = device_params_generation(&dev);
+    pp_params p;
+    device_params_copy(&dev, &p);
+    camera_task_set_params(&p);
+}
+
+static void forward_camera_events(void) {
+    camera_event e;
+    while (camera_task_poll_event(&e)) {
+        if (e.code < 0) {
+            device_count_camera_error(&dev);
+            device_send_error(&dev, PROTO_ERR_CAMERA, 0, 0, e.text);
+        } else {
+            device_log(&dev, PROTO_LOG_INFO, "%s", e.text);
+        }
+    }
+}
+
+static bool classify_next(void) {
+    camera_frame f;
+    if (!camera_task_take(&f))
+        return false;
+    uint64_t t0 = time_us_64();
+    classifier_result r;
+    classifier_run(f.in28, &r);
+    uint32_t t_net = (uint32_t)(time_us_64() - t0);
+    for (uint32_t i = 0; i < f.skipped; i++)
+        device_count_skipped(&dev);
+    const device_frame df = {
+        .frame_id = f.frame_id,
+        .flags = 0,
+        .pixels = f.pixels,
+        .width = CAMERA_WIDTH,
+        .height = CAMERA_HEIGHT,
+        .stride = CAMERA_WIDTH,
+        .in28 = f.in28,
+        .stages = f.stages,
+        .result = &r,
+        .t_capture_us = f.t_capture_us,
+        .t_preprocess_us = f.t_preprocess_us,
+        .t_net_us = t_net,
+    };
+    device_publish(&dev, &df);
+    camera_task_release(&f, &r, t_net);  /* after publish: the messages copied the pixels */
+    return true;
+}
+
+int main(void) {
+    mem_paint_stacks();
+    bool usb_ok = usb_link_init();
+
+    const device_config cfg = {
+        .firmware_version = PICO4ML_FIRMWARE_VERSION,
+        .build_info = "pico-sdk " PICO_SDK_VERSION_STRING ", model " MODEL_KIND,
+        .capture_width = CAMERA_WIDTH,
+        .capture_height = CAMERA_HEIGHT,
+        .rx_buf = cmd_buf,
+        .rx_cap = sizeof cmd_buf,
+        .frame_band_bytes = 0,
+        .hello_period_ms = HELLO_PERIOD_MS,
+    };
+    const device_sink sink = usb_link_sink();
+    const device_hooks hooks = {.now_us = clock_us, .set_camera = set_camera, .ctx = NULL};
+    device_init(&dev, &cfg, &sink, &hooks);
+
+    camera_task_launch();
+    report_memory();  /* dropped if no host yet: repeated on every connect */
+
+    uint32_t connects = 0;
+    uint64_t next_report = time_us_64() + REPORT_PERIOD_US;
+    for (;;) {
+        bool busy = serve_host();
+        forward_params();
+        forward_camera_events();
+        if (usb_ok) {
+            uint32_t c = usb_link_get_stats().connects;
+            if (c != connects) {
+                connects = c;
+                device_send_hello(&dev);
+                report_memory();
+            }
+        }
+        busy |= classify_next();
+        device_poll(&dev);
+        if (time_us_64() >= next_report) {
+            next_report += REPORT_PERIOD_US;
+            report_memory();
+        }
+        if (!busy)
+            sleep_us(IDLE_SLEEP_US);
+    }
+}

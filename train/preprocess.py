@@ -131,8 +131,9 @@ def _area_down(frames: np.ndarray, gw: int, gh: int) -> np.ndarray:
     _, rh, rw = frames.shape
     x0, x1 = _bins(rw, gw)
     y0, y1 = _bins(rh, gh)
-    s = np.add.reduceat(frames, x0, axis=2, dtype=np.int64)   # bins are [x0[i], x0[i+1])
-    s = np.add.reduceat(s, y0, axis=1, dtype=np.int64)
+    # bins are [x0[i], x0[i+1]); uint32 is ample (<= 4096 * 64 * 255) and much faster than int64
+    s = np.add.reduceat(frames, x0, axis=2, dtype=np.uint32)
+    s = np.add.reduceat(s, y0, axis=1, dtype=np.uint32).astype(np.int64)
     cnt = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     return (s + cnt // 2) // cnt
 
@@ -144,10 +145,11 @@ def _sliding(a: np.ndarray, r: int, axis: int, op, pad: int) -> np.ndarray:
     width[axis] = (r, r)
     padded = np.pad(a, width, constant_values=pad)
     out = a.copy()
+    window = [slice(None)] * a.ndim
     for k in range(2 * r + 1):
-        if k == r:
-            continue
-        op(out, np.take(padded, np.arange(k, k + n), axis=axis), out=out)
+        if k != r:
+            window[axis] = slice(k, k + n)
+            op(out, padded[tuple(window)], out=out)
     return out
 
 
@@ -247,8 +249,9 @@ def preprocess_batch(frames: np.ndarray, params: PreprocessParams | None = None,
     # 3. background removal: relative darkness against a closing (paper estimate)
     if p.bg_remove:
         r = p.bg_radius
-        paper = _sliding(_sliding(q, r, 2, np.maximum, 0), r, 1, np.maximum, 0)
-        paper = _sliding(_sliding(paper, r, 2, np.minimum, 255), r, 1, np.minimum, 255)
+        q8 = q.astype(np.uint8)
+        paper = _sliding(_sliding(q8, r, 2, np.maximum, 0), r, 1, np.maximum, 0)
+        paper = _sliding(_sliding(paper, r, 2, np.minimum, 255), r, 1, np.minimum, 255).astype(np.int64)
         ink = np.where(paper > 0, ((paper - q) * 255 + paper // 2) // np.maximum(paper, 1), 0)
     else:
         ink = 255 - q
@@ -277,7 +280,7 @@ def preprocess_batch(frames: np.ndarray, params: PreprocessParams | None = None,
         norm[:, :, gw - e:] = 0
 
     # 5. robust bounding box
-    inked = (norm > 0).astype(np.int64)
+    inked = (norm > 0).astype(np.uint8)   # 3x3 counts <= 9 fit a byte
     if p.speck_min > 1:
         pad = np.pad(inked, ((0, 0), (1, 1), (1, 1)))
         cnt = sum(pad[:, dy:dy + gh, dx:dx + gw] for dy in range(3) for dx in range(3))

@@ -66,6 +66,25 @@ class FramePipeline:
         return res.argmax, float(res.score), status
 
 
+def camera_set_accuracy(pipeline: FramePipeline | None = None, **set_kwargs) -> dict:
+    """Accuracy of the firmware pipeline on the simulated camera test set (train/camera_set.py).
+
+    Returns {"n", "accuracy", "handwritten", "printed", "no_digit"}; set_kwargs go to
+    camera_test_set (n, seed, size, ...)."""
+    from pico4ml.train.camera_set import camera_test_set
+    pipeline = pipeline or FramePipeline()
+    frames, labels, printed = camera_test_set(**set_kwargs)
+    preds, no_digit = np.empty(len(frames), np.int64), 0
+    for i, frame in enumerate(frames):
+        preds[i], _, status = pipeline.classify(frame)
+        no_digit += status == STATUS_NO_DIGIT
+    ok = preds == labels
+    return {"n": int(len(frames)), "accuracy": float(ok.mean()),
+            "handwritten": float(ok[~printed].mean()) if (~printed).any() else None,
+            "printed": float(ok[printed].mean()) if printed.any() else None,
+            "no_digit": int(no_digit)}
+
+
 def read_frame(path: Path) -> tuple[np.ndarray, list[str]]:
     """An 8-bit grayscale frame from a PGM/PNG (or anything OpenCV reads) + warnings."""
     import cv2

@@ -1,0 +1,434 @@
+/* Host unit tests of core/protocol.c and core/device.c, run under ASan + UBSan by
+ * tests/test_protocol_c.py. Each CHECK that fails prints its line; exit 1 if any did. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "protocol.h"
+
+static int failures;
+#define CHECK(cond)                                                  \
+    do {                                                             \
+        if (!(cond)) {                                               \
+            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
+            failures++;                                              \
+        }                                                            \
+    } while (0)
+
+static uint32_t rng = 12345;
+static uint32_t rnd(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+/* ---- a recording sink ---- */
+typedef struct {
+    uint8_t buf[1 << 20];
+    size_t len;
+    size_t space; /* what space() reports */
+    int writes;
+} mem_sink;
+
+static int mem_write(void *ctx, const uint8_t *data, size_t len) {
+    mem_sink *s = ctx;
+    if (len > sizeof s->buf - s->len) return -1;
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    s->writes++;
+    return 0;
+}
+static size_t mem_space(void *ctx) { return ((mem_sink *)ctx)->space; }
+
+/* ---- collecting decoded packets ---- */
+typedef struct {
+    int count;
+    uint8_t types[4096];
+    uint16_t seqs[4096];
+    size_t lens[4096];
+    uint8_t last[PROTO_MAX_PACKET];
+    size_t last_len;
+    int errors[16];
+} collected;
+
+static void collect(void *ctx, const proto_packet *p) {
+    collected *c = ctx;
+    if (c->count < 4096) {
+        c->types[c->count] = p->type;
+        c->seqs[c->count] = p->seq;
+        c->lens[c->count] = p->len;
+    }
+    c->count++;
+    memcpy(c->last, p->payload, p->len);
+    c->last_len = p->len;
+}
+static void collect_err(void *ctx, int code, uint8_t type, uint16_t seq) {
+    (void)type;
+    (void)seq;
+    collected *c = ctx;
+    if (code >= 0 && code < 16) c->errors[code]++;
+}
+
+static uint8_t dec_buf[PROTO_MAX_PACKET];
+static collected col;
+static mem_sink sink;
+
+static void decode(const uint8_t *data, size_t n) {
+    proto_decoder d;
+    proto_decoder_init(&d, dec_buf, sizeof dec_buf);
+    memset(&col, 0, sizeof col);
+    proto_decoder_feed(&d, data, n, collect, collect_err, &col);
+}
+
+static void test_crc(void) {
+    CHECK(proto_crc32(0, (const uint8_t *)"123456789", 9) == 0xCBF43926u);
+    CHECK(proto_crc32(0, NULL, 0) == 0);
+    /* chaining = one pass */
+    CHECK(proto_crc32(proto_crc32(0, (const uint8_t *)"1234", 4), (const uint8_t *)"56789", 5) == 0xCBF43926u);
+}
+
+static void test_cobs(void) {
+    static uint8_t in[2000], enc[2100], out[2000];
+    const size_t sizes[] = {0, 1, 2, 253, 254, 255, 256, 507, 508, 509, 1000, 2000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (int pattern = 0; pattern < 4; pattern++) {
+            size_t n = sizes[k];
+            for (size_t i = 0; i < n; i++)
+                in[i] = pattern == 0 ? 0 : pattern == 1 ? 0xAB : pattern == 2 ? (uint8_t)rnd() : (uint8_t)(i % 7 ? i : 0);
+            size_t e = cobs_encode(in, n, enc);
+            CHECK(e <= PROTO_COBS_MAX(n) - 1);
+            CHECK(memchr(enc, 0, e) == NULL);
+            long d = cobs_decode(enc, e, out, sizeof out);
+            CHECK(d == (long)n);
+            CHECK(n == 0 || memcmp(in, out, n) == 0);
+        }
+    }
+    uint8_t bad[] = {3, 1};
+    CHECK(cobs_decode(bad, 2, out, sizeof out) == -1); /* block runs past the end */
+    uint8_t zero[] = {2, 0};
+    CHECK(cobs_decode(zero, 2, out, sizeof out) == -1);
+    uint8_t ok[] = {3, 1, 2};
+    CHECK(cobs_decode(ok, 3, out, 1) == -1); /* cap */
+}
+
+/* The packet encoders (pieces, buffer) and the decoder agree with flat COBS. */
+static void test_packets(void) {
+    static uint8_t payload[PROTO_MAX_PAYLOAD + 10], wire[PROTO_COBS_MAX(PROTO_MAX_PACKET) + 10];
+    static uint8_t flat[PROTO_MAX_PACKET], flat_enc[PROTO_COBS_MAX(PROTO_MAX_PACKET)];
+    const size_t sizes[] = {0, 1, 246, 247, 250, 1000, 104976 + 20, PROTO_MAX_PAYLOAD};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        for (size_t i = 0; i < n; i++) payload[i] = (uint8_t)(rnd() % 3 ? rnd() : 0);
+        long w = proto_encode_buf(PROTO_FRAME, (uint16_t)(k * 1000), payload, n, wire, sizeof wire);
+        CHECK(w > 0 && (size_t)w <= PROTO_COBS_MAX(n + PROTO_OVERHEAD));
+        CHECK(wire[w - 1] == 0 && memchr(wire, 0, (size_t)w - 1) == NULL);
+        /* same as building the flat packet and COBS-encoding it */
+        flat[0] = PROTOCOL_VERSION;
+        flat[1] = PROTO_FRAME;
+        proto_put_u16(flat + 2, (uint16_t)(k * 1000));
+        memcpy(flat + 4, payload, n);
+        proto_put_u32(flat + 4 + n, proto_crc32(0, flat, 4 + n));
+        size_t fe = cobs_encode(flat, n + PROTO_OVERHEAD, flat_enc);
+        CHECK((size_t)w == fe + 1 && memcmp(wire, flat_enc, fe) == 0);
+        decode(wire, (size_t)w);
+        CHECK(col.count == 1 && col.types[0] == PROTO_FRAME && col.seqs[0] == (uint16_t)(k * 1000));
+        CHECK(col.last_len == n && memcmp(col.last, payload, n) == 0);
+    }
+    CHECK(proto_encode_buf(PROTO_FRAME, 0, payload, PROTO_MAX_PAYLOAD + 1, wire, sizeof wire) == -1);
+    CHECK(proto_encode_buf(PROTO_PING, 0, payload, 100, wire, 50) == -1); /* buffer too small */
+}
+
+static void test_decoder_errors(void) {
+    static uint8_t wire[8192];
+    uint8_t pl[5] = {1, 2, 3, 4, 5};
+    size_t n = 0;
+    /* garbage without a terminator, then a terminator, then 3 good packets */
+    memcpy(wire, "garbage!", 8);
+    n = 8;
+    wire[n++] = 0;
+    for (int i = 0; i < 3; i++) n += (size_t)proto_encode_buf(PROTO_PING, (uint16_t)i, pl, 5, wire + n, 100);
+    decode(wire, n);
+    CHECK(col.count == 3 && col.errors[PROTO_ERR_FRAMING] + col.errors[PROTO_ERR_CRC] == 1);
+
+    /* a flipped bit is a CRC (or framing) error and the next packet still decodes */
+    n = (size_t)proto_encode_buf(PROTO_PING, 7, pl, 5, wire, 100);
+    size_t first = n;
+    n += (size_t)proto_encode_buf(PROTO_PING, 8, pl, 5, wire + n, 100);
+    for (size_t bit = 0; bit < (first - 1) * 8; bit++) {
+        static uint8_t copy[256];
+        memcpy(copy, wire, n);
+        copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        decode(copy, n);
+        CHECK(col.count >= 1 && col.seqs[col.count - 1] == 8);
+        int errs = 0;
+        for (int e = 0; e < 16; e++) errs += col.errors[e];
+        CHECK(errs >= 1 || col.count == 2); /* the flip was caught, unless it only split a packet */
+        CHECK(col.count <= 2);
+    }
+    /* truncation: every prefix of a packet followed by a good packet */
+    for (size_t cut = 0; cut < first - 1; cut++) {
+        static uint8_t copy[256];
+        memcpy(copy, wire, cut);
+        size_t m = cut;
+        copy[m++] = 0;
+        m += (size_t)proto_encode_buf(PROTO_PING, 9, pl, 5, copy + m, 100);
+        decode(copy, m);
+        CHECK(col.count == 1 && col.seqs[0] == 9);
+    }
+    /* wrong version with a valid CRC */
+    uint8_t pkt[12] = {PROTOCOL_VERSION + 1, PROTO_PING, 0, 0, 1, 2, 3, 4};
+    proto_put_u32(pkt + 8, proto_crc32(0, pkt, 8));
+    size_t e = cobs_encode(pkt, 12, wire);
+    wire[e++] = 0;
+    decode(wire, e);
+    CHECK(col.count == 0 && col.errors[PROTO_ERR_VERSION] == 1);
+    /* overflow: a small buffer, a big packet, then a small one */
+    static uint8_t big[3000];
+    memset(big, 0x55, sizeof big);
+    n = (size_t)proto_encode_buf(PROTO_INJECT, 1, big, sizeof big, wire, sizeof wire);
+    n += (size_t)proto_encode_buf(PROTO_PING, 2, pl, 5, wire + n, 100);
+    uint8_t small[64];
+    proto_decoder d;
+    proto_decoder_init(&d, small, sizeof small);
+    memset(&col, 0, sizeof col);
+    proto_decoder_feed(&d, wire, n, collect, collect_err, &col);
+    CHECK(col.count == 1 && col.seqs[0] == 2 && col.errors[PROTO_ERR_TOO_LARGE] == 1 && d.stats.overflows == 1);
+    /* byte-at-a-time feeding gives the same */
+    proto_decoder_init(&d, dec_buf, sizeof dec_buf);
+    memset(&col, 0, sizeof col);
+    for (size_t i = 0; i < n; i++) proto_decoder_feed(&d, wire + i, 1, collect, NULL, &col);
+    CHECK(col.count == 2 && d.stats.packets == 2);
+}
+
+static void test_parsers(void) {
+    uint8_t b[16] = {0};
+    proto_stream_opts so;
+    proto_put_u16(b, 0x3F);
+    b[2] = 2;
+    b[3] = 1;
+    proto_put_u16(b + 4, 81);
+    b[6] = 5;
+    CHECK(proto_parse_stream(b, 8, &so) == 0 && so.mask == 0x3F && so.decimation == 2 && so.max_side == 81);
+    CHECK(proto_parse_stream(b, 7, &so) == -PROTO_ERR_LENGTH);
+    b[2] = 0;
+    CHECK(proto_parse_stream(b, 8, &so) == -PROTO_ERR_VALUE);
+    b[2] = 1;
+    proto_put_u16(b + 4, 129);
+    CHECK(proto_parse_stream(b, 8, &so) == -PROTO_ERR_VALUE);
+    proto_put_u16(b + 4, 81);
+    b[7] = 1;
+    CHECK(proto_parse_stream(b, 8, &so) == -PROTO_ERR_VALUE);
+
+    proto_camera_opts co;
+    uint8_t c[8] = {PROTO_CAM_MIRROR, 2, 0x00, 0x01, 0x00, 0x01, 0, 0};
+    CHECK(proto_parse_camera(c, 8, &co) == 0 && co.analog_gain == 2 && co.exposure == 256 && co.digital_gain_q8 == 256);
+    c[1] = 4;
+    CHECK(proto_parse_camera(c, 8, &co) == -PROTO_ERR_VALUE);
+
+    proto_inject in;
+    uint8_t i1[4 + 6] = {3, 0, 2, 0};
+    CHECK(proto_parse_inject(i1, 10, &in) == 0 && in.width == 3 && in.height == 2 && in.pixels == i1 + 4);
+    CHECK(proto_parse_inject(i1, 9, &in) == -PROTO_ERR_LENGTH);
+    CHECK(proto_parse_inject(i1, 3, &in) == -PROTO_ERR_LENGTH);
+    uint8_t i0[4] = {0, 0, 5, 0};
+    CHECK(proto_parse_inject(i0, 4, &in) == -PROTO_ERR_VALUE);
+
+    /* text is cut on a UTF-8 boundary */
+    char text[400];
+    memset(text, 'a', sizeof text);
+    text[199] = (char)0xC3; /* a 2-byte character straddling the limit */
+    text[200] = (char)0xA9;
+    text[399] = 0;
+    uint8_t out[PROTO_LOG_HDR_SIZE + PROTO_MAX_TEXT];
+    CHECK(proto_pack_log(out, 1, text) == 1 + 199);
+}
+
+/* ---- device logic against a recording sink ---- */
+static uint64_t fake_now;
+static uint64_t now_fn(void *ctx) {
+    (void)ctx;
+    return fake_now += 1000;
+}
+static int camera_calls;
+static int camera_fn(void *ctx, const proto_camera_opts *o) {
+    (void)ctx;
+    camera_calls++;
+    return o->exposure == 0xFFFF ? -1 : 0;
+}
+
+static uint8_t dev_rx[PROTO_MAX_PACKET];
+static device dev;
+static uint16_t host_seq;
+
+static void dev_setup(void) {
+    device_config cfg = {"test-fw", "unit test", 324, 324, dev_rx, sizeof dev_rx, 0, 0};
+    device_sink s = {mem_write, mem_space, &sink};
+    device_hooks h = {now_fn, camera_fn, NULL};
+    sink.len = 0;
+    sink.space = SIZE_MAX;
+    device_init(&dev, &cfg, &s, &h);
+}
+
+static void send_cmd(uint8_t type, const uint8_t *payload, size_t len) {
+    static uint8_t wire[PROTO_COBS_MAX(PROTO_MAX_PACKET)];
+    long n = proto_encode_buf(type, host_seq++, payload, len, wire, sizeof wire);
+    sink.len = 0;
+    device_receive(&dev, wire, (size_t)n);
+    decode(sink.buf, sink.len);
+}
+
+static void test_device_commands(void) {
+    dev_setup();
+    uint8_t ping[5] = {PROTO_PING_WANT_HELLO, 0x78, 0x56, 0x34, 0x12};
+    send_cmd(PROTO_PING, ping, 5);
+    CHECK(col.count == 2 && col.types[0] == PROTO_PONG && col.types[1] == PROTO_HELLO);
+    send_cmd(PROTO_PING, ping, 4);
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_LENGTH &&
+          col.last[2] == PROTO_PING);
+    send_cmd(0x42, NULL, 0);
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_UNKNOWN_TYPE);
+    send_cmd(PROTO_HELLO, NULL, 0); /* a device->host type sent to the device */
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR);
+
+    send_cmd(PROTO_GET_PARAMS, NULL, 0);
+    CHECK(col.count == 3 && col.types[0] == PROTO_PARAMS && col.lens[0] == PP_PARAMS_SIZE &&
+          col.types[1] == PROTO_STREAM && col.types[2] == PROTO_CAMERA);
+    /* SET_PARAMS: the defaults with threshold 40 are accepted and echoed */
+    pp_params p;
+    pp_default_params(&p);
+    p.threshold_pct = 40;
+    uint8_t pb[PP_PARAMS_SIZE];
+    pp_params_pack(&p, pb);
+    uint32_t gen = device_params_generation(&dev);
+    send_cmd(PROTO_SET_PARAMS, pb, sizeof pb);
+    CHECK(col.count == 2 && col.types[0] == PROTO_ACK && col.types[1] == PROTO_PARAMS);
+    CHECK(memcmp(col.last, pb, sizeof pb) == 0 && device_params_generation(&dev) == gen + 1);
+    p.box_size = 200; /* out of range */
+    pp_params_pack(&p, pb);
+    send_cmd(PROTO_SET_PARAMS, pb, sizeof pb);
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_VALUE);
+    send_cmd(PROTO_SET_PARAMS, pb, 3);
+    CHECK(col.count == 1 && proto_get_u16(col.last) == PROTO_ERR_LENGTH);
+
+    uint8_t so[8];
+    proto_stream_opts o = {PROTO_STREAM_RESULT, 1, 0, 64, 1};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    CHECK(col.count == 2 && col.types[0] == PROTO_ACK && device_stream_opts(&dev)->mask == PROTO_STREAM_RESULT);
+
+    proto_camera_opts cam = {PROTO_CAM_FLIP, 1, 500, 300};
+    uint8_t cb[8];
+    proto_pack_camera(cb, &cam);
+    send_cmd(PROTO_SET_CAMERA, cb, 8);
+    CHECK(col.count == 2 && col.types[1] == PROTO_CAMERA && camera_calls == 1);
+    cam.exposure = 0xFFFF; /* the fake camera refuses it */
+    proto_pack_camera(cb, &cam);
+    send_cmd(PROTO_SET_CAMERA, cb, 8);
+    CHECK(col.count == 1 && proto_get_u16(col.last) == PROTO_ERR_CAMERA);
+
+    /* garbage gets an ERROR and the device keeps answering */
+    sink.len = 0;
+    device_receive(&dev, (const uint8_t *)"\x11\x22\x33 garbage\x00", 13);
+    decode(sink.buf, sink.len);
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR);
+    send_cmd(PROTO_PING, ping, 5);
+    CHECK(col.types[0] == PROTO_PONG);
+    CHECK(device_stats(&dev)->cmds_rejected >= 6 && device_stats(&dev)->rx_errors == 1);
+}
+
+static void make_frame(uint8_t *f, int w, int h) {
+    /* a dark bar (a "1") on bright paper */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) f[y * w + x] = (x > w / 2 - w / 20 && x < w / 2 + w / 20 && y > h / 4 && y < 3 * h / 4)
+                                                       ? 40 : (uint8_t)(200 + (x + y) % 7);
+}
+
+static void test_device_frames(void) {
+    static uint8_t frame[324 * 324];
+    make_frame(frame, 324, 324);
+    dev_setup();
+    /* default stream: FRAME 81x81 + INPUT28 + RESULT, STATS every 10th */
+    for (int i = 0; i < 10; i++) {
+        sink.len = 0;
+        CHECK(device_process(&dev, (uint32_t)i + 1, 0, frame, 324, 324, 324, 100) >= 0);
+        decode(sink.buf, sink.len);
+    }
+    CHECK(col.count == 4 && col.types[0] == PROTO_FRAME && col.types[1] == PROTO_INPUT28 &&
+          col.types[2] == PROTO_RESULT && col.types[3] == PROTO_STATS);
+    CHECK(col.lens[0] == PROTO_FRAME_HDR_SIZE + 81 * 81 && col.lens[1] == PROTO_INPUT28_SIZE);
+    CHECK(col.last_len == PROTO_STATS_SIZE && proto_get_u32(col.last + 4) == 10); /* frames */
+
+    /* full resolution: row bands of <= 8192 pixels that cover the frame */
+    uint8_t so[8];
+    proto_stream_opts o = {PROTO_STREAM_FRAME | PROTO_STREAM_STAGE, 1, PROTO_STREAM_FLAG_FULLRES, 81, 10};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    sink.len = 0;
+    device_process(&dev, 11, 0, frame, 324, 324, 324, 100);
+    decode(sink.buf, sink.len);
+    int bands = 0, stages = 0;
+    size_t pixels = 0;
+    for (int i = 0; i < col.count; i++) {
+        if (col.types[i] == PROTO_FRAME) {
+            bands++;
+            pixels += col.lens[i] - PROTO_FRAME_HDR_SIZE;
+            CHECK(col.lens[i] - PROTO_FRAME_HDR_SIZE <= 8192);
+        }
+        stages += col.types[i] == PROTO_STAGE;
+    }
+    CHECK(pixels == 324 * 324 && bands == 13 && stages >= 3);
+
+    /* a strided frame (the camera's buffer with padding) gives the same 28x28 */
+    static uint8_t padded[324 * 400];
+    for (int y = 0; y < 324; y++) memcpy(padded + y * 400, frame + y * 324, 324);
+    o = (proto_stream_opts){PROTO_STREAM_INPUT28 | PROTO_STREAM_FRAME, 1, PROTO_STREAM_FLAG_FULLRES, 81, 10};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    sink.len = 0;
+    device_process(&dev, 12, 0, frame, 324, 324, 324, 0);
+    decode(sink.buf, sink.len);
+    static uint8_t in28_a[789];
+    memcpy(in28_a, col.last, 789);
+    sink.len = 0;
+    device_process(&dev, 12, 0, padded, 324, 324, 400, 0);
+    decode(sink.buf, sink.len);
+    CHECK(col.last_len == 789 && memcmp(in28_a, col.last, 789) == 0);
+
+    /* no room in the sink: whole messages dropped and counted, nothing written */
+    uint32_t dropped = device_stats(&dev)->msgs_dropped;
+    sink.len = 0;
+    sink.space = 500;
+    device_process(&dev, 13, 0, frame, 324, 324, 324, 0);
+    CHECK(sink.len == 0 && device_stats(&dev)->msgs_dropped > dropped);
+    sink.space = SIZE_MAX;
+
+    /* INJECT: INPUT28 + RESULT flagged injected, frame_id = the command's seq */
+    static uint8_t inj[4 + 100 * 80];
+    proto_put_u16(inj, 100);
+    proto_put_u16(inj + 2, 80);
+    make_frame(inj + 4, 100, 80);
+    uint16_t seq = host_seq;
+    send_cmd(PROTO_INJECT, inj, sizeof inj);
+    CHECK(col.count == 2 && col.types[0] == PROTO_INPUT28 && col.types[1] == PROTO_RESULT);
+    CHECK(proto_get_u32(col.last) == seq && (col.last[6] & PROTO_FLAG_INJECTED) && col.last[4] <= 9);
+    send_cmd(PROTO_INJECT, inj, sizeof inj - 1);
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_LENGTH);
+}
+
+int main(void) {
+    test_crc();
+    test_cobs();
+    test_packets();
+    test_decoder_errors();
+    test_parsers();
+    test_device_commands();
+    test_device_frames();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("test_protocol: all checks passed\n");
+    return 0;
+}

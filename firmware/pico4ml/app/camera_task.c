@@ -91,7 +91,6 @@ static const hm01b0_config cam_cfg = {
     .pclk_pin = PICO4ML_CAM_PCLK_PIN,
     .hsync_pin = PICO4ML_CAM_HSYNC_PIN,
     .vsync_pin = PICO4ML_CAM_VSYNC_PIN,
-    .pio = PICO4ML_CAM_PIO,
     .width = CAMERA_WIDTH,
     .height = CAMERA_HEIGHT,
     .binning_2x2 = true,

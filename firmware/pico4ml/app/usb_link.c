@@ -46,6 +46,7 @@ static void ring_put(ring *r, const uint8_t *data, uint32_t n) {
 /* Longest contiguous run of queued bytes starting at tail. */
 static uint32_t ring_peek(const ring *r, const uint8_t **p) {
     uint32_t t = r->tail, n = ring_count(r);
+    __compiler_memory_barrier();  /* index before the data it publishes */
     uint32_t off = t & (r->size - 1);
     *p = &r->buf[off];
     return n < r->size - off ? n : r->size - off;

@@ -1,4 +1,5 @@
-/* ArduCAM Pico4ML board: pins and peripheral ids only (no code).
+/* ArduCAM Pico4ML board: pins and peripheral ids only (no code). PIO state
+ * machines and DMA channels are claimed at run time, so they are not here.
  *
  * Values from docs/pico4ml-hardware.md. Lines marked "unverified" are build
  * options (-D on the CMake command line) so a board revision can override them
@@ -20,7 +21,6 @@
 #define PICO4ML_CAM_PCLK_PIN    14
 #define PICO4ML_CAM_HSYNC_PIN   15
 #define PICO4ML_CAM_VSYNC_PIN   16
-#define PICO4ML_CAM_PIO         pio0
 
 /* Sensor orientation as mounted (HM01B0 IMAGE_ORIENTATION bits: 1 mirror,
  * 2 flip). Public Pico4ML examples set both; unverified, so a build option. */

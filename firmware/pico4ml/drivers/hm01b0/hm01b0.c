@@ -173,7 +173,7 @@ static int write_readout(const hm01b0_config *c) {
 }
 
 static bool config_ok(const hm01b0_config *c) {
-    return c->i2c && c->pio && c->width > 0 && c->height > 0 && ((uint32_t)c->width * c->height) % 4 == 0 &&
+    return c->i2c && c->width > 0 && c->height > 0 && ((uint32_t)c->width * c->height) % 4 == 0 &&
            c->pclk_pin == c->d0_pin + hm01b0_capture_PCLK_OFFSET &&
            c->hsync_pin == c->d0_pin + hm01b0_capture_HSYNC_OFFSET &&
            c->vsync_pin == c->d0_pin + hm01b0_capture_VSYNC_OFFSET && c->frame_lines > 4 &&

@@ -1,9 +1,10 @@
 /* Himax HM01B0 camera driver for the RP2040: register setup over I2C, MCLK by
  * PWM, 1-bit pixel data captured by a PIO program and moved by DMA.
  *
- * One camera per image. The app hands in a const config (pins, PIO, capture
- * size, sensor timing); the driver keeps its state private. Every function
- * returns 0 or a negative HM01B0_ERR_* code. Call it from one core only.
+ * One camera per image. The app hands in a const config (pins, capture size,
+ * sensor timing); the PIO state machine and DMA channel are claimed at run
+ * time. The driver keeps its state private. Every function returns 0 or a
+ * negative HM01B0_ERR_* code. Call it from one core only.
  */
 #ifndef HM01B0_H
 #define HM01B0_H
@@ -38,7 +39,6 @@ typedef struct hm01b0_config {
     uint32_t mclk_hz;
     uint d0_pin;            /* PIO IN base; PCLK/HSYNC/VSYNC at the offsets in hm01b0.pio */
     uint pclk_pin, hsync_pin, vsync_pin;
-    PIO pio;
     uint16_t width, height; /* pixels taken per line, lines per frame; width*height % 4 == 0 */
     bool binning_2x2;       /* 2x2 binned readout (162x162 from the 324x324 array) */
     uint16_t frame_lines;   /* sensor frame length (lines) and line length (pixel clocks): */

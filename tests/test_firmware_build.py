@@ -1,0 +1,113 @@
+"""The full Pico4ML firmware builds with the Pico SDK and fits the board.
+
+Needs the Pico SDK ($PICO_SDK_PATH or ~/.pico-sdk/sdk/<version>) and arm-none-eabi-gcc;
+skipped with the reason otherwise. The build is incremental under build/firmware/.
+Budget (how it is counted: pico4ml.host_twin.fwbuild): static SRAM <= 200 KB, flash <= 2 MB.
+"""
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pico4ml.host_twin import fwbuild
+
+pytestmark = pytest.mark.sdk
+
+FRAME_BYTES = 162 * 162
+
+
+def _require_sdk() -> Path:
+    sdk = fwbuild.find_pico_sdk()
+    if sdk is None:
+        where = ", ".join(str(p) for p in fwbuild.sdk_candidates())
+        pytest.skip(f"Pico SDK not found (looked in: {where}); set PICO_SDK_PATH to build the firmware")
+    missing = fwbuild.missing_tools()
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)} (apt-get install cmake gcc-arm-none-eabi)")
+    return sdk
+
+
+@pytest.fixture(scope="module")
+def firmware() -> fwbuild.FirmwareBuild:
+    return fwbuild.build_firmware(sdk=_require_sdk())
+
+
+def _symbols(elf: Path) -> dict[str, tuple[int, int, str]]:
+    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            syms[parts[3]] = (int(parts[0], 16), int(parts[1], 16), parts[2])
+    return syms
+
+
+def test_elf_is_an_rp2040_image(firmware):
+    data = firmware.elf.read_bytes()
+    assert data[:4] == b"\x7fELF"
+    e_machine, = struct.unpack_from("<H", data, 18)
+    entry, = struct.unpack_from("<I", data, 24)
+    assert e_machine == 40, "not an ARM ELF"
+    assert fwbuild.FLASH_RANGE[0] <= entry < fwbuild.FLASH_RANGE[1], "entry point not in XIP flash"
+    secs, _ = fwbuild.read_elf(firmware.elf)
+    boot2 = [s for s in secs if s.name == ".boot2"]
+    assert boot2 and boot2[0].addr == 0x10000000 and boot2[0].size == 256
+
+
+def test_uf2_covers_the_flash_image(firmware):
+    if firmware.uf2 is None:
+        pytest.skip("no picotool found (~/.pico-sdk/picotool/<version>/picotool or picotool_DIR): "
+                    "built with PICO_NO_PICOTOOL, which makes no UF2")
+    blocks = fwbuild.uf2_blocks(firmware.uf2)
+    assert {fam for _, _, fam in blocks} == {fwbuild.UF2_FAMILY_RP2040}
+    addrs = [a for a, _, _ in blocks]
+    assert addrs == sorted(addrs) and addrs[0] == 0x10000000
+    payload = sum(size for _, size, _ in blocks)
+    flash = fwbuild.memory_use(firmware.elf)["flash_bytes"]
+    assert flash <= payload < flash + 4096
+
+
+def test_memory_budget(firmware):
+    m = fwbuild.memory_use(firmware.elf)
+    print(f"\nstatic SRAM {m['sram_static_bytes']} B {m['sram_sections']}, flash {m['flash_bytes']} B")
+    assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES, m["sram_sections"]
+    assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
+    # The parser agrees with binutils on the big sections.
+    if shutil.which("arm-none-eabi-size"):
+        out = subprocess.run(["arm-none-eabi-size", "-A", str(firmware.elf)], capture_output=True, text=True,
+                             check=True).stdout
+        sizes = {p[0]: int(p[1]) for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1].isdigit()}
+        for name in (".data", ".bss", ".heap"):
+            assert m["sram_sections"].get(name, 0) == sizes.get(name, 0), name
+
+
+def test_frame_buffers_are_static_aligned_and_double(firmware):
+    syms = _symbols(firmware.elf)
+    addr, size, kind = syms["frames"]
+    assert kind in "bB", "frame buffers must be zero-initialised statics (.bss), not on a stack"
+    assert size == 2 * FRAME_BYTES
+    assert addr % 4 == 0, "DMA writes 32-bit words: buffers must be word aligned"
+    assert fwbuild.SRAM_RANGE[0] <= addr < fwbuild.SRAM_RANGE[1]
+
+
+def test_board_code_is_in_the_image(firmware):
+    syms = _symbols(firmware.elf)
+    for name in ("hm01b0_init", "hm01b0_capture_start", "st7735_init", "tud_descriptor_device_cb",
+                 "pp_run", "classifier_run", "device_publish", "net"):
+        assert name in syms, f"{name} missing from the firmware"
+    # TinyUSB driven directly: the SDK's stdio over USB must not be linked in.
+    assert "stdio_usb_init" not in syms
+
+
+@pytest.mark.slow
+def test_int8_variant_builds_and_fits():
+    sdk = _require_sdk()
+    fw = fwbuild.build_firmware(sdk=sdk, int8=True)
+    m = fwbuild.memory_use(fw.elf)
+    assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES
+    assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
+    assert any(name.startswith("net_int8") for name in _symbols(fw.elf)), "no int8 net() linked"

@@ -127,7 +127,11 @@ class State:
             self._assembler = P.FrameAssembler()
 
     def _on_Hello(self, t: float, m: P.Hello) -> None:
+        same = self.hello is not None and (self.hello.firmware_version, self.hello.weights_hash) == \
+            (m.firmware_version, m.weights_hash)
         self.hello = m
+        if same:
+            return  # the device repeats HELLO every few seconds: log changes only
         self.log.append(f"[hello] firmware {m.firmware_version}, model {m.model_name} "
                         f"({m.model_kind_name}, {m.weights_hash}), capture {m.capture_width}x{m.capture_height}")
         host_hash = self.host_model.hash_for(m.model_kind) if self.host_model is not None else ""

@@ -28,9 +28,11 @@ CAM_TEX = 324  # largest camera image (HM01B0 full resolution)
 CAM_VIEW = 324  # on-screen size of the camera view at zoom 1
 IN28_FACTOR = 8  # 28x28 shown as 224x224
 IN28_VIEW = 28 * IN28_FACTOR
-STAGE_VIEW = 128  # on-screen size of crop/work/binary stages
+STAGE_VIEW = 128  # on-screen size of each preprocessing stage
 CANVAS = 112  # drawing canvas resolution (shown 2x)
 BAR_W, BAR_H = 330, 170
+DIGIT_W, DIGIT_H = 110, 140
+BG_GREY = 37  # window background, behind the big digit
 WIN_COLOR = (60, 200, 90, 255)
 BAR_COLOR = (70, 120, 220, 255)
 ROI_COLOR = (255, 200, 0, 255)
@@ -44,8 +46,7 @@ PARAM_LABELS = {
     "max_gap": "max gap", "border": "border", "box_size": "box size (MNIST 20)", "center_mass": "centre of mass",
 }
 # The device's intermediate images (STAGE messages), left to right as the pipeline runs.
-STAGES = {"work": "ROI on work grid", "ink": "ink (polarity, background)", "norm": "contrast + threshold",
-          "box": "digit box"}
+STAGES = {"work": "ROI on work grid", "ink": "ink", "norm": "threshold", "box": "digit box"}
 STREAM_BITS = [("frame", P.STREAM_FRAME), ("28x28", P.STREAM_INPUT28), ("stages", P.STREAM_STAGE),
                ("result", P.STREAM_RESULT), ("stats", P.STREAM_STATS), ("log", P.STREAM_LOG)]
 
@@ -90,7 +91,9 @@ class App:
         self._gui_frames = 0
         self._gui_t0 = time.monotonic()
         self._pushed_version = -1
-        self._settings_sent = False
+        self._camera_touched = False  # camera options go out only once the user sets them
+        self._shown_digit: int | None = None
+        self.digit_text = "-"
 
     # ------------------------------------------------------------------ building
     def build_ui(self) -> None:
@@ -99,6 +102,8 @@ class App:
             self.tex_cam = Texture("tex_cam", CAM_TEX, CAM_TEX)
             self.tex_stages = {name: Texture(f"tex_{name}", STAGE_VIEW, STAGE_VIEW) for name in STAGES}
             self.tex_in28 = Texture("tex_in28", IN28_VIEW, IN28_VIEW)
+            self.tex_digit = Texture("tex_digit", DIGIT_W, DIGIT_H)
+            self.tex_digit.show(digit_glyph(None))
             self.tex_canvas = Texture("tex_canvas", CANVAS, CANVAS)
             self.tex_canvas.show(self.canvas)
         p = self.settings.params
@@ -113,7 +118,7 @@ class App:
                     with dpg.group(horizontal=True):
                         with dpg.group():
                             dpg.add_text("camera (ROI in yellow)")
-                            with dpg.child_window(width=CAM_VIEW + 16, height=CAM_VIEW + 16, horizontal_scrollbar=True,
+                            with dpg.child_window(width=CAM_VIEW + 24, height=CAM_VIEW + 24, horizontal_scrollbar=True,
                                                   tag="cam_scroll"):
                                 with dpg.drawlist(width=CAM_VIEW, height=CAM_VIEW, tag="cam_draw"):
                                     dpg.draw_image("tex_cam", (0, 0), (CAM_VIEW, CAM_VIEW), uv_max=(0.25, 0.25),
@@ -127,10 +132,12 @@ class App:
                             dpg.add_text("pixel: -", tag="in28_pixel")
                         with dpg.group():
                             dpg.add_text("prediction")
-                            with dpg.drawlist(width=BAR_W, height=150, tag="digit_draw"):
-                                dpg.draw_text((10, 0), "-", size=120, tag="digit_glyph")
-                                dpg.draw_text((110, 40), "", size=28, tag="digit_score")
-                                dpg.draw_text((110, 80), "", size=16, tag="digit_check")
+                            with dpg.group(horizontal=True):
+                                dpg.add_image("tex_digit", width=DIGIT_W, height=DIGIT_H, tag="digit_image")
+                                with dpg.drawlist(width=BAR_W - DIGIT_W - 8, height=DIGIT_H, tag="digit_draw"):
+                                    dpg.draw_text((4, 30), "", size=30, tag="digit_score")
+                                    dpg.draw_text((4, 80), "", size=14, tag="digit_check")
+                                    dpg.draw_text((4, 100), "", size=14, tag="digit_check2")
                             with dpg.drawlist(width=BAR_W, height=BAR_H, tag="bars_draw"):
                                 for i in range(10):
                                     x0 = i * (BAR_W // 10) + 4
@@ -143,13 +150,6 @@ class App:
                                 dpg.add_text(title, tag=f"{name}_label")
                                 dpg.add_image(f"tex_{name}", width=STAGE_VIEW, height=STAGE_VIEW,
                                               tag=f"{name}_image")
-                        with dpg.group():
-                            dpg.add_text("draw a digit (left: ink, right: erase)")
-                            with dpg.drawlist(width=2 * CANVAS, height=2 * CANVAS, tag="canvas_draw"):
-                                dpg.draw_image("tex_canvas", (0, 0), (2 * CANVAS, 2 * CANVAS))
-                            with dpg.group(horizontal=True):
-                                dpg.add_button(label="send drawing", callback=self._on_send_drawing)
-                                dpg.add_button(label="clear", callback=self._on_clear_canvas)
                     with dpg.group(horizontal=True):
                         dpg.add_slider_float(label="history window (s)", tag="window", default_value=30.0,
                                              min_value=2.0, max_value=300.0, width=200, callback=self._on_window)
@@ -159,7 +159,7 @@ class App:
                                 ("fps", "frames per second", ["device fps", "GUI fps"]),
                                 ("times", "device times (ms)", ["capture", "preprocess", "net()", "send"]),
                                 ("scores", "per-class scores", [str(i) for i in range(10)])):
-                            with dpg.plot(label=title, height=220, width=300, tag=f"plot_{tag}"):
+                            with dpg.plot(label=title, height=-1, width=330, tag=f"plot_{tag}"):
                                 dpg.add_plot_legend()
                                 dpg.add_plot_axis(dpg.mvXAxis, label="s", tag=f"{tag}_x")
                                 with dpg.plot_axis(dpg.mvYAxis, tag=f"{tag}_y"):
@@ -220,6 +220,13 @@ class App:
                         dpg.add_input_text(label="host tolerance", tag="tolerance",
                                            default_value=str(self.state.tolerance), width=80, on_enter=True,
                                            callback=self._on_tolerance)
+                    with dpg.collapsing_header(label="draw a digit (left: ink, right: erase)", default_open=False,
+                                               tag="canvas_header"):
+                        with dpg.drawlist(width=2 * CANVAS, height=2 * CANVAS, tag="canvas_draw"):
+                            dpg.draw_image("tex_canvas", (0, 0), (2 * CANVAS, 2 * CANVAS))
+                        with dpg.group(horizontal=True):
+                            dpg.add_button(label="send drawing", callback=self._on_send_drawing)
+                            dpg.add_button(label="clear", callback=self._on_clear_canvas)
                     with dpg.collapsing_header(label="replay", default_open=not self.source.live, tag="replay_header"):
                         dpg.add_slider_float(label="position (s)", tag="replay_pos", min_value=0.0,
                                              max_value=max(getattr(self.source, "duration", 0.0), 0.01), width=200,
@@ -303,14 +310,14 @@ class App:
             big = images.enlarge(img, factor) if max(h, w) * factor <= tex.width else img
             uv = tex.show(big)
             dpg.configure_item(f"{name}_image", uv_max=uv)
-            dpg.set_value(f"{name}_label", f"{STAGES[name]} {w}x{h}")
+            dpg.set_value(f"{name}_label", f"{STAGES[name]} {w}x{h}" if name in ("work", "box") else STAGES[name])
 
     def _layout_camera(self, w: int, h: int) -> None:
         """Place the camera image at zoom and the ROI rectangle in display coordinates."""
         scale = CAM_VIEW / max(w, h) * self.zoom
         dw, dh = w * scale, h * scale
         dpg.configure_item("cam_image", pmax=(dw, dh))
-        dpg.configure_item("cam_draw", width=int(dw) + 1, height=int(dh) + 1)
+        dpg.configure_item("cam_draw", width=int(dw), height=int(dh))
         src_w, src_h = w, h
         if self.state.frame_msg is not None and self.state.frame_msg.src_width:
             src_w, src_h = self.state.frame_msg.src_width, self.state.frame_msg.src_height
@@ -331,15 +338,18 @@ class App:
         if pred is None:
             return
         r = pred.result
-        dpg.configure_item("digit_glyph", text=str(r.argmax))
+        if self._shown_digit != r.argmax:
+            self.tex_digit.show(digit_glyph(r.argmax))
+            self._shown_digit = r.argmax
+        self.digit_text = str(r.argmax)
         dpg.configure_item("digit_score", text=f"{pred.scores[r.argmax] * 100:5.1f} %")
-        inj = " (injected)" if r.injected else ""
         if pred.check is None:
-            check = "host check: -"
+            check, check2 = "host check: -", ""
         else:
-            check = f"host: {pred.check.host_digit}  diff {pred.check.max_diff:.4f}"
-            check += "  OK" if pred.check.ok else "  MISMATCH"
-        dpg.configure_item("digit_check", text=check + inj)
+            check = f"host says {pred.check.host_digit}: " + ("OK" if pred.check.ok else "MISMATCH")
+            check2 = f"max score diff {pred.check.max_diff:.4f}"
+        dpg.configure_item("digit_check", text=check)
+        dpg.configure_item("digit_check2", text=check2 + ("  (injected)" if r.injected else ""))
         top = BAR_H - 20
         for i in range(10):
             x0 = i * (BAR_W // 10) + 4
@@ -394,6 +404,8 @@ class App:
         if ping:
             self.source.send(P.Ping(P.PING_WANT_HELLO, int(time.time()) & 0xFFFFFFFF))
         for m in self.settings.messages():
+            if isinstance(m, P.SetCamera) and not self._camera_touched:
+                continue  # keep the device's own camera setup (and the twin has no camera)
             self.source.send(m)
 
     def inject(self, img: np.ndarray) -> bool:
@@ -441,6 +453,7 @@ class App:
                                      for f in fields(P.SetStream) if f.name != "seq"}))
 
     def _on_camera(self, sender: Any = None, value: Any = None) -> None:
+        self._camera_touched = True
         flags = ((P.CAM_MIRROR if dpg.get_value("cam_mirror") else 0) | (P.CAM_FLIP if dpg.get_value("cam_flip") else 0)
                  | (P.CAM_AUTO_EXPOSURE if dpg.get_value("cam_auto") else 0))
         self.settings.camera = replace(self.settings.camera, flags=flags, exposure=int(dpg.get_value("cam_exposure")),
@@ -473,6 +486,7 @@ class App:
         def load() -> None:
             path = dpg.get_value("preset_path")
             self.settings = Settings.load(path)
+            self._camera_touched = True
             self.apply_settings_to_widgets()
             self.send_settings()
             self.say(f"preset loaded from {path}")
@@ -588,6 +602,18 @@ class App:
                 break
 
 
+def digit_glyph(digit: int | None) -> np.ndarray:
+    """The predicted digit drawn large and anti-aliased (Dear PyGui's built-in font is tiny)."""
+    import cv2
+
+    img = np.full((DIGIT_H, DIGIT_W), BG_GREY, np.uint8)
+    text = "-" if digit is None else str(digit)
+    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, 4.2, 9)
+    cv2.putText(img, text, ((DIGIT_W - w) // 2, (DIGIT_H + h) // 2), cv2.FONT_HERSHEY_DUPLEX, 4.2, 255, 9,
+                cv2.LINE_AA)
+    return img
+
+
 def pixel_text(img: np.ndarray, mouse: tuple[float, float], origin: tuple[float, float], factor: int) -> str:
     """'pixel (x, y) = v' for the image pixel under the mouse on an image enlarged by factor."""
     x, y = int((mouse[0] - origin[0]) // factor), int((mouse[1] - origin[1]) // factor)
@@ -615,6 +641,20 @@ def _shrink_to(img: np.ndarray, max_pixels: int) -> np.ndarray:
     k = (img.size / max(max_pixels, 1)) ** 0.5
     w, h = max(1, int(img.shape[1] / k)), max(1, int(img.shape[0] / k))
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def capture(path: str | Path) -> Path:
+    """Save the window as PNG (needs a viewport). Dear PyGui shows a texture update one frame
+    late and reads the frame buffer before drawing, so settle a few frames first; the file
+    variant of output_frame_buffer is used because its callback variant can crash on exit."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        dpg.render_dearpygui_frame()
+    dpg.output_frame_buffer(file=str(path))
+    for _ in range(2):
+        dpg.render_dearpygui_frame()
+    return path
 
 
 def create(app: App, title: str = "pico4ml: what the board sees", width: int = 1500, height: int = 940) -> None:

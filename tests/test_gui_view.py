@@ -75,7 +75,9 @@ def test_a_frame_reaches_every_widget(app, host_model):
          + S.frame_messages(1, 3, host_model))
     assert dpg.get_value("status_text").startswith("CONNECTED")
     assert "firmware synthetic" in dpg.get_value("device_text")
-    assert dpg.get_item_configuration("digit_glyph")["text"] == "3"
+    assert app.digit_text == "3"
+    glyph = app.tex_digit.buf.reshape(view.DIGIT_H, view.DIGIT_W, 4)[..., 0] * 255
+    assert np.allclose(glyph, view.digit_glyph(3), atol=0.01) and not np.allclose(glyph, view.digit_glyph(8), atol=1)
     score = app.state.prediction.scores[3]
     assert dpg.get_item_configuration("digit_score")["text"].strip() == f"{score * 100:5.1f} %".strip()
     assert "OK" in dpg.get_item_configuration("digit_check")["text"]
@@ -99,7 +101,7 @@ def test_a_frame_reaches_every_widget(app, host_model):
 def test_connect_sends_ping_and_settings_and_sliders_send_params(app):
     feed(app, [LinkStatus("connected", "ok", "/dev/x")])
     kinds = [type(m) for m in app.source.sent]
-    assert kinds[:4] == [P.Ping, P.SetParams, P.SetStream, P.SetCamera]
+    assert kinds == [P.Ping, P.SetParams, P.SetStream]  # camera options only once the user sets them
     assert app.source.sent[0].flags & P.PING_WANT_HELLO
     assert app.source.sent[2].mask & P.STREAM_STAGE  # the GUI asks for the stages
     dpg.set_value("param_threshold_pct", 55)
@@ -220,11 +222,11 @@ def test_replay_scrub_moves_every_view(tmp_path, host_model):
         a.build_ui()
         a.state = src.seek(0.55, a.state)  # frames 1..5
         a.update()
-        assert dpg.get_item_configuration("digit_glyph")["text"] == "4"
+        assert a.digit_text == "4"
         assert dpg.get_value("status_text").startswith("REPLAY")
         a._on_scrub(None, 1.75)  # frames 1..17
         a.update()
-        assert dpg.get_item_configuration("digit_glyph")["text"] == "6"
+        assert a.digit_text == "6"
         assert dpg.get_value("replay_pos") == pytest.approx(1.75)
         assert len(dpg.get_value("times_s2")[0]) == 17
         a.send(P.Ping())

@@ -20,7 +20,7 @@
 #include "twin_link.h"
 
 #define TWIN_VERSION "twin-0.1.0"
-#define QUEUE_BYTES (256u * 1024u)
+#define QUEUE_BYTES (64u * 1024u) /* like a firmware TX ring: FRAME bands are <= 8 KiB */
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {

@@ -1,0 +1,192 @@
+"""End to end: the host twin behind a real pseudo-terminal (and TCP, stdio), fed MNIST test
+digits rendered as camera frames, streams what the exported model predicts on the 28x28s."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from pico4ml.host_gui import protocol as P
+
+serial = pytest.importorskip("serial")
+pytestmark = pytest.mark.hostc
+
+N_FRAMES = 16
+
+
+def read_until(port, dec: P.Decoder, done, timeout: float = 20.0) -> list[P.Message]:
+    """Messages read from `port` until done(messages) is true (or the timeout: then fail)."""
+    msgs: list[P.Message] = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        msgs += dec.feed(port.read(65536))
+        if done(msgs):
+            return msgs
+    pytest.fail(f"timed out; got {len(msgs)} messages, decoder {dec.stats}")
+
+
+@pytest.fixture(scope="module")
+def camera_frames(mnist):
+    from pico4ml.train import camera_sim
+    _, _, x_test, y_test = mnist
+    rng = np.random.default_rng(7)
+    frames = np.stack([camera_sim.render_handwritten(x_test[i], rng, size=162) for i in range(N_FRAMES)])
+    return frames, y_test[:N_FRAMES]
+
+
+@pytest.fixture(scope="module")
+def host_model():
+    """The exported model: the checkpoint the C was exported from, run with numpy (no C involved)."""
+    from pico4ml.train import models
+    from pico4ml.train.paths import CORE_DIR, DEFAULT_CHECKPOINT
+    state, meta = models.load_state(DEFAULT_CHECKPOINT)
+    header = (CORE_DIR / "model" / "model_float.h").read_text()
+    if meta.get("weights_sha256", "") not in header:
+        pytest.skip("core/model/model_float.c was not exported from models/ default checkpoint (re-export)")
+    return state, meta["weights_sha256"]
+
+
+@pytest.fixture(scope="module")
+def twin(camera_frames):
+    from pico4ml.host_twin.twin import start_twin
+    handle = start_twin(frames=list(camera_frames[0]), port="pty", fps=30, hello_ms=500)
+    yield handle
+    assert handle.alive, f"twin died: {list(handle.stderr_lines)}"
+    assert handle.stop() == 0
+
+
+def test_twin_streams_the_exported_models_predictions(twin, camera_frames, host_model):
+    from pico4ml.train import models
+    from pico4ml.train.preprocess import preprocess
+    frames, labels = camera_frames
+    state, sha = host_model
+    with serial.Serial(twin.path, timeout=0.05) as port:
+        dec = P.Decoder()
+
+        def have_all(msgs):
+            inputs = {m.frame_id for m in msgs if isinstance(m, P.Input28)}
+            covered = {(m.frame_id - 1) % N_FRAMES for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs}
+            return len(covered) == N_FRAMES and any(isinstance(m, P.Hello) for m in msgs)
+        msgs = read_until(port, dec, have_all, timeout=30)
+    # opening the port mid-stream cuts at most the first packet
+    assert dec.stats.crc_errors == 0 and dec.stats.framing_errors <= 1 and dec.stats.errors <= 1
+    hello = next(m for m in msgs if isinstance(m, P.Hello))
+    assert hello.protocol_version == P.PROTOCOL_VERSION and hello.capture_width == 162
+    assert sha.startswith(hello.weights_hash) and hello.model_name
+    inputs = {m.frame_id: m for m in msgs if isinstance(m, P.Input28)}
+    results = [m for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs]
+    assert len({(r.frame_id - 1) % N_FRAMES for r in results}) == N_FRAMES
+    correct = 0
+    for r in results:
+        idx = (r.frame_id - 1) % N_FRAMES
+        in28 = inputs[r.frame_id].to_array()
+        # the device's 28x28 is the numpy twin's on the same frame, bit for bit
+        assert np.array_equal(in28, preprocess(frames[idx])), f"frame {r.frame_id}"
+        host_logits = models.numpy_forward(state, in28[None])[0]
+        assert r.argmax == int(np.argmax(host_logits))
+        np.testing.assert_allclose(r.logits, host_logits, atol=1e-3)
+        assert abs(r.score - r.scores()[r.argmax]) < 1e-5
+        assert r.t_net_us > 0 and r.t_preprocess_us > 0
+        correct += r.argmax == labels[idx]
+    print(f"twin e2e: {len(results)} results, {correct}/{len(results)} match the MNIST labels")
+    frames_msgs = [m for m in msgs if isinstance(m, P.Frame)]
+    assert frames_msgs and all(f.width == 81 and f.scale == 2 for f in frames_msgs)  # default downscale
+    assert max(r.fps for r in results) > 5
+
+
+def test_inject_round_trip(twin, camera_frames, host_model):
+    from pico4ml.train import models
+    from pico4ml.train.preprocess import preprocess
+    frame = camera_frames[0][3]
+    enc = P.Encoder()
+    enc.seq = 4242
+    with serial.Serial(twin.path, timeout=0.05) as port:
+        port.write(enc.encode(P.Inject.from_array(frame)))
+        dec = P.Decoder()
+        msgs = read_until(port, dec, lambda ms: any(isinstance(m, P.Result) and m.injected for m in ms))
+    res = next(m for m in msgs if isinstance(m, P.Result) and m.injected)
+    inp = next(m for m in msgs if isinstance(m, P.Input28) and m.injected)
+    assert res.frame_id == inp.frame_id == 4242  # answers carry the INJECT's seq
+    assert np.array_equal(inp.to_array(), preprocess(frame))
+    assert res.argmax == int(np.argmax(models.numpy_forward(host_model[0], inp.to_array()[None])[0]))
+
+
+def test_garbage_gets_errors_and_streaming_goes_on(twin):
+    rng = np.random.default_rng(3)
+    with serial.Serial(twin.path, timeout=0.05) as port:
+        dec = P.Decoder()
+        read_until(port, dec, lambda ms: any(isinstance(m, P.Result) for m in ms))
+        junk = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() + b"\0"
+        port.write(junk)
+        msgs = read_until(port, dec, lambda ms: any(isinstance(m, P.Error) for m in ms))
+        last = max(m.frame_id for m in msgs if isinstance(m, P.Result))
+        # a command the twin cannot do gets its own ERROR, then ping still works
+        enc = P.Encoder()
+        port.write(enc.encode(P.SetCamera()) + enc.encode(P.Ping(0, 99)))
+        more = read_until(port, dec, lambda ms: any(isinstance(m, P.Pong) for m in ms)
+                          and any(isinstance(m, P.Result) and m.frame_id > last + 2 for m in ms))
+    errors = [m for m in msgs + more if isinstance(m, P.Error)]
+    assert any(e.code in (P.ERR_FRAMING, P.ERR_CRC, P.ERR_VERSION) for e in errors)
+    assert any(e.code == P.ERR_UNSUPPORTED and e.cmd_type == P.SetCamera.TYPE for e in errors)
+    assert next(m for m in more if isinstance(m, P.Pong)).nonce == 99
+    assert dec.stats.errors == 0  # the twin's own stream stayed clean
+
+
+def test_host_that_stops_reading_causes_drops_not_a_stall(twin):
+    with serial.Serial(twin.path, timeout=0.05) as port:
+        enc = P.Encoder()
+        port.write(enc.encode(P.SetStream(P.STREAM_ALL, 1, P.STREAM_FLAG_FULLRES, 81, 1)))
+        time.sleep(3.0)  # not reading: full frames pile up against the twin's 64 KiB queue
+        port.write(enc.encode(P.Ping(0, 77)))
+        dec = P.Decoder()
+
+        def fresh_stats(ms):  # STATS sent after our PING was answered, i.e. not stale queue content
+            pong = next((i for i, m in enumerate(ms) if isinstance(m, P.Pong) and m.nonce == 77), None)
+            return pong is not None and sum(isinstance(m, P.Stats) for m in ms[pong:]) >= 2
+        msgs = read_until(port, dec, fresh_stats)
+        port.write(enc.encode(P.SetStream()))  # back to the default stream for the other tests
+        read_until(port, dec, lambda ms: any(isinstance(m, P.Stream) for m in ms))
+    stats = [m for m in msgs if isinstance(m, P.Stats)]
+    assert stats[-1].msgs_dropped > 0
+    assert stats[-1].frames > stats[0].frames  # frames kept coming
+    assert dec.stats.lost > 0  # the host sees the gap in sequence numbers too
+
+
+def test_host_closes_and_reopens_the_port(twin):
+    for _ in range(3):
+        with serial.Serial(twin.path, timeout=0.05) as port:
+            dec = P.Decoder()
+            msgs = read_until(port, dec, lambda ms: any(isinstance(m, P.Hello) for m in ms)
+                              and any(isinstance(m, P.Result) for m in ms), timeout=10)
+            assert msgs
+    assert twin.alive
+
+
+def test_twin_over_tcp_and_stdio():
+    from pico4ml.host_twin.twin import start_twin
+    with start_twin(port=0, fps=20, size=(96, 96)) as tw:
+        assert tw.url.startswith("socket://127.0.0.1:")
+        for _ in range(2):  # a second client after the first one left
+            port = serial.serial_for_url(tw.url, timeout=0.05)
+            try:
+                dec = P.Decoder()
+                msgs = read_until(port, dec, lambda ms: any(isinstance(m, P.Hello) for m in ms)
+                                  and any(isinstance(m, P.Result) for m in ms), timeout=10)
+            finally:
+                port.close()
+            assert next(m for m in msgs if isinstance(m, P.Hello)).capture_width == 96
+    with start_twin(port="stdio", fps=50, count=5) as tw:
+        os.set_blocking(tw.proc.stdout.fileno(), False)
+        tw.proc.stdin.write(P.encode(P.Ping(0, 5), seq=0))
+        tw.proc.stdin.flush()
+        dec = P.Decoder()
+        msgs: list[P.Message] = []
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not (any(isinstance(m, P.Pong) for m in msgs)
+                                              and sum(isinstance(m, P.Result) for m in msgs) == 5):
+            msgs += dec.feed(tw.proc.stdout.read() or b"")
+            time.sleep(0.02)
+        assert any(isinstance(m, P.Pong) and m.nonce == 5 for m in msgs)
+        assert sum(isinstance(m, P.Result) for m in msgs) == 5  # --count 5

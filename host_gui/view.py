@@ -295,8 +295,9 @@ class App:
     def _push_images(self) -> None:
         s = self.state
         if s.frame is not None:
-            uv = self.tex_cam.show(s.frame)
             h, w = s.frame.shape
+            factor = max(1, CAM_TEX // max(h, w))  # crisp sensor pixels at zoom 1
+            uv = self.tex_cam.show(images.enlarge(s.frame, factor) if factor > 1 else s.frame)
             dpg.configure_item("cam_image", uv_max=uv)
             self._layout_camera(w, h)
         if s.input28 is not None:

@@ -91,10 +91,10 @@ def test_a_frame_reaches_every_widget(app, host_model):
     assert fills[3][:3] == view.WIN_COLOR[:3] and all(f[:3] == view.BAR_COLOR[:3] for i, f in enumerate(fills) if i != 3)
     # textures hold the images: camera in the corner, 28x28 enlarged x8 with nearest neighbour
     cam = app.tex_cam.buf.reshape(view.CAM_TEX, view.CAM_TEX, 4)
-    assert np.allclose(cam[:81, :81, 0] * 255, app.state.frame, atol=0.01)
+    assert np.allclose(cam[:, :, 0] * 255, images.enlarge(app.state.frame, 4), atol=0.01)
     in28 = app.tex_in28.buf.reshape(view.IN28_VIEW, view.IN28_VIEW, 4)[..., 0] * 255
     assert np.allclose(in28, images.enlarge(app.state.input28, 8), atol=0.01)
-    assert dpg.get_item_configuration("cam_image")["uv_max"] == pytest.approx([81 / 324, 81 / 324])
+    assert dpg.get_item_configuration("cam_image")["uv_max"] == pytest.approx([1.0, 1.0])
     assert dpg.get_value("work_label").endswith("64x64")
 
 

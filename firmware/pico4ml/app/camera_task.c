@@ -121,10 +121,20 @@ static void report(int code, const char *text) {
     (void)queue_try_add(&event_q, &e);  /* full: core 0 is behind; the LCD still shows it */
 }
 
+/* The LCD fits 13 characters a line. */
 static void show_error(int err) {
-    char line2[16];
-    snprintf(line2, sizeof line2, "ERR %d", err);
-    display_status(hm01b0_strerror(err) + (strncmp(hm01b0_strerror(err), "camera: ", 8) ? 0 : 8), line2, true);
+    const char *why;
+    switch (err) {
+    case HM01B0_ERR_I2C: why = "NO I2C ANSWER"; break;
+    case HM01B0_ERR_MODEL_ID: why = "WRONG ID"; break;
+    case HM01B0_ERR_RESET: why = "RESET FAILED"; break;
+    case HM01B0_ERR_NO_PIO: why = "NO FREE PIO"; break;
+    case HM01B0_ERR_NO_DMA: why = "NO FREE DMA"; break;
+    case HM01B0_ERR_NO_VSYNC: why = "NO VSYNC"; break;
+    case HM01B0_ERR_FRAME_TIMEOUT: why = "FRAME TIMEOUT"; break;
+    default: why = "ERROR"; break;
+    }
+    display_status("CAMERA FAIL", why, true);
 }
 
 static void camera_failed(int err) {
@@ -133,21 +143,22 @@ static void camera_failed(int err) {
     show_error(err);
 }
 
-/* Bring the camera up, retrying until it answers; the LCD and USB say why not. */
+/* Bring the camera up, retrying until it answers; the LCD says why not at
+ * every try, USB when the reason changes and then every 10th try. */
 static void camera_start(void) {
-    for (;;) {
+    for (unsigned attempt = 0;; attempt++) {
         int err = hm01b0_init(&cam_cfg);
         if (!err)
             break;
-        if (err == HM01B0_ERR_MODEL_ID) {
-            char t[48];
+        char t[48];
+        if (err == HM01B0_ERR_MODEL_ID)
             snprintf(t, sizeof t, "camera: model id 0x%04X, want 0x01B0", hm01b0_model_id());
+        else
+            snprintf(t, sizeof t, "%s (retrying)", hm01b0_strerror(err));
+        if (err != st.last_error || attempt % 10 == 0)
             report(err, t);
-            show_error(err);
-            st.last_error = err;
-        } else {
-            camera_failed(err);
-        }
+        show_error(err);
+        st.last_error = err;
         sleep_ms(REINIT_DELAY_MS);
     }
     if (st.last_error) {

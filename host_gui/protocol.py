@@ -72,8 +72,6 @@ STAGE_INK = 2    # after polarity + background removal (white ink); value: backg
 STAGE_NORM = 3   # after contrast normalisation + threshold; value: threshold level
 STAGE_BOX = 4    # the digit resampled into the box, before placement in the 28x28
 STAGE_NAMES = {STAGE_WORK: "work", STAGE_INK: "ink", STAGE_NORM: "norm", STAGE_BOX: "box"}
-STAGE_BINARY = STAGE_NORM  # old names from the first draft: use STAGE_NORM / STAGE_WORK
-STAGE_CROP = STAGE_WORK
 
 
 def crc32(data: bytes) -> int:

@@ -190,3 +190,35 @@ def test_twin_over_tcp_and_stdio():
             time.sleep(0.02)
         assert any(isinstance(m, P.Pong) and m.nonce == 5 for m in msgs)
         assert sum(isinstance(m, P.Result) for m in msgs) == 5  # --count 5
+
+
+def test_twin_frame_sources_and_bad_files(tmp_path):
+    """PNG frames are converted, a directory is looped, unreadable files are skipped with a reason."""
+    import cv2
+
+    from pico4ml.host_twin.twin import start_twin
+    img = np.full((60, 80), 200, np.uint8)
+    cv2.line(img, (40, 10), (40, 50), 30, 5)
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    (tmp_path / "b.pgm").write_bytes(b"P5\n80 60\n255\n" + img.tobytes())
+    (tmp_path / "broken.pgm").write_bytes(b"P5\n80 60\n255\n" + bytes(10))  # truncated
+    with start_twin(frames=tmp_path, port=0, fps=40, hello_ms=0) as tw:
+        port = serial.serial_for_url(tw.url, timeout=0.05)
+        try:
+            # pyserial's open() discards what already arrived (the HELLO sent on connect): ask for one
+            port.write(P.encode(P.Ping(P.PING_WANT_HELLO, 1)))
+            msgs = read_until(port, P.Decoder(), lambda ms: sum(isinstance(m, P.Result) for m in ms) >= 4
+                              and any(isinstance(m, P.Hello) for m in ms))
+        finally:
+            port.close()
+        assert next(m for m in msgs if isinstance(m, P.Hello)).capture_width == 80
+        assert {m.argmax for m in msgs if isinstance(m, P.Result)} == {1}
+        time.sleep(0.2)
+        assert any("broken.pgm" in line and "truncated" in line for line in tw.stderr_lines)
+    # nothing usable: a clear error, no twin
+    (tmp_path / "a.png").unlink()
+    (tmp_path / "b.pgm").unlink()
+    with pytest.raises(RuntimeError, match="could be read"):
+        start_twin(frames=[tmp_path / "broken.pgm"])
+    with pytest.raises(FileNotFoundError):
+        start_twin(frames=tmp_path / "missing.png")

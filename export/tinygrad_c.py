@@ -108,21 +108,46 @@ def _portable_kernel(src: str, read_only: set[int]) -> tuple[str, str]:
     return m.group(1), body.strip() + "\n"
 
 
+def _with_kernel_opts(linear, kernel_opts: dict[int, list[tuple[str, int, int]]]):
+    """Attach explicit optimisations, e.g. {0: [("UPCAST", 0, 8), ("UNROLL", 0, 2)]}, to the i-th kernel."""
+    from dataclasses import replace
+    from tinygrad.codegen.opt import Opt, OptOps
+    calls = []
+    for i, call in enumerate(linear.src):
+        sink = call.src[0]
+        if i in kernel_opts:
+            opts = tuple(Opt(OptOps[op], axis, arg) for op, axis, arg in kernel_opts[i])
+            sink = sink.replace(arg=replace(sink.arg, opts_to_apply=opts))
+        calls.append(call.replace(src=(sink, *call.src[1:])))
+    return linear.replace(src=tuple(calls))
+
+
 def render_function(fn: Callable[[Tensor], Tensor], input_shape: tuple[int, ...], input_dtype: DType,
-                    func_name: str, names: dict[int, str] | None = None) -> RenderedC:
-    """Render `fn(input) -> output` to C. `names` maps id(Buffer) of weights to readable array names."""
+                    func_name: str, names: dict[int, str] | None = None,
+                    kernel_opts: dict[int, list[tuple[str, int, int]]] | None = None) -> RenderedC:
+    """Render `fn(input) -> output` to C. `names` maps id(Buffer) of weights to readable array names.
+
+    `kernel_opts` (optional) gives explicit scalar unrolling per kernel index, e.g.
+    {0: [("UPCAST", 0, 8), ("UNROLL", 0, 2)]}; everything else is rendered unoptimised.
+    """
     renderer = Device["CPU"].renderer
-    saved_threads = renderer.has_threads
+    saved = renderer.has_threads, renderer.supports_float4
     renderer.has_threads = False  # one core_id-free loop nest per kernel, not a thread pool
+    renderer.supports_float4 = False  # unrolled loads stay scalar: no clang vector types
     try:
         x = Tensor.empty(*input_shape, dtype=input_dtype).realize()
         out = fn(x)
         if not isinstance(out, Tensor):
             raise RenderError("the function must return one Tensor")
-        with Context(NOOPT=1):
-            linear = compile_linear(out.schedule_linear())
+        linear = out.schedule_linear()
+        if kernel_opts:
+            linear = _with_kernel_opts(linear, kernel_opts)
+        # PARALLEL=0: compile in this process, where the renderer settings above apply
+        # (worker processes would build their own default renderer)
+        with Context(NOOPT=1, PARALLEL=0):
+            linear = compile_linear(linear)
     finally:
-        renderer.has_threads = saved_threads
+        renderer.has_threads, renderer.supports_float4 = saved
     in_buf, out_buf = x.uop.base.buffer, out.uop.base.buffer
     names = names or {}
 

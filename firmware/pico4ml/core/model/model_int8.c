@@ -15968,43 +15968,178 @@ const int32_t model_int8_l1_bias[10] = {
 
 static int32_t scratch0[400];
 
-static void r_400_784(int32_t* restrict data0_400, const unsigned char* restrict data1_784, const signed char* restrict data2_313600, const int32_t* restrict data3_400, const int32_t* restrict data4_400, const int32_t* restrict data5_400) {
-  int buf0[1];
-  for (int Lidx1 = 0; Lidx1 < 400; Lidx1++) {
+static void r_50_8_392_2(int32_t* restrict data0_400, const unsigned char* restrict data1_784, const signed char* restrict data2_313600, const int32_t* restrict data3_400, const int32_t* restrict data4_400, const int32_t* restrict data5_400) {
+  int buf0[8];
+  for (int Lidx1 = 0; Lidx1 < 50; Lidx1++) {
+    int alu0 = (Lidx1<<3);
     *(buf0+0) = 0;
-    for (int Ridx0 = 0; Ridx0 < 784; Ridx0++) {
-      signed char val0 = (*(data2_313600+((Ridx0*400)+Lidx1)));
-      unsigned char val1 = (*(data1_784+Ridx0));
-      *(buf0+0) = ((*(buf0+0))+(((int)(val1))*((int)(val0))));
+    *(buf0+1) = 0;
+    *(buf0+2) = 0;
+    *(buf0+3) = 0;
+    *(buf0+4) = 0;
+    *(buf0+5) = 0;
+    *(buf0+6) = 0;
+    *(buf0+7) = 0;
+    for (int Ridx0 = 0; Ridx0 < 392; Ridx0++) {
+      int alu9 = ((Ridx0*800)+alu0);
+      signed char val0 = (*(data2_313600+(alu9+1)));
+      signed char val1 = (*(data2_313600+(alu9+2)));
+      signed char val2 = (*(data2_313600+(alu9+3)));
+      signed char val3 = (*(data2_313600+(alu9+4)));
+      signed char val4 = (*(data2_313600+(alu9+5)));
+      signed char val5 = (*(data2_313600+(alu9+6)));
+      signed char val6 = (*(data2_313600+(alu9+7)));
+      signed char val7 = (*(data2_313600+(alu9+400)));
+      signed char val8 = (*(data2_313600+(alu9+401)));
+      signed char val9 = (*(data2_313600+(alu9+402)));
+      signed char val10 = (*(data2_313600+(alu9+403)));
+      signed char val11 = (*(data2_313600+(alu9+404)));
+      signed char val12 = (*(data2_313600+(alu9+405)));
+      signed char val13 = (*(data2_313600+(alu9+406)));
+      signed char val14 = (*(data2_313600+(alu9+407)));
+      signed char val15 = (*(data2_313600+alu9));
+      int alu10 = (Ridx0<<1);
+      unsigned char val16 = (*(data1_784+(alu10+1)));
+      unsigned char val17 = (*(data1_784+alu10));
+      int cast0 = ((int)(val16));
+      int cast1 = ((int)(val17));
+      *(buf0+0) = ((*(buf0+0))+(cast1*((int)(val15)))+(cast0*((int)(val7))));
+      *(buf0+1) = ((*(buf0+1))+(cast1*((int)(val0)))+(cast0*((int)(val8))));
+      *(buf0+2) = ((*(buf0+2))+(cast1*((int)(val1)))+(cast0*((int)(val9))));
+      *(buf0+3) = ((*(buf0+3))+(cast1*((int)(val2)))+(cast0*((int)(val10))));
+      *(buf0+4) = ((*(buf0+4))+(cast1*((int)(val3)))+(cast0*((int)(val11))));
+      *(buf0+5) = ((*(buf0+5))+(cast1*((int)(val4)))+(cast0*((int)(val12))));
+      *(buf0+6) = ((*(buf0+6))+(cast1*((int)(val5)))+(cast0*((int)(val13))));
+      *(buf0+7) = ((*(buf0+7))+(cast1*((int)(val6)))+(cast0*((int)(val14))));
     }
-    int val2 = (*(data3_400+Lidx1));
-    int val3 = (*(data4_400+Lidx1));
-    int val4 = (*(data5_400+Lidx1));
-    int alu3 = ((*(buf0+0))+val2);
-    int alu4 = (val3^-1);
-    int alu5 = ((alu3<0)?0:alu3);
-    int alu6 = (alu5^-1);
-    int alu7 = ((alu6<alu4)?alu4:alu6);
-    *(data0_400+Lidx1) = ((int)(((unsigned char)(((((alu7^-1)*val4)+2097152)>>22)))));
+    int alu20 = (alu0+1);
+    int val18 = (*(data3_400+alu20));
+    int alu21 = (alu0+2);
+    int val19 = (*(data3_400+alu21));
+    int alu22 = (alu0+3);
+    int val20 = (*(data3_400+alu22));
+    int alu23 = (alu0+4);
+    int val21 = (*(data3_400+alu23));
+    int alu24 = (alu0+5);
+    int val22 = (*(data3_400+alu24));
+    int alu25 = (alu0+6);
+    int val23 = (*(data3_400+alu25));
+    int alu26 = (alu0+7);
+    int val24 = (*(data3_400+alu26));
+    int val25 = (*(data3_400+alu0));
+    int val26 = (*(data4_400+alu20));
+    int val27 = (*(data4_400+alu21));
+    int val28 = (*(data4_400+alu22));
+    int val29 = (*(data4_400+alu23));
+    int val30 = (*(data4_400+alu24));
+    int val31 = (*(data4_400+alu25));
+    int val32 = (*(data4_400+alu26));
+    int val33 = (*(data4_400+alu0));
+    int val34 = (*(data5_400+alu20));
+    int val35 = (*(data5_400+alu21));
+    int val36 = (*(data5_400+alu22));
+    int val37 = (*(data5_400+alu23));
+    int val38 = (*(data5_400+alu24));
+    int val39 = (*(data5_400+alu25));
+    int val40 = (*(data5_400+alu26));
+    int val41 = (*(data5_400+alu0));
+    int alu27 = ((*(buf0+0))+val25);
+    int alu28 = (val33^-1);
+    int alu29 = ((alu27<0)?0:alu27);
+    int alu30 = (alu29^-1);
+    int alu31 = ((alu30<alu28)?alu28:alu30);
+    int alu32 = ((*(buf0+1))+val18);
+    int alu33 = (val26^-1);
+    int alu34 = ((alu32<0)?0:alu32);
+    int alu35 = (alu34^-1);
+    int alu36 = ((alu35<alu33)?alu33:alu35);
+    int alu37 = ((*(buf0+2))+val19);
+    int alu38 = (val27^-1);
+    int alu39 = ((alu37<0)?0:alu37);
+    int alu40 = (alu39^-1);
+    int alu41 = ((alu40<alu38)?alu38:alu40);
+    int alu42 = ((*(buf0+3))+val20);
+    int alu43 = (val28^-1);
+    int alu44 = ((alu42<0)?0:alu42);
+    int alu45 = (alu44^-1);
+    int alu46 = ((alu45<alu43)?alu43:alu45);
+    int alu47 = ((*(buf0+4))+val21);
+    int alu48 = (val29^-1);
+    int alu49 = ((alu47<0)?0:alu47);
+    int alu50 = (alu49^-1);
+    int alu51 = ((alu50<alu48)?alu48:alu50);
+    int alu52 = ((*(buf0+5))+val22);
+    int alu53 = (val30^-1);
+    int alu54 = ((alu52<0)?0:alu52);
+    int alu55 = (alu54^-1);
+    int alu56 = ((alu55<alu53)?alu53:alu55);
+    int alu57 = ((*(buf0+6))+val23);
+    int alu58 = (val31^-1);
+    int alu59 = ((alu57<0)?0:alu57);
+    int alu60 = (alu59^-1);
+    int alu61 = ((alu60<alu58)?alu58:alu60);
+    int alu62 = ((*(buf0+7))+val24);
+    int alu63 = (val32^-1);
+    int alu64 = ((alu62<0)?0:alu62);
+    int alu65 = (alu64^-1);
+    int alu66 = ((alu65<alu63)?alu63:alu65);
+    *(data0_400+alu20) = ((int)(((unsigned char)(((((alu36^-1)*val34)+2097152)>>22)))));
+    *(data0_400+alu21) = ((int)(((unsigned char)(((((alu41^-1)*val35)+2097152)>>22)))));
+    *(data0_400+alu22) = ((int)(((unsigned char)(((((alu46^-1)*val36)+2097152)>>22)))));
+    *(data0_400+alu23) = ((int)(((unsigned char)(((((alu51^-1)*val37)+2097152)>>22)))));
+    *(data0_400+alu24) = ((int)(((unsigned char)(((((alu56^-1)*val38)+2097152)>>22)))));
+    *(data0_400+alu25) = ((int)(((unsigned char)(((((alu61^-1)*val39)+2097152)>>22)))));
+    *(data0_400+alu26) = ((int)(((unsigned char)(((((alu66^-1)*val40)+2097152)>>22)))));
+    *(data0_400+alu0) = ((int)(((unsigned char)(((((alu31^-1)*val41)+2097152)>>22)))));
   }
 }
 
-static void r_10_400(int32_t* restrict data0_10, const int32_t* restrict data1_400, const signed char* restrict data2_4000, const int32_t* restrict data3_10, const int32_t* restrict data4_10) {
-  int buf0[1];
-  for (int Lidx1 = 0; Lidx1 < 10; Lidx1++) {
+static void r_2_5_400(int32_t* restrict data0_10, const int32_t* restrict data1_400, const signed char* restrict data2_4000, const int32_t* restrict data3_10, const int32_t* restrict data4_10) {
+  int buf0[5];
+  for (int Lidx1 = 0; Lidx1 < 2; Lidx1++) {
+    int alu0 = (Lidx1*5);
     *(buf0+0) = 0;
+    *(buf0+1) = 0;
+    *(buf0+2) = 0;
+    *(buf0+3) = 0;
+    *(buf0+4) = 0;
     for (int Ridx0 = 0; Ridx0 < 400; Ridx0++) {
-      signed char val0 = (*(data2_4000+((Ridx0*10)+Lidx1)));
-      int val1 = (*(data1_400+Ridx0));
-      *(buf0+0) = ((*(buf0+0))+(val1*((int)(val0))));
+      int alu6 = ((Ridx0*10)+alu0);
+      signed char val0 = (*(data2_4000+(alu6+1)));
+      signed char val1 = (*(data2_4000+(alu6+2)));
+      signed char val2 = (*(data2_4000+(alu6+3)));
+      signed char val3 = (*(data2_4000+(alu6+4)));
+      signed char val4 = (*(data2_4000+alu6));
+      int val5 = (*(data1_400+Ridx0));
+      *(buf0+0) = ((*(buf0+0))+(val5*((int)(val4))));
+      *(buf0+1) = ((*(buf0+1))+(val5*((int)(val0))));
+      *(buf0+2) = ((*(buf0+2))+(val5*((int)(val1))));
+      *(buf0+3) = ((*(buf0+3))+(val5*((int)(val2))));
+      *(buf0+4) = ((*(buf0+4))+(val5*((int)(val3))));
     }
-    int val2 = (*(data3_10+Lidx1));
-    int val3 = (*(data4_10+Lidx1));
-    *(data0_10+Lidx1) = (((*(buf0+0))*val2)+val3);
+    int alu13 = (alu0+1);
+    int val6 = (*(data3_10+alu13));
+    int alu14 = (alu0+2);
+    int val7 = (*(data3_10+alu14));
+    int alu15 = (alu0+3);
+    int val8 = (*(data3_10+alu15));
+    int alu16 = (alu0+4);
+    int val9 = (*(data3_10+alu16));
+    int val10 = (*(data3_10+alu0));
+    int val11 = (*(data4_10+alu13));
+    int val12 = (*(data4_10+alu14));
+    int val13 = (*(data4_10+alu15));
+    int val14 = (*(data4_10+alu16));
+    int val15 = (*(data4_10+alu0));
+    *(data0_10+alu13) = (((*(buf0+1))*val6)+val11);
+    *(data0_10+alu14) = (((*(buf0+2))*val7)+val12);
+    *(data0_10+alu15) = (((*(buf0+3))*val8)+val13);
+    *(data0_10+alu16) = (((*(buf0+4))*val9)+val14);
+    *(data0_10+alu0) = (((*(buf0+0))*val10)+val15);
   }
 }
 
 void net_int8(const uint8_t *input, int32_t *output) {
-    r_400_784(scratch0, input, model_int8_l0_weight, model_int8_l0_bias, model_int8_l0_cap, model_int8_l0_mult);
-    r_10_400(output, scratch0, model_int8_l1_weight, model_int8_l1_mult, model_int8_l1_bias);
+    r_50_8_392_2(scratch0, input, model_int8_l0_weight, model_int8_l0_bias, model_int8_l0_cap, model_int8_l0_mult);
+    r_2_5_400(output, scratch0, model_int8_l1_weight, model_int8_l1_mult, model_int8_l1_bias);
 }

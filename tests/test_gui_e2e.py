@@ -1,0 +1,144 @@
+"""End to end: the GUI and the firmware's host twin over a real pty, under Xvfb.
+
+The GUI must show, for every 28x28 it displays, the prediction the exported model makes on
+that very input; killing the twin mid-stream must show DISCONNECTED, and a restarted twin
+(on a new pty, reached through the same path as a re-enumerated board would be) must be
+picked up again without touching the GUI.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pico4ml.host_gui.headless import run_python, why_no_display
+
+pytestmark = pytest.mark.gui
+
+E2E = r"""
+import json, os, sys, time
+import numpy as np
+import dearpygui.dearpygui as dpg
+from pico4ml.host_gui import view
+from pico4ml.host_gui.hostcheck import try_load
+from pico4ml.host_gui.link import Link
+from pico4ml.host_gui.source import LiveSource
+from pico4ml.host_gui.state import State
+from pico4ml.host_twin.twin import start_twin
+
+out = sys.argv[1]
+port = os.path.join(out, "ttyPICO4ML")  # stable name, like /dev/serial/by-id/...
+
+def start():
+    twin = start_twin(fps=20)
+    tmp = port + ".new"
+    os.symlink(twin.path, tmp)
+    os.replace(tmp, port)
+    return twin
+
+twin = start()
+source = LiveSource(Link(port, backoff=(0.05, 0.3)).start())
+model, _ = try_load()
+dpg.create_context()
+app = view.App(source, State(host_model=model))
+view.create(app, width=1500, height=940)
+shown, log = [], {}
+last = None
+
+def step():
+    global last
+    app.update()
+    dpg.render_dearpygui_frame()
+    p = app.state.prediction
+    if p is not None and p.result.frame_id != last and app.state.input28_id == p.result.frame_id:
+        last = p.result.frame_id
+        tex = app.tex_in28.buf.reshape(224, 224, 4)[::8, ::8, 0]
+        tops = [dpg.get_item_configuration(f"bar{i}")["pmin"][1] for i in range(10)]
+        shown.append({"frame_id": last, "digit": app.digit_text, "bar_winner": int(np.argmin(tops)),
+                      "kind": p.result.model_kind, "in28": np.rint(tex * 255).astype(int).ravel().tolist(),
+                      "injected": p.result.injected})
+
+def run_until(pred, seconds):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        step()
+        if pred():
+            return time.monotonic() - t0
+    return None
+
+log["first_result"] = run_until(lambda: len(shown) >= 1, 10)
+run_until(lambda: False, 2.5)
+log["before_kill"] = len(shown)
+twin.proc.kill()  # mid-stream, no goodbye
+log["disconnected_after"] = run_until(lambda: dpg.get_value("status_text").startswith("DISCONNECTED"), 5)
+log["status_when_down"] = dpg.get_value("status_text")
+log["log_when_down"] = dpg.get_value("log_text")
+log["status_color"] = list(dpg.get_item_configuration("status_text")["color"])
+time.sleep(0.5)
+twin.stop()
+twin = start()
+n = len(shown)
+log["reconnected_after"] = run_until(lambda: dpg.get_value("status_text").startswith("CONNECTED")
+                                     and len(shown) > n + 3, 10)
+log["status_after"] = dpg.get_value("status_text")
+log["checks"], log["check_failures"] = app.state.checks, app.state.check_failures
+log["decode_errors"] = source.decoder_stats.errors
+log["shown"] = shown
+json.dump(log, open(os.path.join(out, "e2e.json"), "w"))
+source.close()
+twin.stop()
+dpg.destroy_context()
+"""
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    reason = why_no_display()
+    if reason:
+        pytest.skip(reason)
+    try:
+        from pico4ml.host_twin.twin import build_twin
+        build_twin()
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"host twin cannot be built here: {e}")
+    out = tmp_path_factory.mktemp("e2e")
+    proc = run_python(E2E, str(out), timeout=150)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "e2e.json").read_text())
+
+
+def exported_model_digits(inputs: np.ndarray, kind: int) -> np.ndarray:
+    """What the exported model predicts on these 28x28 inputs (float or int8 reference)."""
+    from pico4ml.train import models, quantize
+    from pico4ml.train.paths import DEFAULT_CHECKPOINT
+
+    if kind == 1:
+        q = quantize.load_quantized(quantize.int8_path(DEFAULT_CHECKPOINT))
+        return np.argmax(quantize.int8_forward(q, inputs), axis=1)
+    state, _ = models.load_state(DEFAULT_CHECKPOINT)
+    return np.argmax(models.numpy_forward(state, inputs), axis=1)
+
+
+def test_shown_predictions_equal_the_exported_model(e2e):
+    shown = [s for s in e2e["shown"] if not s["injected"]]
+    assert e2e["first_result"] is not None and len(shown) >= 20
+    inputs = np.array([s["in28"] for s in shown], np.uint8).reshape(-1, 28, 28)
+    assert inputs.reshape(len(inputs), -1).max(axis=1).min() > 100  # real digits, not blank textures
+    for kind in {s["kind"] for s in shown}:
+        idx = [i for i, s in enumerate(shown) if s["kind"] == kind]
+        expect = exported_model_digits(inputs[idx], kind)
+        assert [int(shown[i]["digit"]) for i in idx] == expect.tolist()
+        assert [shown[i]["bar_winner"] for i in idx] == expect.tolist()
+    assert len({s["digit"] for s in shown}) >= 3  # the twin shows varied digits
+    assert e2e["checks"] >= len(shown) - 2 and e2e["check_failures"] == 0
+    assert e2e["decode_errors"] <= 1  # at most the packet cut by the kill
+
+
+def test_killing_the_twin_shows_disconnected_and_a_restart_reconnects(e2e):
+    assert e2e["disconnected_after"] is not None and e2e["disconnected_after"] < 3
+    assert "link lost" in e2e["log_when_down"]
+    assert "Retrying" in e2e["status_when_down"] or "Reconnecting" in e2e["status_when_down"]
+    assert e2e["status_color"][0] > 0.8 and e2e["status_color"][1] < 0.5  # red
+    assert e2e["reconnected_after"] is not None, e2e["status_after"]
+    assert e2e["status_after"].startswith("CONNECTED")

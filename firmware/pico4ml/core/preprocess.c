@@ -21,6 +21,8 @@ static uint8_t s_box[PP_OUT * PP_OUT];
 static uint32_t s_acc[PP_WORK];
 static uint32_t s_prof[PP_WORK];
 static uint16_t s_hist[256];
+static uint16_t s_xb0[PP_WORK], s_xb1[PP_WORK];       /* area bins along x */
+static uint8_t s_pad[PP_WORK + 32], s_g[PP_WORK + 32], s_h[PP_WORK + 32]; /* one filter line */
 
 void pp_default_params(pp_params *p) {
     if (!p) {
@@ -126,8 +128,13 @@ static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
 /* 1. Area downscale of the ROI onto gw x gh: the rounded mean of integer bins
- * [i*n/g, max((i+1)*n/g, i*n/g+1)), which also covers upscaling (bins of one pixel). */
+ * [i*n/g, max((i+1)*n/g, i*n/g+1)), which also covers upscaling (bins of one pixel).
+ * Bin edges are computed once per frame: no division per frame pixel. */
 static void area_downscale(const uint8_t *roi, int stride, int rw, int rh, int gw, int gh) {
+    for (int gx = 0; gx < gw; gx++) {
+        s_xb0[gx] = (uint16_t)(gx * rw / gw);
+        s_xb1[gx] = (uint16_t)imax((gx + 1) * rw / gw, s_xb0[gx] + 1);
+    }
     for (int gy = 0; gy < gh; gy++) {
         int y0 = gy * rh / gh;
         int y1 = imax((gy + 1) * rh / gh, y0 + 1);
@@ -135,19 +142,15 @@ static void area_downscale(const uint8_t *roi, int stride, int rw, int rh, int g
         for (int y = y0; y < y1; y++) {
             const uint8_t *row = roi + (size_t)y * (size_t)stride;
             for (int gx = 0; gx < gw; gx++) {
-                int x0 = gx * rw / gw;
-                int x1 = imax((gx + 1) * rw / gw, x0 + 1);
                 uint32_t s = 0;
-                for (int x = x0; x < x1; x++) {
+                for (int x = s_xb0[gx]; x < s_xb1[gx]; x++) {
                     s += row[x];
                 }
                 s_acc[gx] += s;
             }
         }
         for (int gx = 0; gx < gw; gx++) {
-            int x0 = gx * rw / gw;
-            int x1 = imax((gx + 1) * rw / gw, x0 + 1);
-            uint32_t cnt = (uint32_t)(x1 - x0) * (uint32_t)(y1 - y0);
+            uint32_t cnt = (uint32_t)(s_xb1[gx] - s_xb0[gx]) * (uint32_t)(y1 - y0);
             s_work[gy * PP_WORK + gx] = (uint8_t)((s_acc[gx] + cnt / 2) / cnt);
         }
     }
@@ -174,19 +177,51 @@ static void hist_of(const uint8_t *img, int gw, int gh) {
     }
 }
 
-/* Sliding max (is_max) or min over 2r+1 pixels along x (dx = 1) or y, clipped at the edges. */
-static void sliding(const uint8_t *src, uint8_t *dst, int gw, int gh, int r, int along_x, int is_max) {
-    for (int y = 0; y < gh; y++) {
-        for (int x = 0; x < gw; x++) {
-            int c = along_x ? x : y;
-            int n = along_x ? gw : gh;
-            int lo = imax(c - r, 0), hi = imin(c + r, n - 1);
-            int best = is_max ? 0 : 255;
-            for (int k = lo; k <= hi; k++) {
-                int v = along_x ? src[y * PP_WORK + k] : src[k * PP_WORK + x];
-                best = is_max ? imax(best, v) : imin(best, v);
-            }
-            dst[y * PP_WORK + x] = (uint8_t)best;
+/* Max or min of s_pad[i .. i+2r] for i < n into out[i * step]: van Herk / Gil-Werman,
+ * three comparisons per pixel whatever the radius. s_pad holds the line with r
+ * identity values (0 for max, 255 for min) on each side, which is exactly a window
+ * clipped at the edges. One copy per operation keeps the inner loops branch-light. */
+#define MAX_OP(a, b) ((a) > (b) ? (a) : (b))
+#define MIN_OP(a, b) ((a) < (b) ? (a) : (b))
+#define DEFINE_FILTER_LINE(name, OP)                                                  \
+    static void name(int n, int r, uint8_t *out, int step) {                          \
+        int len = n + 2 * r, w = 2 * r + 1;                                           \
+        for (int k0 = 0; k0 < len; k0 += w) {                                         \
+            int k1 = imin(k0 + w, len) - 1;                                           \
+            uint8_t g = s_pad[k0], h = s_pad[k1];                                     \
+            s_g[k0] = g;                                                              \
+            s_h[k1] = h;                                                              \
+            for (int k = k0 + 1; k <= k1; k++) {                                      \
+                g = OP(g, s_pad[k]);                                                  \
+                s_g[k] = g;                                                           \
+            }                                                                         \
+            for (int k = k1 - 1; k >= k0; k--) {                                      \
+                h = OP(h, s_pad[k]);                                                  \
+                s_h[k] = h;                                                           \
+            }                                                                         \
+        }                                                                             \
+        for (int i = 0; i < n; i++) {                                                 \
+            out[i * step] = OP(s_h[i], s_g[i + w - 1]);                               \
+        }                                                                             \
+    }
+DEFINE_FILTER_LINE(filter_line_max, MAX_OP)
+DEFINE_FILTER_LINE(filter_line_min, MIN_OP)
+
+/* Sliding max or min over 2r+1 pixels along x (along_x) or y, clipped at the edges. */
+static void sliding(const uint8_t *src, uint8_t *dst, int w, int h, int r, int along_x, int is_max) {
+    int lines = along_x ? h : w, n = along_x ? w : h;
+    int step = along_x ? 1 : PP_WORK;
+    memset(s_pad, is_max ? 0 : 255, sizeof s_pad);
+    for (int l = 0; l < lines; l++) {
+        const uint8_t *in = along_x ? src + l * PP_WORK : src + l;
+        uint8_t *out = along_x ? dst + l * PP_WORK : dst + l;
+        for (int i = 0; i < n; i++) {
+            s_pad[r + i] = in[i * step];
+        }
+        if (is_max) {
+            filter_line_max(n, r, out, step);
+        } else {
+            filter_line_min(n, r, out, step);
         }
     }
 }
@@ -354,7 +389,7 @@ int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_par
     } else {
         dark_on_light = p->polarity == PP_POLARITY_DARK_ON_LIGHT;
     }
-    uint8_t *q = s_tmp_b; /* q lives in s_tmp_b until the closing needs it */
+    uint8_t *q = s_ink; /* q is replaced by the ink signal in place below */
     for (int y = 0; y < gh; y++) {
         for (int x = 0; x < gw; x++) {
             uint8_t v = s_work[y * PP_WORK + x];
@@ -362,19 +397,29 @@ int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_par
         }
     }
 
-    /* 3. background: paper = closing of q (max then min); ink = (paper - q) * 255 / paper */
+    /* 3. background: paper = closing of q, computed on a half-resolution grid (2x2
+     * block maxima: 4x less work, twice the reach); ink = (paper - q) * 255 / paper */
     if (p->bg_remove) {
-        int r = p->bg_radius;
-        memcpy(s_ink, q, sizeof s_ink);                /* keep q; s_ink is free until below */
-        sliding(s_ink, s_tmp_a, gw, gh, r, 1, 1);
-        sliding(s_tmp_a, s_tmp_b, gw, gh, r, 0, 1);
-        sliding(s_tmp_b, s_tmp_a, gw, gh, r, 1, 0);
-        sliding(s_tmp_a, s_tmp_b, gw, gh, r, 0, 0);    /* s_tmp_b: paper */
+        int hw = (gw + 1) / 2, hh = (gh + 1) / 2, r = (p->bg_radius + 1) / 2;
+        for (int y = 0; y < hh; y++) {
+            for (int x = 0; x < hw; x++) {
+                int m = 0;
+                for (int yy = 2 * y; yy < imin(2 * y + 2, gh); yy++) {
+                    for (int xx = 2 * x; xx < imin(2 * x + 2, gw); xx++) {
+                        m = imax(m, q[yy * PP_WORK + xx]);
+                    }
+                }
+                s_tmp_a[y * PP_WORK + x] = (uint8_t)m;
+            }
+        }
+        sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 1);
+        sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 1);
+        sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 0);
+        sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 0);    /* s_tmp_a: paper on the half grid */
         for (int y = 0; y < gh; y++) {
             for (int x = 0; x < gw; x++) {
-                int i = y * PP_WORK + x;
-                int paper = s_tmp_b[i], v = s_ink[i];
-                s_ink[i] = paper > 0 ? (uint8_t)(((paper - v) * 255 + paper / 2) / paper) : 0;
+                int paper = s_tmp_a[(y / 2) * PP_WORK + x / 2], v = q[y * PP_WORK + x];
+                s_ink[y * PP_WORK + x] = paper > 0 ? (uint8_t)(((paper - v) * 255 + paper / 2) / paper) : 0;
             }
         }
     } else {
@@ -409,18 +454,21 @@ int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_par
         }
     }
 
-    /* 5. bounding box: speck mask in s_tmp_a, then the heaviest runs of rows/columns */
+    /* 5. bounding box: speck mask in s_tmp_a (only ink pixels need it: the others add
+     * nothing to the profiles), then the heaviest runs of rows/columns */
     for (int y = 0; y < gh; y++) {
         for (int x = 0; x < gw; x++) {
-            int cnt = 0;
-            if (p->speck_min > 1) {
+            int keep = s_norm[y * PP_WORK + x] > 0;
+            if (keep && p->speck_min > 1) {
+                int cnt = 0;
                 for (int yy = imax(y - 1, 0); yy <= imin(y + 1, gh - 1); yy++) {
                     for (int xx = imax(x - 1, 0); xx <= imin(x + 1, gw - 1); xx++) {
                         cnt += s_norm[yy * PP_WORK + xx] > 0;
                     }
                 }
+                keep = cnt >= p->speck_min;
             }
-            s_tmp_a[y * PP_WORK + x] = (uint8_t)(p->speck_min <= 1 || cnt >= p->speck_min);
+            s_tmp_a[y * PP_WORK + x] = (uint8_t)keep;
         }
     }
     int bx0 = 0, bx1 = 0, by0 = 0, by1 = 0;

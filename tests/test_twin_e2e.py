@@ -222,3 +222,27 @@ def test_twin_frame_sources_and_bad_files(tmp_path):
         start_twin(frames=[tmp_path / "broken.pgm"])
     with pytest.raises(FileNotFoundError):
         start_twin(frames=tmp_path / "missing.png")
+
+
+def test_synthetic_digits_are_readable_by_the_firmware_pipeline():
+    """The twin's built-in digits (host/synth.c) are real digits: the C pipeline reads them."""
+    import ctypes
+
+    from pico4ml.host_twin.cbuild import build
+    from pico4ml.host_twin.classify import FramePipeline
+    from pico4ml.train.paths import FIRMWARE_DIR
+    host = FIRMWARE_DIR / "host"
+    lib = ctypes.CDLL(str(build("synth", [host / "synth.c"], shared=True, include_dirs=[host])))
+    lib.synth_digit.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                ctypes.POINTER(ctypes.c_uint32)]
+    pipe = FramePipeline()
+    state = ctypes.c_uint32(12345)
+    frames = []
+    right = 0
+    for i in range(100):
+        frame = np.zeros((162, 162), np.uint8)
+        lib.synth_digit(frame.ctypes.data, 162, 162, i % 10, ctypes.byref(state))
+        frames.append(frame)
+        right += pipe.classify(frame)[0] == i % 10
+    assert right >= 90, f"{right}/100 synthetic digits read correctly"
+    assert len({f.tobytes() for f in frames}) == 100 and 60 < np.mean(frames) < 230  # varied, paper-like

@@ -66,6 +66,13 @@ def mnist_likeness(x_test: np.ndarray, n: int) -> float:
     return round(float(corr.mean()), 4)
 
 
+def c_bytes(rows: np.ndarray) -> str:
+    """A C initialiser for a 2-D uint8 array."""
+    def one(r: np.ndarray) -> str:
+        return "{" + ",".join(map(str, r.astype(np.uint8).tolist())) + "}"
+    return "{\n" + ",\n".join(one(r) for r in rows) + "\n}"
+
+
 def rp2040_cycles(frames: np.ndarray) -> dict | None:
     """pp_run on the emulated RP2040: cycles per frame; None when the tools are missing."""
     spec = importlib.util.spec_from_file_location("rp2040_harness", HERE / "rp2040" / "harness.py")
@@ -82,7 +89,7 @@ def rp2040_cycles(frames: np.ndarray) -> dict | None:
     # each vector's "output": the 28x28 summed over 10 bands of rows, enough to prove equality
     bands = np.array_split(np.arange(28), 10)
     expected = np.stack([[int(o[b].astype(np.int64).sum()) for b in bands] for o in out]).astype(np.int32)
-    frame_array = h._c_array(frames.astype(np.uint8))
+    frame_array = c_bytes(frames.reshape(n, -1))
     prelude = "\n".join([
         '#include "preprocess.h"',
         "#include <stddef.h>",

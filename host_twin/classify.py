@@ -29,9 +29,15 @@ class ClassifierResult(ctypes.Structure):
 class FramePipeline:
     """pp_run + classifier_run from one shared library built from core/*.c."""
 
-    def __init__(self, flags: list[str] | None = None) -> None:
-        sources = [CORE_DIR / "preprocess.c", CORE_DIR / "classifier.c", CORE_DIR / "model" / "model_float.c"]
-        self.lib = ctypes.CDLL(str(build("pico4ml_pipeline", sources, shared=True, flags=flags)))
+    def __init__(self, flags: list[str] | None = None, int8: bool = False) -> None:
+        """int8 builds the classifier with -DPICO4ML_MODEL_INT8=1 (core/model/model_int8.c)."""
+        model_dir = CORE_DIR / "model"
+        models = ([model_dir / "model_int8.c", *sorted(model_dir.glob("net_int8_*.c"))] if int8
+                  else [model_dir / "model_float.c"])
+        sources = [CORE_DIR / "preprocess.c", CORE_DIR / "classifier.c", *models]
+        flags = list(flags if flags is not None else ["-O2"]) + (["-DPICO4ML_MODEL_INT8=1"] if int8 else [])
+        name = "pico4ml_pipeline_int8" if int8 else "pico4ml_pipeline"
+        self.lib = ctypes.CDLL(str(build(name, sources, shared=True, flags=flags)))
         self.lib.pp_run.restype = ctypes.c_int
         self.lib.pp_run.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]

@@ -336,6 +336,15 @@ static void test_device_commands(void) {
     send_cmd(PROTO_PING, ping, 5);
     CHECK(col.types[0] == PROTO_PONG);
     CHECK(device_stats(&dev)->cmds_rejected >= 6 && device_stats(&dev)->rx_errors == 1);
+
+    /* a flood of runts: all counted, at most DEVICE_RX_ERRORS_PER_S answered per second */
+    fake_now += 2000000; /* a fresh rate-limit window */
+    static uint8_t runts[200];
+    for (int i = 0; i < 200; i++) runts[i] = (uint8_t)(i % 2 ? 0x00 : 0x01);
+    sink.len = 0;
+    device_receive(&dev, runts, sizeof runts);
+    decode(sink.buf, sink.len);
+    CHECK(col.count == DEVICE_RX_ERRORS_PER_S && device_stats(&dev)->rx_errors == 101);
 }
 
 static void make_frame(uint8_t *f, int w, int h) {

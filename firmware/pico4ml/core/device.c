@@ -226,9 +226,17 @@ static void on_packet(void *ctx, const proto_packet *pkt) {
 
 static void on_rx_error(void *ctx, int code, uint8_t type, uint16_t seq) {
     device *d = ctx;
+    d->stats.rx_errors++;
+    /* Garbage can hold a 0x00 every other byte: answer only the first few per second so
+     * a noisy line cannot crowd the real stream out of the TX buffer (all are counted). */
+    uint64_t now = now_us(d);
+    if (now - d->rx_err_window_us >= 1000000u) {
+        d->rx_err_window_us = now;
+        d->rx_err_in_window = 0;
+    }
+    if (++d->rx_err_in_window > DEVICE_RX_ERRORS_PER_S) return;
     static const char *const why[] = {"", "bad COBS framing", "bad CRC-32", "wrong protocol version", "", "", "",
                                       "command larger than the receive buffer"};
-    d->stats.rx_errors++;
     device_send_error(d, (uint16_t)code, type, seq, (code > 0 && code < 8) ? why[code] : "bad packet");
 }
 

@@ -49,6 +49,7 @@ typedef struct {
 #define DEVICE_DEFAULT_STREAM_MASK \
     (PROTO_STREAM_FRAME | PROTO_STREAM_INPUT28 | PROTO_STREAM_RESULT | PROTO_STREAM_STATS | PROTO_STREAM_LOG)
 #define DEVICE_DEFAULT_MAX_SIDE 81 /* 324x324 -> 81x81: 6.6 KB a frame */
+#define DEVICE_RX_ERRORS_PER_S 10  /* ERROR replies to bad packets (garbage) per second, at most */
 
 /* One processed frame, as the firmware's core 0 has it after net(). */
 typedef struct {
@@ -78,6 +79,8 @@ typedef struct {
     uint32_t fps_x100;
     uint32_t last_send_us;      /* time spent sending the previous frame's messages */
     uint64_t last_hello_us;
+    uint64_t rx_err_window_us;  /* rate limit of ERROR replies to garbage */
+    uint32_t rx_err_in_window;
     uint8_t small[PROTO_MAX_SMALL_SIDE * PROTO_MAX_SMALL_SIDE]; /* downscaled FRAME */
     uint8_t in28[784];          /* inject path */
 } device;

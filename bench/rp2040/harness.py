@@ -72,12 +72,12 @@ def have_emulator() -> bool:
     return True
 
 
-def _c_array(values: np.ndarray, per_line: int = 16) -> str:
-    flat = [str(int(v)) if np.issubdtype(values.dtype, np.integer) else f"{float(v)!r}f"
-            for v in values.reshape(-1)]
-    flat = [v.replace("inff", "INFINITY") for v in flat]
-    lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
-    return "{\n    " + ",\n    ".join(lines) + "\n}"
+def _c_array(rows: np.ndarray, per_line: int = 16) -> str:
+    """A 2-D array as a braced C initializer, one row per block."""
+    def row(values: np.ndarray) -> str:
+        items = [str(int(v)) if np.issubdtype(values.dtype, np.integer) else f"{float(v)!r}f" for v in values]
+        return "{" + ",\n     ".join(", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)) + "}"
+    return "{\n    " + ",\n    ".join(row(r) for r in rows) + "\n}"
 
 
 def config_header(header: str, run_macro: str, inputs_u8: np.ndarray, expected: np.ndarray,

@@ -154,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     acc = camera_set_accuracy(pipe, n=500 if args.quick else 2000)
     fig["camera_set"] = acc
     fig["model"] = pipe.model_name
+    from pico4ml.train.camera_sim import ttf_fonts_available
+    fig["ttf_fonts"] = ttf_fonts_available()
     print(f"firmware pipeline ({pipe.model_name}) on the camera test set, n={acc['n']}: "
           f"{100 * acc['accuracy']:.2f} % (handwritten {100 * acc['handwritten']:.2f} %, "
-          f"printed {100 * acc['printed']:.2f} %)")
+          f"printed {100 * acc['printed']:.2f} %; {fig['ttf_fonts']} TrueType fonts installed)")
     print(json.dumps(fig))
     return 0
 

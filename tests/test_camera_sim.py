@@ -75,6 +75,20 @@ def test_printed_digits_all_labels_and_styles():
         cs.render_printed(10, rng)
 
 
+def test_printed_without_truetype_fonts(monkeypatch):
+    """Without Pillow/DejaVu the same style numbers render with Hershey stand-ins."""
+    monkeypatch.setattr(cs, "_ttf_fonts", lambda: (None,) * len(cs.TTF_CANDIDATES))
+    cs.printed_coverage.cache_clear()
+    try:
+        assert cs.ttf_fonts_available() == 0
+        for style in range(cs.N_HERSHEY_STYLES, cs.n_printed_styles()):
+            assert cs.printed_coverage(3, style).max() > 0.5
+        f = cs.render_printed(7, np.random.default_rng(0), 100)
+        assert f.shape == (100, 100)
+    finally:
+        cs.printed_coverage.cache_clear()
+
+
 def test_inversion_option(mnist):
     _, _, x_test, _ = mnist
     ranges = cs.SimRanges(invert_prob=1.0)

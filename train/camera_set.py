@@ -2,7 +2,9 @@
 
 Handwritten digits from the MNIST *test* split (never seen in training) and printed
 digits, rendered by camera_sim at the sensor's full 324x324 with a fixed seed, so every
-run and every machine scores the same frames. Rendered sets are cached under
+run and every machine scores the same frames (printed digits use DejaVu TrueType fonts
+when installed, Debian's fonts-dejavu-core, and Hershey stand-ins otherwise: the bench
+reports which). Rendered sets are cached under
 build/camera_set/ (keyed by the parameters and camera_sim's source).
 
     python -m pico4ml.train.camera_set --out frames/   # write them as PGM files too
@@ -27,7 +29,7 @@ PRINTED_FRACTION = 0.3
 
 def _cache_path(n: int, seed: int, size: int, printed_fraction: float) -> Path:
     h = hashlib.sha256(Path(camera_sim.__file__).read_bytes())
-    h.update(f"{n} {seed} {size} {printed_fraction}".encode())
+    h.update(f"{n} {seed} {size} {printed_fraction} ttf={camera_sim.ttf_fonts_available()}".encode())
     return BUILD_DIR / "camera_set" / f"camera_test_{n}_{size}_{h.hexdigest()[:12]}.npz"
 
 

@@ -81,18 +81,23 @@ def _hershey_glyph(label: int, font: int, italic: bool, thickness: int) -> np.nd
 
 @functools.lru_cache(maxsize=None)
 def _ttf_fonts() -> tuple:
+    """One entry per TTF_CANDIDATES path: a Pillow font, or None where unavailable."""
     try:
         from PIL import ImageFont
     except ImportError:
-        return ()
+        return (None,) * len(TTF_CANDIDATES)
     fonts = []
     for path in TTF_CANDIDATES:
-        if Path(path).is_file():
-            try:
-                fonts.append(ImageFont.truetype(path, GLYPH_PX))
-            except OSError:
-                pass
+        try:
+            fonts.append(ImageFont.truetype(path, GLYPH_PX) if Path(path).is_file() else None)
+        except OSError:
+            fonts.append(None)
     return tuple(fonts)
+
+
+def ttf_fonts_available() -> int:
+    """How many of TTF_CANDIDATES are installed (0 without Pillow or fonts-dejavu-core)."""
+    return sum(f is not None for f in _ttf_fonts())
 
 
 def _ttf_glyph(label: int, font) -> np.ndarray:
@@ -102,23 +107,31 @@ def _ttf_glyph(label: int, font) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
+N_HERSHEY_STYLES = len(HERSHEY_FONTS) * 2 * 3   # face x (upright, italic) x 3 weights
+
+
 @functools.lru_cache(maxsize=4096)
 def printed_coverage(label: int, style: int) -> np.ndarray:
-    """Coverage of printed digit `label` in font style number `style` (see n_printed_styles)."""
-    n_hershey = len(HERSHEY_FONTS) * 2 * 3
-    if style < n_hershey:
-        font, rest = divmod(style, 6)
-        italic, weight = divmod(rest, 3)
-        thickness = (3, 7, 11)[weight]
-        g = _hershey_glyph(label, HERSHEY_FONTS[font], bool(italic), thickness)
-    else:
-        g = _ttf_glyph(label, _ttf_fonts()[style - n_hershey])
+    """Coverage of printed digit `label` in font style `style` (0 .. n_printed_styles()-1).
+
+    The style numbering is fixed whatever is installed, so a seed draws the same styles
+    everywhere; a TrueType style whose font is missing falls back to a Hershey style."""
+    if style >= N_HERSHEY_STYLES:
+        font = _ttf_fonts()[style - N_HERSHEY_STYLES]
+        if font is not None:
+            g = _ttf_glyph(label, font)
+            g.setflags(write=False)
+            return g
+        style = (style * 7) % N_HERSHEY_STYLES
+    font, rest = divmod(style, 6)
+    italic, weight = divmod(rest, 3)
+    g = _hershey_glyph(label, HERSHEY_FONTS[font], bool(italic), (3, 7, 11)[weight])
     g.setflags(write=False)
     return g
 
 
 def n_printed_styles() -> int:
-    return len(HERSHEY_FONTS) * 6 + len(_ttf_fonts())
+    return N_HERSHEY_STYLES + len(TTF_CANDIDATES)
 
 
 # ---------------------------------------------------------------------------

@@ -55,7 +55,7 @@ static void report_memory(void) {
 
 /* Host bytes -> commands. INJECT runs pp_run on this core: hold core 1 off it. */
 static bool serve_host(void) {
-    uint8_t buf[RX_CHUNK];
+    static uint8_t buf[RX_CHUNK];  /* static: core 0's 4 KB stack also carries the USB interrupt */
     size_t n = usb_link_read(buf, sizeof buf);
     if (!n)
         return false;

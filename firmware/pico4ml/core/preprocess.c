@@ -331,131 +331,126 @@ static void resample_box(int x0, int y0, int bw, int bh, int ow, int oh) {
     }
 }
 
-int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_params *params,
-           uint8_t out28[PP_OUT * PP_OUT], pp_stages *st) {
-    if (out28) {
-        memset(out28, 0, PP_OUT * PP_OUT);
-    }
-    if (st) {
-        memset(st, 0, sizeof *st);
-    }
-    pp_params defaults;
-    if (!params) {
-        pp_default_params(&defaults);
-        params = &defaults;
-    }
-    const pp_params *p = params;
-    if (!frame || !out28 || width < 1 || height < 1 || width > PP_MAX_DIM || height > PP_MAX_DIM
-        || stride < width) {
-        return PP_ERR_ARG;
-    }
-    int err = pp_validate_params(p);
-    if (err) {
-        return err;
-    }
+/* What one run found, stage by stage (also what pp_stages reports). */
+typedef struct {
+    int rx, ry, rw, rh;   /* ROI in the frame */
+    int gw, gh, n;        /* work grid */
+    int dark_on_light;
+    int lo, hi, t, sat, low_contrast;
+    int bx0, by0, bw, bh; /* bounding box on the work grid */
+    int ow, oh, dx, dy;   /* box size and where it lands in the 28x28 */
+} run_state;
 
-    /* ROI, clipped */
-    int rx, ry, rw, rh;
+/* ROI clipped to the frame; 0 or PP_ERR_ROI. Also sizes the work grid. */
+static int choose_roi(int width, int height, const pp_params *p, run_state *s) {
     if (p->roi_w == 0 || p->roi_h == 0) {
-        int s = imin(width, height);
-        rx = (width - s) / 2;
-        ry = (height - s) / 2;
-        rw = rh = s;
+        int side = imin(width, height);
+        s->rx = (width - side) / 2;
+        s->ry = (height - side) / 2;
+        s->rw = s->rh = side;
     } else {
         int x0 = imax(p->roi_x, 0), y0 = imax(p->roi_y, 0);
         int x1 = imin(p->roi_x + p->roi_w, width), y1 = imin(p->roi_y + p->roi_h, height);
         if (x1 <= x0 || y1 <= y0) {
             return PP_ERR_ROI;
         }
-        rx = x0;
-        ry = y0;
-        rw = x1 - x0;
-        rh = y1 - y0;
+        s->rx = x0;
+        s->ry = y0;
+        s->rw = x1 - x0;
+        s->rh = y1 - y0;
     }
-    int m = imax(rw, rh);
-    int gw = imax(1, (rw * PP_WORK + m / 2) / m);
-    int gh = imax(1, (rh * PP_WORK + m / 2) / m);
-    int n = gw * gh;
+    int m = imax(s->rw, s->rh);
+    s->gw = imax(1, (s->rw * PP_WORK + m / 2) / m);
+    s->gh = imax(1, (s->rh * PP_WORK + m / 2) / m);
+    s->n = s->gw * s->gh;
+    return PP_OK;
+}
 
-    /* 1. ROI + area downscale */
-    area_downscale(frame + (size_t)ry * (size_t)stride + (size_t)rx, stride, rw, rh, gw, gh);
-
-    /* 2. polarity: q (paper bright) = work or 255 - work */
-    int dark_on_light = 1;
+/* 2. polarity: s_ink := q, the work grid with the paper bright */
+static void apply_polarity(const pp_params *p, run_state *s) {
     if (p->polarity == PP_POLARITY_AUTO) {
-        hist_of(s_work, gw, gh);
-        int k = n / 64;
-        dark_on_light = 2 * hist_kth((n - 1) / 2) >= hist_kth(k) + hist_kth(n - 1 - k);
+        hist_of(s_work, s->gw, s->gh);
+        int k = s->n / 64;
+        s->dark_on_light = 2 * hist_kth((s->n - 1) / 2) >= hist_kth(k) + hist_kth(s->n - 1 - k);
     } else {
-        dark_on_light = p->polarity == PP_POLARITY_DARK_ON_LIGHT;
+        s->dark_on_light = p->polarity == PP_POLARITY_DARK_ON_LIGHT;
     }
-    uint8_t *q = s_ink; /* q is replaced by the ink signal in place below */
-    for (int y = 0; y < gh; y++) {
-        for (int x = 0; x < gw; x++) {
+    for (int y = 0; y < s->gh; y++) {
+        for (int x = 0; x < s->gw; x++) {
             uint8_t v = s_work[y * PP_WORK + x];
-            q[y * PP_WORK + x] = dark_on_light ? v : (uint8_t)(255 - v);
+            s_ink[y * PP_WORK + x] = s->dark_on_light ? v : (uint8_t)(255 - v);
         }
     }
+}
 
-    /* 3. background: paper = closing of q, computed on a half-resolution grid (2x2
-     * block maxima: 4x less work, twice the reach); ink = (paper - q) * 255 / paper */
-    if (p->bg_remove) {
-        int hw = (gw + 1) / 2, hh = (gh + 1) / 2, r = (p->bg_radius + 1) / 2;
-        for (int y = 0; y < hh; y++) {
-            for (int x = 0; x < hw; x++) {
-                int m = 0;
-                for (int yy = 2 * y; yy < imin(2 * y + 2, gh); yy++) {
-                    for (int xx = 2 * x; xx < imin(2 * x + 2, gw); xx++) {
-                        m = imax(m, q[yy * PP_WORK + xx]);
-                    }
+/* 3. background: paper = closing of q, computed on a half-resolution grid (2x2 block
+ * maxima: 4x less work, twice the reach); s_ink := (paper - q) * 255 / paper in place */
+static void remove_background(const pp_params *p, const run_state *s) {
+    int gw = s->gw, gh = s->gh;
+    uint8_t *q = s_ink;
+    if (!p->bg_remove) {
+        for (int y = 0; y < gh; y++) {
+            for (int x = 0; x < gw; x++) {
+                q[y * PP_WORK + x] = (uint8_t)(255 - q[y * PP_WORK + x]);
+            }
+        }
+        return;
+    }
+    int hw = (gw + 1) / 2, hh = (gh + 1) / 2, r = (p->bg_radius + 1) / 2;
+    for (int y = 0; y < hh; y++) {
+        for (int x = 0; x < hw; x++) {
+            int block_max = 0;
+            for (int yy = 2 * y; yy < imin(2 * y + 2, gh); yy++) {
+                for (int xx = 2 * x; xx < imin(2 * x + 2, gw); xx++) {
+                    block_max = imax(block_max, q[yy * PP_WORK + xx]);
                 }
-                s_tmp_a[y * PP_WORK + x] = (uint8_t)m;
             }
-        }
-        sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 1);
-        sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 1);
-        sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 0);
-        sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 0);    /* s_tmp_a: paper on the half grid */
-        for (int y = 0; y < gh; y++) {
-            for (int x = 0; x < gw; x++) {
-                int paper = s_tmp_a[(y / 2) * PP_WORK + x / 2], v = q[y * PP_WORK + x];
-                s_ink[y * PP_WORK + x] = paper > 0 ? (uint8_t)(((paper - v) * 255 + paper / 2) / paper) : 0;
-            }
-        }
-    } else {
-        for (int y = 0; y < gh; y++) {
-            for (int x = 0; x < gw; x++) {
-                s_ink[y * PP_WORK + x] = (uint8_t)(255 - q[y * PP_WORK + x]);
-            }
+            s_tmp_a[y * PP_WORK + x] = (uint8_t)block_max;
         }
     }
-
-    /* 4. contrast normalisation + soft threshold */
-    hist_of(s_ink, gw, gh);
-    int lo = hist_kth((n - 1) / 2);
-    int hi = hist_kth(n - 1 - n / 256);
-    int range = hi - lo;
-    int t = p->threshold_pct > 0 ? lo + range * p->threshold_pct / 100 : otsu(n);
-    int sat = lo + range * p->saturate_pct / 100;
-    if (sat <= t) {
-        sat = t + 1;
-    }
-    int low_contrast = range < p->min_contrast;
-    int e = p->border;
-    memset(s_norm, 0, sizeof s_norm);
+    sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 1);
+    sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 1);
+    sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 0);
+    sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 0); /* s_tmp_a: paper on the half grid */
     for (int y = 0; y < gh; y++) {
         for (int x = 0; x < gw; x++) {
-            int v = s_ink[y * PP_WORK + x];
-            if (low_contrast || v <= t || x < e || y < e || x >= gw - e || y >= gh - e) {
-                continue;
-            }
-            int o = ((v - t) * 255 + (sat - t) / 2) / (sat - t);
-            s_norm[y * PP_WORK + x] = (uint8_t)imin(o, 255);
+            int paper = s_tmp_a[(y / 2) * PP_WORK + x / 2], v = q[y * PP_WORK + x];
+            q[y * PP_WORK + x] = paper > 0 ? (uint8_t)(((paper - v) * 255 + paper / 2) / paper) : 0;
         }
     }
+}
 
-    /* 5. bounding box: speck mask in s_tmp_a (only ink pixels need it: the others add
-     * nothing to the profiles), then the heaviest runs of rows/columns */
+/* 4. contrast normalisation + soft threshold: s_norm from s_ink */
+static void normalise(const pp_params *p, run_state *s) {
+    hist_of(s_ink, s->gw, s->gh);
+    s->lo = hist_kth((s->n - 1) / 2);
+    s->hi = hist_kth(s->n - 1 - s->n / 256);
+    int range = s->hi - s->lo;
+    s->t = p->threshold_pct > 0 ? s->lo + range * p->threshold_pct / 100 : otsu(s->n);
+    s->sat = s->lo + range * p->saturate_pct / 100;
+    if (s->sat <= s->t) {
+        s->sat = s->t + 1;
+    }
+    s->low_contrast = range < p->min_contrast;
+    int e = p->border, t = s->t, span = s->sat - s->t;
+    memset(s_norm, 0, sizeof s_norm);
+    if (s->low_contrast) {
+        return;
+    }
+    for (int y = e; y < s->gh - e; y++) {
+        for (int x = e; x < s->gw - e; x++) {
+            int v = s_ink[y * PP_WORK + x];
+            if (v > t) {
+                s_norm[y * PP_WORK + x] = (uint8_t)imin(((v - t) * 255 + span / 2) / span, 255);
+            }
+        }
+    }
+}
+
+/* 5. bounding box: speck mask in s_tmp_a (only ink pixels need it: the others add
+ * nothing to the profiles), then the heaviest runs of rows, columns, rows. */
+static int find_box(const pp_params *p, run_state *s) {
+    int gw = s->gw, gh = s->gh;
     for (int y = 0; y < gh; y++) {
         for (int x = 0; x < gw; x++) {
             int keep = s_norm[y * PP_WORK + x] > 0;
@@ -471,82 +466,126 @@ int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_par
             s_tmp_a[y * PP_WORK + x] = (uint8_t)keep;
         }
     }
-    int bx0 = 0, bx1 = 0, by0 = 0, by1 = 0;
+    int x0 = 0, x1 = 0, y0 = 0, y1 = 0;
     profile(1, 0, gw - 1, 0, gh - 1);
-    int found = !low_contrast && pick_run(s_prof, gh, p->max_gap, &by0, &by1);
-    if (found) {
-        profile(0, 0, gw - 1, by0, by1);
-        pick_run(s_prof, gw, p->max_gap, &bx0, &bx1);
-        profile(1, bx0, bx1, 0, gh - 1);
-        pick_run(s_prof, gh, p->max_gap, &by0, &by1);
+    if (s->low_contrast || !pick_run(s_prof, gh, p->max_gap, &y0, &y1)) {
+        return 0;
     }
+    profile(0, 0, gw - 1, y0, y1);
+    pick_run(s_prof, gw, p->max_gap, &x0, &x1);
+    profile(1, x0, x1, 0, gh - 1);
+    pick_run(s_prof, gh, p->max_gap, &y0, &y1);
+    s->bx0 = x0;
+    s->by0 = y0;
+    s->bw = x1 - x0 + 1;
+    s->bh = y1 - y0 + 1;
+    return 1;
+}
 
-    /* 6. resample into the box, aspect kept */
-    int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1, ow = 0, oh = 0, dx = 0, dy = 0;
-    if (found) {
-        int mb = imax(bw, bh), box = p->box_size;
-        ow = imax(1, (bw * box + mb / 2) / mb);
-        oh = imax(1, (bh * box + mb / 2) / mb);
-        resample_box(bx0, by0, bw, bh, ow, oh);
-
-        /* 7. centre of mass to (14, 14) */
-        int32_t tot = 0, sx = 0, sy = 0;
-        for (int y = 0; y < oh; y++) {
-            for (int x = 0; x < ow; x++) {
-                int32_t v = s_box[y * PP_OUT + x];
-                tot += v;
-                sx += x * v;
-                sy += y * v;
-            }
-        }
-        found = tot > 0;
-        if (found && p->center_mass) {
-            dx = floor_div(2 * PP_COM_TARGET * tot - 2 * sx + tot, 2 * tot);
-            dy = floor_div(2 * PP_COM_TARGET * tot - 2 * sy + tot, 2 * tot);
-        } else {
-            dx = (PP_OUT - ow) / 2;
-            dy = (PP_OUT - oh) / 2;
-        }
-        if (found) {
-            for (int y = 0; y < oh; y++) {
-                for (int x = 0; x < ow; x++) {
-                    int ty = y + dy, tx = x + dx;
-                    if (ty >= 0 && ty < PP_OUT && tx >= 0 && tx < PP_OUT) {
-                        out28[ty * PP_OUT + tx] = s_box[y * PP_OUT + x];
-                    }
-                }
-            }
+/* 6 + 7. resample into the box (aspect kept), then place it in out28 with the centre
+ * of mass at (PP_COM_TARGET, PP_COM_TARGET). 0 if the box came out empty. */
+static int frame_digit(const pp_params *p, run_state *s, uint8_t *out28) {
+    int m = imax(s->bw, s->bh), box = p->box_size;
+    s->ow = imax(1, (s->bw * box + m / 2) / m);
+    s->oh = imax(1, (s->bh * box + m / 2) / m);
+    resample_box(s->bx0, s->by0, s->bw, s->bh, s->ow, s->oh);
+    int32_t tot = 0, sx = 0, sy = 0;
+    for (int y = 0; y < s->oh; y++) {
+        for (int x = 0; x < s->ow; x++) {
+            int32_t v = s_box[y * PP_OUT + x];
+            tot += v;
+            sx += x * v;
+            sy += y * v;
         }
     }
+    if (tot == 0) {
+        return 0;
+    }
+    if (p->center_mass) {
+        s->dx = floor_div(2 * PP_COM_TARGET * tot - 2 * sx + tot, 2 * tot);
+        s->dy = floor_div(2 * PP_COM_TARGET * tot - 2 * sy + tot, 2 * tot);
+    } else {
+        s->dx = (PP_OUT - s->ow) / 2;
+        s->dy = (PP_OUT - s->oh) / 2;
+    }
+    for (int y = 0; y < s->oh; y++) {
+        for (int x = 0; x < s->ow; x++) {
+            int ty = y + s->dy, tx = x + s->dx;
+            if (ty >= 0 && ty < PP_OUT && tx >= 0 && tx < PP_OUT) {
+                out28[ty * PP_OUT + tx] = s_box[y * PP_OUT + x];
+            }
+        }
+    }
+    return 1;
+}
 
+static void report_stages(const run_state *s, int found, pp_stages *st) {
+    for (int y = 0; y < s->gh; y++) {
+        memcpy(st->work + y * PP_WORK, s_work + y * PP_WORK, (size_t)s->gw);
+        memcpy(st->ink + y * PP_WORK, s_ink + y * PP_WORK, (size_t)s->gw);
+        memcpy(st->norm + y * PP_WORK, s_norm + y * PP_WORK, (size_t)s->gw);
+    }
+    st->roi_x = (uint16_t)s->rx;
+    st->roi_y = (uint16_t)s->ry;
+    st->roi_w = (uint16_t)s->rw;
+    st->roi_h = (uint16_t)s->rh;
+    st->work_w = (uint8_t)s->gw;
+    st->work_h = (uint8_t)s->gh;
+    st->dark_on_light = (uint8_t)s->dark_on_light;
+    st->lo = (uint8_t)s->lo;
+    st->hi = (uint8_t)s->hi;
+    st->threshold = (uint8_t)s->t;
+    st->saturate = (uint16_t)s->sat;
+    if (found) {
+        memcpy(st->box, s_box, sizeof st->box);
+        st->bbox_x = (int16_t)s->bx0;
+        st->bbox_y = (int16_t)s->by0;
+        st->bbox_w = (int16_t)s->bw;
+        st->bbox_h = (int16_t)s->bh;
+        st->box_w = (uint8_t)s->ow;
+        st->box_h = (uint8_t)s->oh;
+        st->shift_x = (int16_t)s->dx;
+        st->shift_y = (int16_t)s->dy;
+    }
+}
+
+int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_params *params,
+           uint8_t out28[PP_OUT * PP_OUT], pp_stages *st) {
+    if (out28) {
+        memset(out28, 0, PP_OUT * PP_OUT);
+    }
     if (st) {
-        for (int y = 0; y < gh; y++) {
-            memcpy(st->work + y * PP_WORK, s_work + y * PP_WORK, (size_t)gw);
-            memcpy(st->ink + y * PP_WORK, s_ink + y * PP_WORK, (size_t)gw);
-            memcpy(st->norm + y * PP_WORK, s_norm + y * PP_WORK, (size_t)gw);
-        }
-        st->roi_x = (uint16_t)rx;
-        st->roi_y = (uint16_t)ry;
-        st->roi_w = (uint16_t)rw;
-        st->roi_h = (uint16_t)rh;
-        st->work_w = (uint8_t)gw;
-        st->work_h = (uint8_t)gh;
-        st->dark_on_light = (uint8_t)dark_on_light;
-        st->lo = (uint8_t)lo;
-        st->hi = (uint8_t)hi;
-        st->threshold = (uint8_t)t;
-        st->saturate = (uint16_t)sat;
-        if (found) {
-            memcpy(st->box, s_box, sizeof st->box);
-            st->bbox_x = (int16_t)bx0;
-            st->bbox_y = (int16_t)by0;
-            st->bbox_w = (int16_t)bw;
-            st->bbox_h = (int16_t)bh;
-            st->box_w = (uint8_t)ow;
-            st->box_h = (uint8_t)oh;
-            st->shift_x = (int16_t)dx;
-            st->shift_y = (int16_t)dy;
-        }
+        memset(st, 0, sizeof *st);
+    }
+    pp_params defaults;
+    if (!params) {
+        pp_default_params(&defaults);
+        params = &defaults;
+    }
+    if (!frame || !out28 || width < 1 || height < 1 || width > PP_MAX_DIM || height > PP_MAX_DIM
+        || stride < width) {
+        return PP_ERR_ARG;
+    }
+    int err = pp_validate_params(params);
+    if (err) {
+        return err;
+    }
+    run_state s;
+    memset(&s, 0, sizeof s);
+    err = choose_roi(width, height, params, &s);
+    if (err) {
+        return err;
+    }
+    area_downscale(frame + (size_t)s.ry * (size_t)stride + (size_t)s.rx, stride, s.rw, s.rh, s.gw, s.gh);
+    apply_polarity(params, &s);
+    remove_background(params, &s);
+    normalise(params, &s);
+    int found = find_box(params, &s) && frame_digit(params, &s, out28);
+    if (!found) {
+        memset(out28, 0, PP_OUT * PP_OUT);
+    }
+    if (st) {
+        report_stages(&s, found, st);
     }
     return found ? PP_OK : PP_NO_DIGIT;
 }

@@ -357,7 +357,10 @@ def _result(out, status, stages, return_status, return_stages):
 
 
 def preprocess(frame: np.ndarray, params: PreprocessParams | None = None, return_stages: bool = False):
-    """One (H, W) uint8 frame -> (28, 28) uint8; with return_stages also (status, stages dict)."""
+    """One (H, W) uint8 frame -> (28, 28) uint8.
+
+    With return_stages, returns (out, stages): stages holds the intermediate images and
+    numbers of this frame (as pp_stages in C) and "status" (OK, NO_DIGIT or ERR_ROI)."""
     if np.asarray(frame).ndim != 2:
         raise ValueError("frame must be a 2-D uint8 array")
     if return_stages:

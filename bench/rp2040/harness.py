@@ -81,10 +81,11 @@ def _c_array(rows: np.ndarray, per_line: int = 16) -> str:
 
 
 def config_header(header: str, run_macro: str, inputs_u8: np.ndarray, expected: np.ndarray,
-                  prelude: str = "") -> str:
+                  prelude: str = "", prepare_macro: str = "") -> str:
     """bench_config.h: the model's header, how to call it, and the vectors with the host's outputs.
 
-    `run_macro` is the body of BENCH_RUN(in, out); `in` is `const uint8_t[784]`.
+    `run_macro` is the body of BENCH_RUN(in, out), the timed part; `prepare_macro` the body
+    of BENCH_PREPARE(in), run just before it and not timed; `in` is `const uint8_t[784]`.
     Integer outputs must match exactly; float ones to 1e-5 relative (the same C on two
     compilers may round a sum differently only if contraction were on; it is not).
     """
@@ -100,6 +101,7 @@ def config_header(header: str, run_macro: str, inputs_u8: np.ndarray, expected: 
         prelude,
         f"#define BENCH_N {n}",
         f"typedef {out_t} bench_out_t;",
+        f"#define BENCH_PREPARE(in) do {{ {prepare_macro} }} while (0)",
         f"#define BENCH_RUN(in, out) do {{ {run_macro} }} while (0)",
         f"#define BENCH_OUT_EQUAL(a, b) {equal}",
         f"static const uint8_t bench_inputs[BENCH_N][784] = {_c_array(inputs_u8.astype(np.uint8))};",

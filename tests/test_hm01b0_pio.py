@@ -1,0 +1,162 @@
+"""The camera's PIO program (drivers/hm01b0/hm01b0.pio, as pioasm assembled it for the
+firmware) on rp2040py's PIO model, fed by a simulated HM01B0 1-bit bus: VSYNC, HSYNC,
+PCLK and D0 driven pin by pin. Checks what the driver relies on: a capture starts only
+at a rising VSYNC, takes `bits` bits per line LSB first and crops the rest of a longer
+line, packs 4 pixels per little-endian word, and takes its counts from the TX FIFO.
+
+Needs the firmware build (for the assembled program: marker sdk) and rp2040py.
+"""
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from pico4ml.host_twin import fwbuild
+
+pytestmark = pytest.mark.sdk
+
+D0, PCLK, HSYNC, VSYNC = 6, 14, 15, 16  # board/pico4ml.h
+# PIO register offsets (RP2040 datasheet 3.7)
+CTRL, FSTAT, TXF0, RXF0, INSTR_MEM0 = 0x000, 0x004, 0x010, 0x020, 0x048
+SM0_EXECCTRL, SM0_SHIFTCTRL, SM0_ADDR, SM0_INSTR, SM0_PINCTRL = 0x0CC, 0x0D0, 0x0D4, 0x0D8, 0x0DC
+PADS_BANK0_GPIO0 = 0x4001C004
+FSTAT_RXEMPTY0 = 1 << 8
+
+
+@pytest.fixture(scope="module")
+def program() -> tuple[list[int], int, int]:
+    sdk = fwbuild.find_pico_sdk()
+    if sdk is None:
+        pytest.skip("Pico SDK not found: the PIO program is assembled by the firmware build (set PICO_SDK_PATH)")
+    pytest.importorskip("rp2040py", reason="rp2040py not installed (pip install -e '.[dev]')")
+    fw = fwbuild.build_firmware(sdk=sdk)
+    text = (fw.build_dir / "hm01b0.pio.h").read_text()
+    body = text.split("hm01b0_capture_program_instructions[] = {")[1].split("};")[0]
+    instructions = [int(x, 16) for x in re.findall(r"0x[0-9a-f]{4}", body)]
+    wrap_target = int(re.search(r"hm01b0_capture_wrap_target (\d+)", text).group(1))
+    wrap = int(re.search(r"hm01b0_capture_wrap (\d+)", text).group(1))
+    offsets = {k: int(v) for k, v in re.findall(r"hm01b0_capture_(\w+)_OFFSET (\d+)", text)}
+    assert offsets == {"PCLK": PCLK - D0, "HSYNC": HSYNC - D0, "VSYNC": VSYNC - D0}, "pins moved: update the test"
+    # Sensor below mirrors hm01b0_capture_program_init(): make sure that still says the same.
+    init = text.split("hm01b0_capture_program_init")[1]
+    assert "sm_config_set_in_shift(&c, true, true, 32)" in init and "sm_config_set_in_pins(&c, d0_pin)" in init
+    return instructions, wrap_target, wrap
+
+
+class Sensor:
+    """The PIO block with the program loaded as hm01b0_capture_program_init() sets it up,
+    and the camera side of the bus."""
+
+    def __init__(self, program: tuple[list[int], int, int]) -> None:
+        from rp2040py import RP2040, Simulator
+        instructions, wrap_target, wrap = program
+        self.mcu = RP2040()
+        self.sim = Simulator(rp2040=self.mcu)  # owns the chip: PIO is stepped by hand below
+        self.pio = self.mcu.pio[0]
+        for i, ins in enumerate(instructions):
+            self.pio.write_uint32(INSTR_MEM0 + 4 * i, ins)
+        self.pio.write_uint32(SM0_EXECCTRL, (wrap << 12) | (wrap_target << 7))
+        # autopush, IN shifts right, threshold 32 (encoded 0)
+        self.pio.write_uint32(SM0_SHIFTCTRL, (1 << 16) | (1 << 18) | (1 << 19))
+        self.pio.write_uint32(SM0_PINCTRL, D0 << 15)  # IN base
+        self.pio.write_uint32(SM0_INSTR, wrap_target)  # jmp to the start
+        for pin in (D0, PCLK, HSYNC, VSYNC):
+            self.mcu.write_uint32(PADS_BANK0_GPIO0 + 4 * pin, 0x56)  # input enabled, as at reset
+            self.set(pin, 0)
+        self.words: list[int] = []
+
+    def set(self, pin: int, value: int) -> None:
+        self.mcu.gpio[pin].set_input_value(bool(value))
+
+    def run(self, cycles: int = 4) -> None:
+        for _ in range(cycles):
+            self.pio.step()
+        while not self.pio.read_uint32(FSTAT) & FSTAT_RXEMPTY0:  # what the DMA channel does
+            self.words.append(self.pio.read_uint32(RXF0))
+
+    def start(self, lines: int, pixels: int) -> None:
+        self.pio.write_uint32(TXF0, lines - 1)
+        self.pio.write_uint32(TXF0, pixels * 8 - 1)
+        self.pio.write_uint32(CTRL, 1)
+        self.run(8)  # armed during the vertical blanking
+
+    def line(self, pixels: list[int]) -> None:
+        self.set(HSYNC, 1)
+        self.run()
+        for px in pixels:
+            for bit in range(8):  # LSB first (OSC_CLK_DIV bit 4 clear)
+                self.set(D0, px >> bit & 1)
+                self.set(PCLK, 1)
+                self.run(3)
+                self.set(PCLK, 0)
+                self.run(3)
+        self.set(HSYNC, 0)
+        self.run()
+
+    def frame(self, rows: list[list[int]]) -> None:
+        self.set(VSYNC, 1)
+        self.run()
+        for r in rows:
+            self.line(r)
+            self.run(2)  # horizontal blanking
+        self.set(VSYNC, 0)
+        self.run()
+
+    def data(self) -> bytes:
+        return b"".join(w.to_bytes(4, "little") for w in self.words)
+
+
+def random_frame(rng: random.Random, lines: int, width: int) -> list[list[int]]:
+    return [[rng.randrange(256) for _ in range(width)] for _ in range(lines)]
+
+
+def test_one_frame_lsb_first_cropped_and_packed(program):
+    rng = random.Random(1)
+    cam = Sensor(program)
+    cam.start(lines=4, pixels=8)
+    rows = random_frame(rng, 4, 8 + 4)  # the sensor's line is 4 pixels longer (border)
+    cam.frame(rows)
+    assert cam.data() == bytes(px for r in rows for px in r[:8])
+
+
+def test_capture_waits_for_a_rising_vsync(program):
+    rng = random.Random(2)
+    cam = Sensor(program)
+    cam.set(VSYNC, 1)  # armed in the middle of a frame
+    cam.run()
+    cam.start(lines=2, pixels=4)
+    for _ in range(2):
+        cam.line([0xEE] * 4)
+    cam.set(VSYNC, 0)
+    cam.run()
+    assert cam.words == [], "the tail of a frame already under way must not be captured"
+    rows = random_frame(rng, 2, 4)
+    cam.frame(rows)
+    assert cam.data() == bytes(px for r in rows for px in r)
+
+
+def test_no_vsync_means_no_data(program):
+    cam = Sensor(program)
+    cam.start(lines=2, pixels=4)
+    cam.line([0x55] * 4)  # lines without a frame start: ignored
+    cam.run(200)
+    assert cam.words == []
+    assert cam.pio.read_uint32(SM0_ADDR) == 4, "parked on `wait 1 pin VSYNC`: the driver's timeout reports it"
+
+
+def test_counts_come_per_frame_through_the_tx_fifo(program):
+    rng = random.Random(3)
+    cam = Sensor(program)
+    cam.start(lines=2, pixels=8)
+    first = random_frame(rng, 2, 8)
+    cam.frame(first)
+    n_first = len(cam.words)
+    cam.pio.write_uint32(TXF0, 4 - 1)  # next frame: 4 lines of 4 pixels, same running program
+    cam.pio.write_uint32(TXF0, 4 * 8 - 1)
+    cam.run(8)
+    second = random_frame(rng, 4, 6)
+    cam.frame(second)
+    assert n_first == 4
+    assert cam.data() == bytes(px for r in first for px in r) + bytes(px for r in second for px in r[:4])

@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
 
     device_config cfg = {"fuzz", "fuzz", 324, 324, rx_buf, sizeof rx_buf, 4096, 1};
     device_sink s = {sink_write, sink_space, &sink};
-    device_hooks h = {now_fn, camera_fn, NULL};
+    device_hooks h = {.now_us = now_fn, .set_camera = camera_fn};
     device_init(&dev, &cfg, &s, &h);
 
     static uint8_t small_buf[2048];

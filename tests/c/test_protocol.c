@@ -265,7 +265,7 @@ static uint16_t host_seq;
 static void dev_setup(void) {
     device_config cfg = {"test-fw", "unit test", 324, 324, dev_rx, sizeof dev_rx, 0, 0};
     device_sink s = {mem_write, mem_space, &sink};
-    device_hooks h = {now_fn, camera_fn, NULL};
+    device_hooks h = {.now_us = now_fn, .set_camera = camera_fn};
     sink.len = 0;
     sink.space = SIZE_MAX;
     device_init(&dev, &cfg, &s, &h);

@@ -396,7 +396,9 @@ int device_process(device *d, uint32_t frame_id, uint8_t flags, const uint8_t *p
     static pp_stages stages; /* big: keep it off the stack */
     uint8_t *in28 = d->in28;
     uint64_t t0 = now_us(d);
-    int rc = pp_run(pixels, width, height, stride, &d->params, in28, &stages);
+    int rc = d->hooks.preprocess ? d->hooks.preprocess(d->hooks.ctx, pixels, width, height, stride, &d->params, in28,
+                                                       &stages)
+                                 : pp_run(pixels, width, height, stride, &d->params, in28, &stages);
     if (rc < 0) return rc;
     uint64_t t1 = now_us(d);
     classifier_result res;

@@ -33,6 +33,11 @@ typedef struct {
     uint64_t (*now_us)(void *ctx); /* monotonic clock, required */
     /* Apply camera options; 0 or < 0 (reported as ERROR CAMERA). NULL: not supported. */
     int (*set_camera)(void *ctx, const proto_camera_opts *opts);
+    /* Preprocessing for device_process() (INJECT, the twin's frames), same contract as
+     * pp_run. NULL: pp_run itself. pp_run is not reentrant, so a firmware whose core 1
+     * also runs it passes a wrapper that serialises the two (e.g. a mutex). */
+    int (*preprocess)(void *ctx, const uint8_t *frame, int width, int height, int stride, const pp_params *p,
+                      uint8_t out28[PP_OUT * PP_OUT], pp_stages *stages);
     void *ctx;
 } device_hooks;
 

@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
         .hello_period_ms = hello_ms,
     };
     device_sink sink = {link_write, link_space, &link};
-    device_hooks hooks = {clock_us, NULL, NULL};
+    device_hooks hooks = {.now_us = clock_us}; /* no camera; pp_run directly (one thread) */
     device_init(&dev, &cfg, &sink, &hooks);
 
     if (mode == LINK_PTY) fprintf(stderr, "pico4ml-twin: ready pty %s\n", link.path);

@@ -94,7 +94,8 @@ def rp2040_cycles(frames: np.ndarray) -> dict | None:
         '#include "preprocess.h"',
         "#include <stddef.h>",
         # -nostdlib: the two libc routines preprocess.c uses
-        "void *memset(void *d, int c, size_t n) { unsigned char *p = d; while (n--) *p++ = (unsigned char)c; return d; }",
+        "void *memset(void *d, int c, size_t n) { unsigned char *p = d;"
+        " while (n--) *p++ = (unsigned char)c; return d; }",
         "void *memcpy(void *d, const void *s, size_t n) { unsigned char *p = d; const unsigned char *q = s;"
         " while (n--) *p++ = *q++; return d; }",
         f"static const uint8_t pp_frames[{n}][{height * width}] = {frame_array};",

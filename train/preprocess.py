@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from dataclasses import astuple, dataclass, fields
-from pathlib import Path
+from dataclasses import astuple, dataclass
 
 import numpy as np
 

@@ -263,3 +263,26 @@ def test_synthetic_digits_are_readable_by_the_firmware_pipeline():
         right += pipe.classify(frame)[0] == i % 10
     assert right >= 90, f"{right}/100 synthetic digits read correctly"
     assert len({f.tobytes() for f in frames}) == 100 and 60 < np.mean(frames) < 230  # varied, paper-like
+
+
+def test_twin_under_sanitizers(tmp_path, monkeypatch):
+    """The twin's own C (pty/socket I/O, PGM reader, synthetic digits) under ASan + UBSan, with leak checks."""
+    from pico4ml.host_twin.twin import start_twin
+    (tmp_path / "f.pgm").write_bytes(b"P2\n# ascii\n4 3\n15\n" + b" ".join(b"%d" % (i % 16) for i in range(12)))
+    monkeypatch.setenv("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+    monkeypatch.setenv("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+    for frames in (None, tmp_path):
+        tw = start_twin(frames=frames, port=0, fps=30, size=(120, 90), sanitize=True)
+        port = serial.serial_for_url(tw.url, timeout=0.05)
+        try:
+            enc = P.Encoder()
+            port.write(os.urandom(2000) + b"\0" + enc.encode(P.Inject(9, 7, bytes(63)))
+                       + enc.encode(P.GetParams()) + enc.encode(P.SetStream(P.STREAM_ALL, 1, 1, 81, 1)))
+            read_until(port, P.Decoder(), lambda ms: any(isinstance(m, P.Stage) for m in ms)
+                       and any(isinstance(m, P.Result) and m.injected for m in ms), timeout=20)
+        finally:
+            port.close()
+        code = tw.stop()
+        time.sleep(0.1)
+        report = "\n".join(tw.stderr_lines)
+        assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report

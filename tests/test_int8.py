@@ -192,3 +192,18 @@ def test_emulated_rp2040_outputs_equal_host_build(func, n, mnist):
     assert run.n_run == n and run.n_mismatch == 0
     assert np.array_equal(run.outputs, expected)
     assert 0 < run.cycles.sum() <= run.core_cycles  # SysTick agrees with the emulator's own count
+
+
+def test_quantisation_handles_two_hidden_layers(rng):
+    """The scheme is not tied to 784-400-10: a 784-32-16-10 net quantises and stays close to float."""
+    widths = (784, 32, 16, 10)
+    state = {}
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        state[f"layers.{i}.weight"] = (rng.standard_normal((b, a)) * np.sqrt(2 / a)).astype(np.float32)
+        state[f"layers.{i}.bias"] = (rng.standard_normal(b) * 0.1).astype(np.float32)
+    x = rng.integers(0, 256, (200, 784), dtype=np.uint8)
+    q8 = quantize.quantize(state, x[:100], 100.0)
+    assert [l.weight.shape for l in q8.hidden] == [(784, 32), (32, 16)] and q8.output.weight.shape == (16, 10)
+    out = quantize.float_logits(q8, int8_forward(q8, x[100:]))
+    ref = numpy_forward(state, x[100:])
+    assert np.abs(out - ref).max() <= 0.05 * np.abs(ref).max()

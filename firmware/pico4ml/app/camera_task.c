@@ -7,6 +7,7 @@
 
 #include "display.h"
 #include "hm01b0.h"
+#include "mem_report.h"
 #include "pico/multicore.h"
 #include "pico/mutex.h"
 #include "pico/time.h"
@@ -267,9 +268,24 @@ static void process(int slot, uint32_t t_capture_us) {
     }
 }
 
+/* Boot screen: what is running and how much of the chip it takes. */
+static void show_boot_screen(void) {
+    mem_usage m;
+    mem_usage_get(&m);
+    char model[24], flash[24], ram[24];  /* the LCD shows the first 13 characters */
+    snprintf(model, sizeof model, "%s", classifier_model_name());
+    snprintf(flash, sizeof flash, "FLASH %luK", (unsigned long)(m.flash_bytes / 1024));
+    snprintf(ram, sizeof ram, "RAM %luK", (unsigned long)(m.ram_static_bytes / 1024));
+    const char *const lines[] = {"PICO4ML MNIST", "FW " PICO4ML_FIRMWARE_VERSION, "", "MODEL", model, "", flash, ram};
+    display_text_screen(lines, (int)(sizeof lines / sizeof lines[0]), false);
+    sleep_ms(1500);
+    display_clear();
+}
+
 static void core1_main(void) {
-    int err = display_init();
-    (void)err;  /* no LCD: keep going, USB still reports everything */
+    if (display_init() == 0)  /* no LCD: keep going, USB still reports everything */
+        show_boot_screen();
+    int err;
     pp_default_params(&st.params);
     st.own[0] = st.own[1] = true;
     st.core0_idle = true;

@@ -53,6 +53,10 @@ int display_init(void) {
     return err;
 }
 
+void display_clear(void) {
+    st7735_fill(0, 0, W, H, BLACK);
+}
+
 /* Nearest-neighbour: the centred square of the frame onto 80x80. */
 void display_camera(const uint8_t *frame, int width, int height, int stride) {
     int side = width < height ? width : height;
@@ -124,7 +128,7 @@ void display_status(const char *line1, const char *line2, bool error) {
 }
 
 void display_text_screen(const char *const *lines, int n, bool error) {
-    st7735_fill(0, 0, W, H, BLACK);
+    display_clear();
     uint16_t fg = error ? st7735_rgb(255, 64, 64) : WHITE;
     for (int i = 0; i < n && (i + 1) * LINE_H <= H; i++)
         text_line(i * LINE_H, lines[i], fg);

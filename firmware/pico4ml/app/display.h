@@ -11,6 +11,7 @@
 
 /* Returns 0 or a negative st7735 error. */
 int display_init(void);
+void display_clear(void);
 void display_camera(const uint8_t *frame, int width, int height, int stride);
 void display_input28(const uint8_t *in28);
 /* digit < 0: no digit found (shows "-"). */

@@ -286,3 +286,28 @@ def test_twin_under_sanitizers(tmp_path, monkeypatch):
         time.sleep(0.1)
         report = "\n".join(tw.stderr_lines)
         assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report
+
+
+def test_int8_twin_matches_the_int8_reference(camera_frames):
+    """Built with the int8 net(): RESULT says so, and its answers are the int8 reference's."""
+    from pico4ml.host_gui.hostcheck import HostModel
+    from pico4ml.host_twin.twin import start_twin
+    host = HostModel()
+    if host.int8 is None:
+        pytest.skip("no int8 checkpoint next to the default model (pico4ml-quantize)")
+    with start_twin(frames=list(camera_frames[0][:6]), port="pty", fps=30, model="int8") as tw, \
+            serial.Serial(tw.path, timeout=0.05) as port:
+        port.write(P.encode(P.Ping(P.PING_WANT_HELLO, 1)))
+        msgs = read_until(port, P.Decoder(), lambda ms: any(isinstance(m, P.Hello) for m in ms)
+                          and sum(isinstance(m, P.Result) for m in ms) >= 8)
+    hello = next(m for m in msgs if isinstance(m, P.Hello))
+    assert hello.model_kind == P.MODEL_INT8
+    if not host.int8_sha256.startswith(hello.weights_hash):
+        pytest.skip("model_int8.c was not exported from the committed int8 checkpoint")
+    inputs = {m.frame_id: m.to_array() for m in msgs if isinstance(m, P.Input28)}
+    results = [m for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs]
+    assert results and all(r.model_kind == P.MODEL_INT8 for r in results)
+    for r in results:
+        ref = host.logits(inputs[r.frame_id], P.MODEL_INT8)
+        assert r.argmax == int(np.argmax(ref))
+        np.testing.assert_allclose(r.logits, ref, atol=1e-3)

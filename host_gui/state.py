@@ -87,6 +87,9 @@ class State:
     gui_fps: float = 0.0
     bytes_per_s: float = 0.0
     now: float = 0.0  # time of the newest item applied (host clock, or the recording's)
+    hold_injected_s: float = 3.0  # an injected image's answer stays on screen this long
+    last_injected: Prediction | None = None
+    camera_stage: P.Stage | None = None
 
     def __post_init__(self) -> None:
         # columns: t, device fps, gui fps, capture ms, preprocess ms, net ms, send ms
@@ -96,6 +99,7 @@ class State:
         self.predictions: collections.deque[Prediction] = collections.deque(maxlen=MAX_PREDICTIONS)
         self._assembler = P.FrameAssembler()
         self._inputs: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        self._hold_until = 0.0
         self._rate_t0 = 0.0
         self._rate_bytes0 = 0
         self.version = 0  # bumped on every applied item: views skip work when unchanged
@@ -143,26 +147,33 @@ class State:
         whole = self._assembler.add(m)
         if whole is None:
             return
+        self.frames_rx += 1
+        if self._held(t, whole.flags):
+            return
         self.frame = np.frombuffer(whole.pixels, np.uint8).reshape(whole.height, whole.width)
         self.frame_msg = whole
-        self.frames_rx += 1
 
     def _on_Input28(self, t: float, m: P.Input28) -> None:
-        self.input28 = m.to_array()
-        self.input28_id = m.frame_id
-        self._inputs[m.frame_id] = self.input28
+        img = m.to_array()
+        self._inputs[(m.frame_id, m.injected)] = img
         while len(self._inputs) > 16:  # results arrive right after their input; keep a few
             self._inputs.popitem(last=False)
+        if not self._held(t, m.flags):
+            self.input28, self.input28_id = img, m.frame_id
 
     def _on_Stage(self, t: float, m: P.Stage) -> None:
+        if self._held(t, m.flags):
+            return
         name = P.STAGE_NAMES.get(m.stage_id, f"stage{m.stage_id}")
         self.stages[name] = np.frombuffer(m.pixels, np.uint8).reshape(m.height, m.width)
         self.stage_msgs[name] = m
+        if m.stage_id == P.STAGE_WORK and not m.flags & P.FLAG_INJECTED:
+            self.camera_stage = m  # its ROI is where the device looked in the camera frame
 
     def _on_Result(self, t: float, m: P.Result) -> None:
         scores = np.asarray(m.scores(), np.float32)
         check = None
-        img = self._inputs.get(m.frame_id)
+        img = self._inputs.get((m.frame_id, m.injected))
         if self.host_model is not None and img is not None:
             check = self.host_model.check(img, scores, m.argmax, self.tolerance, m.model_kind)
             self.checks += 1
@@ -170,8 +181,14 @@ class State:
                 self.check_failures += 1
                 self.log.append(f"[check] frame {m.frame_id}: device {m.argmax} vs host {check.host_digit}, "
                                 f"max score diff {check.max_diff:.4f} > {self.tolerance}")
-        self.prediction = Prediction(t, m, scores, check)
-        self.predictions.append(self.prediction)
+        pred = Prediction(t, m, scores, check)
+        self.predictions.append(pred)
+        if m.injected:
+            self.last_injected = pred
+            self.log.append(f"[inject] device says {m.argmax} ({scores[m.argmax] * 100:.1f} %)"
+                            + ("" if check is None else f", host {check.host_digit}"))
+        if not self._held(t, m.flags):
+            self.prediction = pred
         self.results_rx += 1
         self.timing.push([t, m.fps, self.gui_fps, m.t_capture_us / 1e3, m.t_preprocess_us / 1e3,
                           m.t_net_us / 1e3, m.t_send_us / 1e3])
@@ -199,6 +216,13 @@ class State:
     def _on_Camera(self, t: float, m: P.Camera) -> None:
         self.device_camera = m
 
+    def _held(self, t: float, flags: int) -> bool:
+        """True while the views keep showing an injected image's answer instead of the live stream."""
+        if flags & P.FLAG_INJECTED:
+            self._hold_until = t + self.hold_injected_s
+            return False
+        return t < self._hold_until
+
     # -- derived values ------------------------------------------------------
     def update_rates(self, bytes_rx: int, now: float | None = None) -> None:
         """bytes/s from the link's byte counter, averaged over ~1 s."""
@@ -219,6 +243,19 @@ class State:
         rows = rows[rows[:, 0] >= self.now - self.history_window_s].copy()
         rows[:, 0] -= self.now
         return rows
+
+    def scores_heatmap(self, bins: int) -> np.ndarray:
+        """(10, bins) mean score of each class in equal time bins over the history window."""
+        rows = self.recent(self.scores_hist)
+        heat = np.zeros((10, bins))
+        if len(rows):
+            w = self.history_window_s
+            idx = np.clip(((rows[:, 0] + w) / w * bins).astype(int), 0, bins - 1)
+            count = np.bincount(idx, minlength=bins)
+            for d in range(10):
+                heat[d] = np.bincount(idx, rows[:, 1 + d], minlength=bins)
+            heat /= np.maximum(count, 1)
+        return heat
 
     @property
     def digit(self) -> int | None:

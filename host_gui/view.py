@@ -31,6 +31,7 @@ IN28_VIEW = 28 * IN28_FACTOR
 STAGE_VIEW = 128  # on-screen size of each preprocessing stage
 CANVAS = 112  # drawing canvas resolution (shown 2x)
 BAR_W, BAR_H = 330, 170
+HEAT_BINS = 120  # time bins of the per-class score heat map
 DIGIT_W, DIGIT_H = 110, 140
 BG_GREY = 37  # window background, behind the big digit
 WIN_COLOR = (60, 200, 90, 255)
@@ -93,6 +94,7 @@ class App:
         self._pushed_version = -1
         self._camera_touched = False  # camera options go out only once the user sets them
         self._shown_digit: int | None = None
+        self._shown_injected: Any = None
         self.digit_text = "-"
 
     # ------------------------------------------------------------------ building
@@ -157,14 +159,22 @@ class App:
                     with dpg.group(horizontal=True):
                         for tag, title, series in (
                                 ("fps", "frames per second", ["device fps", "GUI fps"]),
-                                ("times", "device times (ms)", ["capture", "preprocess", "net()", "send"]),
-                                ("scores", "per-class scores", [str(i) for i in range(10)])):
+                                ("times", "device times (ms)", ["capture", "preprocess", "net()", "send"])):
                             with dpg.plot(label=title, height=-1, width=330, tag=f"plot_{tag}"):
                                 dpg.add_plot_legend()
                                 dpg.add_plot_axis(dpg.mvXAxis, label="s", tag=f"{tag}_x")
                                 with dpg.plot_axis(dpg.mvYAxis, tag=f"{tag}_y"):
                                     for j, name in enumerate(series):
                                         dpg.add_line_series([], [], label=name, tag=f"{tag}_s{j}")
+                            dpg.bind_colormap(f"plot_{tag}", dpg.mvPlotColormap_Deep)  # not the heat map's
+                        with dpg.plot(label="per-class scores", height=-1, width=330, tag="plot_scores"):
+                            dpg.add_plot_axis(dpg.mvXAxis, label="s", tag="scores_x")
+                            with dpg.plot_axis(dpg.mvYAxis, label="digit", tag="scores_y"):
+                                dpg.add_heat_series(np.zeros(10 * HEAT_BINS).tolist(), 10, HEAT_BINS,
+                                                    scale_min=0.0, scale_max=1.0, format="", tag="scores_heat",
+                                                    bounds_min=(-30.0, 0.0), bounds_max=(0.0, 10.0))
+                            dpg.set_axis_ticks("scores_y", tuple((str(d), d + 0.5) for d in range(10)))
+                            dpg.bind_colormap("plot_scores", dpg.mvPlotColormap_Viridis)
                 with dpg.child_window(width=370, tag="controls"):
                     with dpg.collapsing_header(label="preprocessing (sent live)", default_open=True):
                         dpg.add_combo(POLARITIES, label="polarity", default_value=POLARITIES[p.polarity],
@@ -253,6 +263,11 @@ class App:
         if self.source.live and s.status.state == "connected" and not self._was_connected:
             self.send_settings(ping=True)
         self._was_connected = self.source.live and s.status.state == "connected"
+        if s.last_injected is not None and s.last_injected is not self._shown_injected:
+            self._shown_injected = s.last_injected
+            p = s.last_injected
+            host = "" if p.check is None else f", host {p.check.host_digit} " + ("OK" if p.check.ok else "MISMATCH")
+            self.say(f"injected image: device says {p.result.argmax} ({p.scores[p.result.argmax] * 100:.1f} %){host}")
         self._push_status()
         self._push_hover()
         if s.version == self._pushed_version:
@@ -323,7 +338,7 @@ class App:
         if self.state.frame_msg is not None and self.state.frame_msg.src_width:
             src_w, src_h = self.state.frame_msg.src_width, self.state.frame_msg.src_height
         p = self.settings.params
-        used = self.state.stage_msgs.get("work")
+        used = self.state.camera_stage
         if used is not None and used.roi[2]:
             rx, ry, rw, rh = used.roi  # what the device really used (clipped, defaults resolved)
         elif p.roi_w == 0 or p.roi_h == 0:
@@ -348,9 +363,9 @@ class App:
             check, check2 = "host check: -", ""
         else:
             check = f"host says {pred.check.host_digit}: " + ("OK" if pred.check.ok else "MISMATCH")
-            check2 = f"max score diff {pred.check.max_diff:.4f}"
+            check2 = f"max diff {pred.check.max_diff:.4f}"
         dpg.configure_item("digit_check", text=check)
-        dpg.configure_item("digit_check2", text=check2 + ("  (injected)" if r.injected else ""))
+        dpg.configure_item("digit_check2", text=check2 + ("  injected" if r.injected else ""))
         top = BAR_H - 20
         for i in range(10):
             x0 = i * (BAR_W // 10) + 4
@@ -364,20 +379,20 @@ class App:
     def _push_history(self) -> None:
         s = self.state
         t = s.recent(s.timing)
-        sc = s.recent(s.scores_hist)
         if len(t):
             x = t[:, 0].tolist()
             for j, col in enumerate((1, 2)):
                 dpg.set_value(f"fps_s{j}", [x, t[:, col].tolist()])
             for j, col in enumerate((3, 4, 5, 6)):
                 dpg.set_value(f"times_s{j}", [x, t[:, col].tolist()])
-        if len(sc):
-            x = sc[:, 0].tolist()
-            for j in range(10):
-                dpg.set_value(f"scores_s{j}", [x, sc[:, 1 + j].tolist()])
+        heat = s.scores_heatmap(HEAT_BINS)[::-1]  # the plot's first row is the top one: digit 9
+        dpg.set_value("scores_heat", [heat.ravel().tolist()])
+        dpg.configure_item("scores_heat", bounds_min=(-s.history_window_s, 0.0), bounds_max=(0.0, 10.0))
         for tag in ("fps", "times", "scores"):
             dpg.set_axis_limits(f"{tag}_x", -s.history_window_s, 0.0)
-            dpg.fit_axis_data(f"{tag}_y")
+        dpg.set_axis_limits("scores_y", 0.0, 10.0)
+        dpg.set_axis_limits("fps_y", 0.0, max(5.0, float(t[:, 1:3].max()) * 1.15) if len(t) else 30.0)
+        dpg.fit_axis_data("times_y")
 
     def _push_hover(self) -> None:
         if self.state.input28 is None or not dpg.is_item_hovered("in28_image"):

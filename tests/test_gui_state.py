@@ -51,6 +51,8 @@ def test_state_follows_the_stream(messages, host_model):
     assert len(timing) == 30 and timing[-1, 0] == 0.0 and np.allclose(timing[:, 5], 4.2)  # net() ms
     s.history_window_s = 1.0  # 10 fps: the last second holds ~10 results
     assert 9 <= len(s.recent(s.scores_hist)) <= 11
+    heat = s.scores_heatmap(10)
+    assert heat.shape == (10, 10) and heat[9, -1] > 0.5 and np.allclose(heat.sum(axis=0)[heat.sum(axis=0) > 0], 1, atol=1e-3)
 
 
 def test_host_check_flags_a_wrong_device_result(host_model):
@@ -189,3 +191,23 @@ def test_replay_scrubbing_rebuilds_the_state(tmp_path, messages, host_model):
     time.sleep(0.01)
     src.poll(s)
     assert s.prediction.result.frame_id == 30 and not src.playing
+
+
+def test_an_injected_answer_stays_on_screen_while_the_stream_goes_on(host_model):
+    s = State(host_model=host_model, hold_injected_s=3.0)
+    live = S.frame_messages(1, 1, host_model)
+    injected = [m for m in S.frame_messages(1, 6, host_model) if not isinstance(m, P.Frame)]
+    for m in injected:
+        m.flags |= P.FLAG_INJECTED
+    for m in live:
+        s.apply(10.0, m)
+    for m in injected:  # same frame id as the live frame: must not be confused with it
+        s.apply(10.5, m)
+    assert s.digit == 6 and s.last_injected.result.argmax == 6 and s.prediction.check.ok
+    for m in S.frame_messages(2, 3, host_model):
+        s.apply(12.0, m)
+    assert s.digit == 6 and s.results_rx == 3 and s.prediction.result.injected  # held, but counted
+    assert np.array_equal(s.input28, injected[-2].to_array())
+    for m in S.frame_messages(3, 3, host_model):
+        s.apply(14.0, m)
+    assert s.digit == 3 and not s.prediction.result.injected and s.check_failures == 0

@@ -138,7 +138,7 @@ def test_roi_rectangle_follows_the_params(app, host_model):
     feed(app, S.frame_messages(1, 5, host_model))
     pmin, pmax = (dpg.get_item_configuration("cam_roi")[k] for k in ("pmin", "pmax"))
     assert pmin[0] == pytest.approx(1) and pmax[0] == pytest.approx(view.CAM_VIEW - 1)  # whole square frame
-    app.state.stage_msgs.clear()
+    app.state.camera_stage = None  # no device ROI reported: the sliders' ROI is drawn
     dpg.set_value("param_roi_x", 81)
     dpg.set_value("param_roi_y", 0)
     dpg.set_value("param_roi_w", 162)
@@ -201,10 +201,13 @@ def test_pixel_under_the_mouse():
 
 
 def test_history_series(app, host_model):
+    app.state.history_window_s = 2.0  # heat-map bins of 1/60 s: one result per bin at 15 fps
     feed(app, [m for i in range(12) for m in S.frame_messages(i + 1, i % 10, host_model)])
     x, y = dpg.get_value("times_s2")[:2]  # net() times
     assert len(x) == 12 and y[0] == pytest.approx(4.2) and x[-1] == 0.0
-    assert len(dpg.get_value("scores_s0")[0]) == 12
+    heat = np.array(dpg.get_value("scores_heat")[0]).reshape(10, view.HEAT_BINS)[::-1]
+    assert heat[:, -1].argmax() == 1 and 0.5 < heat[1, -1] <= 1.0  # the newest result: a 1, in the last bin
+    assert np.count_nonzero(heat.sum(axis=0)) >= 2
 
 
 def test_replay_scrub_moves_every_view(tmp_path, host_model):

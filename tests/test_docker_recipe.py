@@ -42,4 +42,6 @@ def test_sdk_import_is_not_copied_into_the_repo():
     assert not list(REPO_ROOT.glob("firmware/**/pico_sdk_import.cmake")), "include the SDK's own copy"
     cmake = (FIRMWARE_DIR / "CMakeLists.txt").read_text()
     assert "include(${PICO_SDK_PATH}/external/pico_sdk_import.cmake)" in cmake
-    assert cmake.index("pico_sdk_import.cmake)") < cmake.index("project(")
+    include = re.search(r"^include\(\$\{PICO_SDK_PATH\}/external/pico_sdk_import\.cmake\)", cmake, re.M)
+    project = re.search(r"^project\(", cmake, re.M)
+    assert include and project and include.start() < project.start(), "the SDK import must come before project()"

@@ -80,6 +80,9 @@ def assert_same(frame: np.ndarray, p: pp.PreprocessParams, stride: int | None = 
         assert (st.bbox_x, st.bbox_y, st.bbox_w, st.bbox_h) == tuple(stages["bbox"][0])
         assert (st.box_w, st.box_h) == (stages["box_w"][0], stages["box_h"][0])
         assert (st.shift_x, st.shift_y) == tuple(stages["shift"][0])
+        assert (st.com_x16, st.com_y16) == tuple(stages["com16"][0])
+        if p.center_mass and max(st.box_w, st.box_h) <= 20:     # nothing clipped off
+            assert abs(st.com_x16 - 16 * pp.COM_TARGET) <= 8 and abs(st.com_y16 - 16 * pp.COM_TARGET) <= 8
         box = np.frombuffer(st.box, np.uint8).reshape(pp.OUT, pp.OUT)
         np.testing.assert_array_equal(box[:st.box_h, :st.box_w], stages["box"][0][:st.box_h, :st.box_w])
     else:

@@ -326,6 +326,8 @@ def preprocess_batch(frames: np.ndarray, params: PreprocessParams | None = None,
         dy = (2 * COM_TARGET * tot - 2 * sy + tot) // (2 * tot)
     else:
         dx, dy = (OUT - ow) // 2, (OUT - oh) // 2
+    com_x16 = (16 * (sx + dx * tot) + tot // 2) // tot    # centre of mass in the 28x28, 1/16 px
+    com_y16 = (16 * (sy + dy * tot) + tot // 2) // tot
     ys = np.arange(OUT)[None, :] - dy[:, None]
     xs = np.arange(OUT)[None, :] - dx[:, None]
     vy, vx = (ys >= 0) & (ys < box), (xs >= 0) & (xs < box)
@@ -342,7 +344,8 @@ def preprocess_batch(frames: np.ndarray, params: PreprocessParams | None = None,
                       lo=lo, hi=hi, threshold=t, saturate=sat,
                       bbox=np.stack([x0, y0, bw, bh], axis=1) * found[:, None],
                       box=patch.astype(np.uint8), box_w=ow * found, box_h=oh * found,
-                      shift=np.stack([dx, dy], axis=1) * found[:, None])
+                      shift=np.stack([dx, dy], axis=1) * found[:, None],
+                      com16=np.stack([com_x16, com_y16], axis=1) * found[:, None])
     return _result(out, status, stages, return_status, return_stages)
 
 
@@ -402,6 +405,7 @@ class CStages(ctypes.Structure):
         ("bbox_w", ctypes.c_int16), ("bbox_h", ctypes.c_int16),
         ("box_w", ctypes.c_uint8), ("box_h", ctypes.c_uint8),
         ("shift_x", ctypes.c_int16), ("shift_y", ctypes.c_int16),
+        ("com_x16", ctypes.c_int16), ("com_y16", ctypes.c_int16),
     ]
 
 

@@ -339,6 +339,7 @@ typedef struct {
     int lo, hi, t, sat, low_contrast;
     int bx0, by0, bw, bh; /* bounding box on the work grid */
     int ow, oh, dx, dy;   /* box size and where it lands in the 28x28 */
+    int com_x16, com_y16; /* centre of mass in the 28x28, 1/16 pixel */
 } run_state;
 
 /* ROI clipped to the frame; 0 or PP_ERR_ROI. Also sizes the work grid. */
@@ -502,12 +503,15 @@ static int frame_digit(const pp_params *p, run_state *s, uint8_t *out28) {
         return 0;
     }
     if (p->center_mass) {
+        /* round(target - centre of mass), halves up */
         s->dx = floor_div(2 * PP_COM_TARGET * tot - 2 * sx + tot, 2 * tot);
         s->dy = floor_div(2 * PP_COM_TARGET * tot - 2 * sy + tot, 2 * tot);
     } else {
         s->dx = (PP_OUT - s->ow) / 2;
         s->dy = (PP_OUT - s->oh) / 2;
     }
+    s->com_x16 = floor_div(16 * (sx + s->dx * tot) + tot / 2, tot);
+    s->com_y16 = floor_div(16 * (sy + s->dy * tot) + tot / 2, tot);
     for (int y = 0; y < s->oh; y++) {
         for (int x = 0; x < s->ow; x++) {
             int ty = y + s->dy, tx = x + s->dx;
@@ -546,6 +550,8 @@ static void report_stages(const run_state *s, int found, pp_stages *st) {
         st->box_h = (uint8_t)s->oh;
         st->shift_x = (int16_t)s->dx;
         st->shift_y = (int16_t)s->dy;
+        st->com_x16 = (int16_t)s->com_x16;
+        st->com_y16 = (int16_t)s->com_y16;
     }
 }
 

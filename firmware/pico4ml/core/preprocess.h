@@ -75,6 +75,7 @@ typedef struct {
     int16_t bbox_x, bbox_y, bbox_w, bbox_h; /* digit on the work grid; 0 if none */
     uint8_t box_w, box_h;             /* 0 if no digit */
     int16_t shift_x, shift_y;         /* where box's top-left landed in the 28x28 */
+    int16_t com_x16, com_y16;         /* the box's centre of mass in the 28x28, 1/16 pixel */
 } pp_stages;
 
 void pp_default_params(pp_params *p);

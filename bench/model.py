@@ -21,7 +21,7 @@ import numpy as np
 from pico4ml.export.export import export_model, tinygrad_logits
 from pico4ml.export.parity import HostModel, compare
 from pico4ml.train.data import load_mnist
-from pico4ml.train.evaluate import camera_test_set
+from pico4ml.train.evaluate import camera_inputs
 from pico4ml.train.models import load_model, numpy_forward, load_state, save_checkpoint
 from pico4ml.train.paths import DEFAULT_CHECKPOINT
 from pico4ml.train.train import train
@@ -65,7 +65,7 @@ def main() -> int:
         ref = tinygrad_logits(model, x_test)
         accuracy = float((ref.argmax(1) == y_test).mean())
         state, _ = load_state(checkpoint)
-        x_cam, y_cam, _ = camera_test_set(args.camera, x_test, y_test)
+        x_cam, y_cam = camera_inputs(args.camera, args.data_dir)
         camera_accuracy = float((numpy_forward(state, x_cam).argmax(1) == y_cam).mean())
         c_file = export_model(checkpoint, work / "c", data_dir=args.data_dir)[0]
         parity = compare(HostModel(c_file).logits(x_test), ref)

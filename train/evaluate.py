@@ -15,9 +15,6 @@ from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import CheckpointError, load_state, numpy_forward
 from pico4ml.train.paths import DEFAULT_CHECKPOINT
 
-CAMERA_TEST_SEED = 20261122  # fixed: the camera test set is the same for every model and every run
-
-
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int = 10) -> np.ndarray:
     cm = np.zeros((n, n), dtype=np.int64)
     np.add.at(cm, (y_true.astype(np.int64), y_pred.astype(np.int64)), 1)
@@ -31,11 +28,12 @@ def format_confusion(cm: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def camera_test_set(n: int, x_test: np.ndarray, y_test: np.ndarray, size: int = 162):
-    """(28x28 inputs after preprocessing, labels, raw frames) of the simulated camera test set."""
-    from pico4ml.train import camera_sim, preprocess
-    frames, labels = camera_sim.make_camera_set(n, CAMERA_TEST_SEED, size, images=x_test, labels=y_test)
-    return preprocess.preprocess_many(frames), labels, frames
+def camera_inputs(n: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(28x28 inputs after the preprocessing twin, labels) of the first n frames of the camera test set."""
+    from pico4ml.train import preprocess
+    from pico4ml.train.camera_set import camera_test_set
+    frames, labels, _ = camera_test_set(n, data_dir=data_dir)
+    return preprocess.preprocess_many(frames), labels
 
 
 def report(name: str, state, x: np.ndarray, y: np.ndarray) -> float:
@@ -61,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.checkpoint} ({meta.get('architecture')}, weights {meta.get('weights_sha256', '')[:12]})")
     report("MNIST test", state, x_test, y_test)
     if args.camera > 0:
-        x_cam, y_cam, _ = camera_test_set(args.camera, x_test, y_test)
+        x_cam, y_cam = camera_inputs(args.camera, args.data_dir)
         report("camera (simulated)", state, x_cam, y_cam)
     return 0
 

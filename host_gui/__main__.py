@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         state = source.seek(0.0, state)
     dpg.create_context()
     try:
-        app = view.App(source, state, settings, out_dir=args.out)
+        app = view.App(source, state, settings, out_dir=args.out, twin=twin)
         view.create(app)
         app.run()
     except KeyboardInterrupt:

@@ -123,7 +123,7 @@ def explain(exc: BaseException, port: str) -> str:
             state = "is running" if modem_manager_running() else "may grab it for a few seconds after plug-in"
             msg += f" Linux ModemManager {state}: stop it from probing the board with {UDEV_INSTALL}."
         return msg
-    if err == errno.ENOENT or "no such file" in low or "could not open port" in low and "not found" in low:
+    if err == errno.ENOENT or "no such file" in low or ("could not open port" in low and "not found" in low):
         msg = f"Port {port} does not exist (unplugged, or the board reset and came back under another name)."
         if os.path.basename(port).startswith("tty.") or sys.platform == "darwin":
             msg += " On macOS open /dev/cu.usbmodem*, not /dev/tty.usbmodem*."
@@ -176,6 +176,7 @@ class Link:
         self.stats = LinkStats()
         self.status = LinkStatus("connecting", "starting", target)
         self.serial_number: str | None = None
+        self.last_send_error = ""
         self._ser: serial.SerialBase | None = None
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
@@ -213,14 +214,21 @@ class Link:
         """Write one encoded command; False (and a status) when the port is not open."""
         ser = self._ser
         if ser is None:
+            self.last_send_error = "board not connected"
             return False
         try:
             with self._write_lock:
                 ser.write(data)
             self.stats.bytes_tx += len(data)
+            self.last_send_error = ""
             return True
+        except serial.SerialTimeoutException:
+            # The port is open but nobody drains it (a board stuck in a long operation): say
+            # so, and leave the connection state to the reader thread, which sees real loss.
+            self.last_send_error = "write timed out: the device is not reading commands"
+            return False
         except Exception as exc:  # noqa: BLE001: a write error must not reach the UI thread
-            self._set_status("disconnected", "write failed: " + explain(exc, self._port_name()))
+            self.last_send_error = "write failed: " + explain(exc, self._port_name())
             return False
 
     # -- reader thread ----------------------------------------------------

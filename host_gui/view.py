@@ -79,8 +79,10 @@ class App:
     """The GUI around a source (LiveSource or ReplaySource) and a State."""
 
     def __init__(self, source: Any, state: State, settings: Settings | None = None,
-                 out_dir: str | Path = "pico4ml-out") -> None:
+                 out_dir: str | Path = "pico4ml-out", twin: Any = None) -> None:
         self.source = source
+        self.twin = twin  # the host twin of --sim, watched so its exit is reported
+        self._twin_reported = False
         self.state = state
         self.settings = settings or Settings()
         self.out_dir = Path(out_dir)
@@ -253,16 +255,30 @@ class App:
 
     # ------------------------------------------------------------------ pushing state
     def update(self) -> None:
-        """Poll the source, then push the state into the widgets (call once per frame)."""
+        """Poll the source, then push the state into the widgets (call once per frame).
+
+        Never raises: whatever goes wrong (a source error, a message with odd contents)
+        becomes the status message and the next frame renders as usual."""
         try:
             self.source.poll(self.state)
         except Exception as e:  # noqa: BLE001: the UI must keep running whatever the source does
             self.say(f"source error: {e}")
+        try:
+            self._update_widgets()
+        except Exception as e:  # noqa: BLE001
+            self._pushed_version = self.state.version  # do not repeat the failure every frame
+            self.say(f"display error: {type(e).__name__}: {e}")
+
+    def _update_widgets(self) -> None:
         self._count_gui_frame()
         s = self.state
         if self.source.live and s.status.state == "connected" and not self._was_connected:
             self.send_settings(ping=True)
         self._was_connected = self.source.live and s.status.state == "connected"
+        if self.twin is not None and not self.twin.alive and not self._twin_reported:
+            self._twin_reported = True
+            tail = "; ".join(list(self.twin.stderr_lines)[-2:])
+            self.say(f"the host twin exited (code {self.twin.proc.returncode}){': ' + tail if tail else ''}")
         if s.last_injected is not None and s.last_injected is not self._shown_injected:
             self._shown_injected = s.last_injected
             p = s.last_injected
@@ -411,7 +427,11 @@ class App:
     def send(self, msg: P.Message) -> bool:
         if self.source.send(msg):
             return True
-        self.say("not sent: " + ("offline replay" if not self.source.live else "board not connected"))
+        if not self.source.live:
+            reason = "offline replay"
+        else:
+            reason = getattr(getattr(self.source, "link", None), "last_send_error", "") or "board not connected"
+        self.say(f"{type(msg).__name__} not sent: {reason}")
         return False
 
     def send_settings(self, ping: bool = False) -> None:

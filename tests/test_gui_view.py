@@ -236,3 +236,28 @@ def test_replay_scrub_moves_every_view(tmp_path, host_model):
         assert "offline replay" in a.message
     finally:
         dpg.destroy_context()
+
+
+def test_errors_while_drawing_become_a_message_and_the_ui_goes_on(app, host_model, monkeypatch):
+    def broken():
+        raise ValueError("odd stage size")
+
+    monkeypatch.setattr(app, "_push_images", broken)
+    feed(app, S.frame_messages(1, 4, host_model))
+    assert app.message == "display error: ValueError: odd stage size"
+    monkeypatch.undo()
+    feed(app, S.frame_messages(2, 5, host_model))
+    assert app.digit_text == "5"
+
+
+def test_a_dead_host_twin_is_reported(app):
+    class DeadTwin:
+        alive = False
+        stderr_lines = ["pico4ml-twin: ready /dev/pts/9", "pico4ml-twin: cannot read frames/x.pgm"]
+
+        class proc:
+            returncode = 3
+
+    app.twin = DeadTwin()
+    app.update()
+    assert "host twin exited (code 3)" in app.message and "cannot read frames" in app.message

@@ -296,3 +296,16 @@ def test_auto_mode_follows_the_serial_number_across_a_rename(monkeypatch, fake_p
         ports[:] = [Port(str(other.link_path), "SN2"), Port(str(renamed), "SN1")]
         assert wait_for(lambda: link.connected and link.status.port == str(renamed))
         other.close()
+
+
+def test_a_device_that_stops_reading_gives_a_write_timeout_not_a_disconnect(fake_pty):
+    with L.Link(str(fake_pty.link_path)) as link:
+        assert wait_for(lambda: link.connected)
+        enc = P.Encoder()
+        t0 = time.monotonic()
+        sent = 0
+        while sent < 100_000 and link.send(enc.encode(P.Ping(0, sent))):  # nobody reads the pty master
+            sent += 1
+        assert sent > 10 and "not reading" in link.last_send_error
+        assert time.monotonic() - t0 < 5  # the blocked write gave up after write_timeout
+        assert link.connected

@@ -68,10 +68,27 @@ def _model_object(name: str, sources: list[Path], image) -> Path:
     return obj
 
 
+def emulate(x_flat: np.ndarray, host_float: np.ndarray, host_int8: np.ndarray, host_fast: np.ndarray,
+            nf: int, ni: int, nk: int) -> tuple[dict, dict, dict]:
+    """Run the three images: float, TinyGrad-rendered int8, hand-written int8."""
+    from pico4ml.export.int8_host import FAST_C, MODEL_C
+    from pico4ml.train.paths import MODEL_C_DIR
+    float_c = MODEL_C_DIR / "model_float.c"
+    # float: the u8 -> float conversion (as classifier.c does it) runs before the timed net() call
+    fl = run_model("float", [float_c], "model_float.h", "net(bench_xf, out);", "static float bench_xf[784];",
+                   x_flat[:nf], host_float[:nf], 60_000_000,
+                   prepare_macro="for (int i = 0; i < 784; i++) bench_xf[i] = (in)[i] * MODEL_FLOAT_INPUT_SCALE;")
+    rd = run_model("int8", [MODEL_C], "model_int8.h", "net_int8(in, out);", "", x_flat[:ni], host_int8[:ni],
+                   6_000_000)
+    fa = run_model("int8_fast", [MODEL_C, FAST_C], "model_int8.h", "net_int8_fast(in, out);",
+                   '#include "net_int8_fast.h"', x_flat[:nk], host_fast[:nk], 3_000_000)
+    return fl, rd, fa
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--float-vectors", type=int, default=2,
-                   help="MNIST test images for the float model (~49 M cycles, ~6 s of emulation each)")
+                   help="MNIST test images for the float model (~57 M cycles, ~6 s of emulation each)")
     p.add_argument("--int8-vectors", type=int, default=20, help="images for the TinyGrad-rendered int8 net")
     p.add_argument("--fast-vectors", type=int, default=200, help="images for the hand-written int8 net")
     p.add_argument("--data-dir", help="MNIST directory (default: $PICO4ML_MNIST_DIR, then ../shared/data/mnist)")
@@ -86,15 +103,21 @@ def main(argv: list[str] | None = None) -> int:
         print("error: rp2040py not installed (pip install -e '.[dev]')", file=sys.stderr)
         return 2
 
-    from pico4ml.export.int8_host import FAST_C, MODEL_C, HostInt8Net
+    from pico4ml.export.int8_host import HostInt8Net
     from pico4ml.export.parity import HostModel
     from pico4ml.train.data import load_mnist
     from pico4ml.train.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR
     from pico4ml.train.quantize import int8_forward, int8_path, load_quantized
 
-    _, _, x_test, y_test = load_mnist(args.data_dir)
+    from pico4ml.train.data import MnistError
+    from pico4ml.train.quantize import QuantizeError
+    try:
+        _, _, x_test, y_test = load_mnist(args.data_dir)
+        q = load_quantized(int8_path(DEFAULT_CHECKPOINT))
+    except (MnistError, QuantizeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     x_flat = x_test.reshape(len(x_test), -1)
-    q = load_quantized(int8_path(DEFAULT_CHECKPOINT))
     float_c = MODEL_C_DIR / "model_float.c"
 
     # host builds of the very C that runs on the emulated core: accuracy on all 10,000
@@ -109,14 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     nf, ni, nk = args.float_vectors, args.int8_vectors, args.fast_vectors
     print(f"emulating: float on {nf}, rendered int8 on {ni}, hand-written int8 on {nk} MNIST test images ...",
           flush=True)
-    # float: the u8 -> float conversion (as classifier.c does it) runs before the timed net() call
-    fl = run_model("float", [float_c], "model_float.h", "net(bench_xf, out);", "static float bench_xf[784];",
-                   x_flat[:nf], host_float[:nf], 60_000_000,
-                   prepare_macro="for (int i = 0; i < 784; i++) bench_xf[i] = (in)[i] * MODEL_FLOAT_INPUT_SCALE;")
-    rd = run_model("int8", [MODEL_C], "model_int8.h", "net_int8(in, out);", "", x_flat[:ni], host_int8[:ni],
-                   6_000_000)
-    fa = run_model("int8_fast", [MODEL_C, FAST_C], "model_int8.h", "net_int8_fast(in, out);",
-                   '#include "net_int8_fast.h"', x_flat[:nk], host_fast[:nk], 3_000_000)
+    try:
+        fl, rd, fa = emulate(x_flat, host_float, host_int8, host_fast, nf, ni, nk)
+    except h.HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     outputs_match = fl["match"] and rd["match"] and fa["match"]
     nz = (x_flat[:nk] > 0).sum(1)
 

@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from pico4ml.train.paths import MODEL_C_DIR
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,7 +47,6 @@ def ms(cycles: float, mhz: int) -> float:
 
 def run_model(name: str, sources: list[Path], header: str, run_macro: str, prelude: str, x: np.ndarray,
               expected: np.ndarray, cycles_per_vector: int, prepare_macro: str = "") -> dict:
-    from pico4ml.train.paths import MODEL_C_DIR
     cfg = h.config_header(header, run_macro, x, expected, prelude=prelude, prepare_macro=prepare_macro)
     image = h.build_image(name, sources, cfg, [MODEL_C_DIR])
     run = h.run_image(image, len(x), expected.dtype, max_cycles=cycles_per_vector * len(x) + 5_000_000)
@@ -55,10 +57,8 @@ def run_model(name: str, sources: list[Path], header: str, run_macro: str, prelu
 
 def _model_object(name: str, sources: list[Path], image) -> Path:
     """The model's own C compiled alone, for its text/data/bss (weights are .rodata -> text)."""
-    import subprocess
     obj = image.elf.with_name(f"{name}_model.o")
     if not obj.exists():
-        from pico4ml.train.paths import MODEL_C_DIR
         objs = []
         for i, s in enumerate(sources):
             o = image.elf.with_name(f"{name}_src{i}.o")
@@ -72,7 +72,6 @@ def emulate(x_flat: np.ndarray, host_float: np.ndarray, host_int8: np.ndarray, h
             nf: int, ni: int, nk: int) -> tuple[dict, dict, dict]:
     """Run the three images: float, TinyGrad-rendered int8, hand-written int8."""
     from pico4ml.export.int8_host import FAST_C, MODEL_C
-    from pico4ml.train.paths import MODEL_C_DIR
     float_c = MODEL_C_DIR / "model_float.c"
     # float: the u8 -> float conversion (as classifier.c does it) runs before the timed net() call
     fl = run_model("float", [float_c], "model_float.h", "net(bench_xf, out);", "static float bench_xf[784];",
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from pico4ml.export.int8_host import HostInt8Net
     from pico4ml.export.parity import HostModel
     from pico4ml.train.data import load_mnist
-    from pico4ml.train.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR
+    from pico4ml.train.paths import DEFAULT_CHECKPOINT
     from pico4ml.train.quantize import int8_forward, int8_path, load_quantized
 
     from pico4ml.train.data import MnistError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import add_common, check_args, make_state, open_source
+from .cli import add_common, check_args, make_state, open_source, stop_on_sigterm
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    stop_on_sigterm()
     problem = check_args(args)
     if problem:
         print(f"pico4ml-gui: {problem}", file=sys.stderr)

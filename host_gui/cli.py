@@ -34,6 +34,17 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return ap
 
 
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so `finally` blocks stop the host twin and close a
+    recording (an unhandled SIGTERM would leave the twin running and the recording cut)."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def check_args(args: argparse.Namespace) -> str | None:
     """An error message for arguments that must never reach a port, else None."""
     if args.baud == BOOTLOADER_BAUD:

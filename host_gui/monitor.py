@@ -19,7 +19,7 @@ import time
 from typing import Any, TextIO
 
 from . import protocol as P
-from .cli import add_common, check_args, make_state, open_source
+from .cli import add_common, check_args, make_state, open_source, stop_on_sigterm
 from .link import LinkStatus
 from .state import Prediction, State
 
@@ -133,6 +133,7 @@ def _live(args: argparse.Namespace, source: Any, printer: Printer, out: TextIO) 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = parser().parse_args(argv)
+    stop_on_sigterm()
     problem = check_args(args)
     if problem:
         print(f"pico4ml-monitor: {problem}", file=sys.stderr)

@@ -142,3 +142,74 @@ def test_killing_the_twin_shows_disconnected_and_a_restart_reconnects(e2e):
     assert e2e["status_color"][0] > 0.8 and e2e["status_color"][1] < 0.5  # red
     assert e2e["reconnected_after"] is not None, e2e["status_after"]
     assert e2e["status_after"].startswith("CONNECTED")
+
+
+def _descendants(pid: int) -> list[int]:
+    """Process ids below pid (Linux /proc), to find the GUI under xvfb-run and its twin."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_the_demo_command_runs_records_and_stops_cleanly(tmp_path):
+    """`pico4ml-gui --sim --record FILE` as a user runs it; SIGTERM stops it and its twin; the
+    recording then opens with --replay."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pico4ml.host_gui.headless import display_command
+    from pico4ml.host_gui.recording import load_replay
+
+    reason = why_no_display()
+    if reason:
+        pytest.skip(reason)
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs Linux /proc to find the child processes")
+    rec = tmp_path / "demo.p4rec"
+    cmd = display_command([sys.executable, "-m", "pico4ml.host_gui", "--sim", "--record", str(rec),
+                           "--out", str(tmp_path)])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        gui = twin = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (gui is None or twin is None or not rec.exists()
+                                               or rec.stat().st_size < 50_000):
+            time.sleep(0.5)
+            procs = {p: _cmdline(p) for p in _descendants(proc.pid)}
+            gui = next((p for p, c in procs.items() if "pico4ml.host_gui" in c and "xvfb-run" not in c), None)
+            twin = next((p for p, c in procs.items() if "pico4ml-twin" in c), None)
+        assert gui and twin, f"GUI or twin not found: {procs}"
+        os.kill(gui, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+    assert not os.path.exists(f"/proc/{twin}") or "pico4ml-twin" not in _cmdline(twin)  # twin stopped too
+    replay = load_replay(rec)
+    assert sum(type(m).__name__ == "Result" for _, m in replay.events) >= 5
+    assert replay.decoder.stats.errors <= 1

@@ -120,6 +120,7 @@ def test_rendered_c_is_tinygrad_output_in_plain_c(q):
     for forbidden in ("ext_vector_type", "__attribute__", "malloc", "__builtin", "float", "double"):
         assert forbidden not in src
     assert "void net_int8(const uint8_t *input, int32_t *output)" in src
+    assert "_Alignas(4) const int8_t model_int8_l0_weight[313600]" in src  # net_int8_fast's word loads
     assert f'"{q.sha256()}"' in (MODEL_C_DIR / "model_int8.h").read_text()
 
 

@@ -31,16 +31,19 @@ def format_prediction(p: Prediction, as_json: bool = False) -> str:
              "scores": [round(float(s), 6) for s in p.scores], "capture_us": r.t_capture_us,
              "preprocess_us": r.t_preprocess_us, "net_us": r.t_net_us, "send_us": r.t_send_us,
              "device_fps": r.fps, "injected": r.injected}
+        if r.injected:
+            d["name"] = p.name
         if p.check is not None:
             d.update(host_digit=p.check.host_digit, host_max_diff=round(p.check.max_diff, 6), host_ok=p.check.ok)
         return json.dumps(d)
     check = "" if p.check is None else (f"  host {p.check.host_digit} "
                                         f"{'ok' if p.check.ok else 'MISMATCH'} (diff {p.check.max_diff:.4f})")
     when = time.strftime("%H:%M:%S", time.localtime(p.t)) + f".{int(p.t * 1000) % 1000:03d}"
-    return (f"{when} frame {r.frame_id:6d}{' inj' if r.injected else '    '}  digit {r.argmax}  "
+    inj = f"  ({p.name or 'injected'})" if r.injected else ""
+    return (f"{when} frame {r.frame_id:6d}  digit {r.argmax}  "
             f"{p.scores[r.argmax] * 100:5.1f}%  capture {r.t_capture_us / 1e3:6.2f} ms  "
             f"preprocess {r.t_preprocess_us / 1e3:6.2f} ms  net {r.t_net_us / 1e3:6.2f} ms  "
-            f"{r.fps:5.1f} fps{check}")
+            f"{r.fps:5.1f} fps{check}{inj}")
 
 
 class Printer:
@@ -117,8 +120,13 @@ def _live(args: argparse.Namespace, source: Any, printer: Printer, out: TextIO) 
         if pending and connected:
             path = pending.pop(0)
             try:
-                source.send(P.Inject.from_array(load_grey(path)))
-                print(f"-- injected {path}", file=out, flush=True)
+                msg = P.Inject.from_array(load_grey(path))
+                if source.send(msg):
+                    printer.state.inject_names[msg.seq] = path.name
+                    print(f"-- injected {path}", file=out, flush=True)
+                else:
+                    print(f"-- could not send {path}: {source.link.last_send_error}", file=out, flush=True)
+                    n_inject -= 1
             except ValueError as e:
                 print(f"-- skipped {e}", file=out, flush=True)
                 n_inject -= 1

@@ -58,6 +58,7 @@ class Prediction:
     result: P.Result
     scores: np.ndarray
     check: CheckResult | None = None
+    name: str = ""  # for an injected image: its file name (or "drawing")
 
 
 @dataclass
@@ -99,6 +100,7 @@ class State:
         self.predictions: collections.deque[Prediction] = collections.deque(maxlen=MAX_PREDICTIONS)
         self._assembler = P.FrameAssembler()
         self._inputs: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        self.inject_names: dict[int, str] = {}  # INJECT seq -> what was sent, to name the answer
         self._hold_until = 0.0
         self._rate_t0 = 0.0
         self._rate_bytes0 = 0
@@ -185,8 +187,9 @@ class State:
         self.predictions.append(pred)
         if m.injected:
             self.last_injected = pred
-            self.log.append(f"[inject] device says {m.argmax} ({scores[m.argmax] * 100:.1f} %)"
-                            + ("" if check is None else f", host {check.host_digit}"))
+            pred.name = self.inject_names.pop(m.frame_id, "")  # the device answers with the INJECT's seq
+            self.log.append(f"[inject] {pred.name + ': ' if pred.name else ''}device says {m.argmax} "
+                            f"({scores[m.argmax] * 100:.1f} %)" + ("" if check is None else f", host {check.host_digit}"))
         if not self._held(t, m.flags):
             self.prediction = pred
         self.results_rx += 1

@@ -283,7 +283,8 @@ class App:
             self._shown_injected = s.last_injected
             p = s.last_injected
             host = "" if p.check is None else f", host {p.check.host_digit} " + ("OK" if p.check.ok else "MISMATCH")
-            self.say(f"injected image: device says {p.result.argmax} ({p.scores[p.result.argmax] * 100:.1f} %){host}")
+            self.say(f"injected {p.name or 'image'}: device says {p.result.argmax} "
+                     f"({p.scores[p.result.argmax] * 100:.1f} %){host}")
         self._push_status()
         self._push_hover()
         if s.version == self._pushed_version:
@@ -444,11 +445,15 @@ class App:
                 continue  # keep the device's own camera setup (and the twin has no camera)
             self.source.send(m)
 
-    def inject(self, img: np.ndarray) -> bool:
+    def inject(self, img: np.ndarray, name: str = "") -> bool:
         h = self.state.hello
         if h is not None and h.max_command_bytes and img.size + 4 + P.OVERHEAD > h.max_command_bytes:
             img = _shrink_to(img, h.max_command_bytes - 4 - P.OVERHEAD)
-        return self.send(P.Inject.from_array(img))
+        msg = P.Inject.from_array(img)
+        if not self.send(msg):
+            return False
+        self.state.inject_names[msg.seq] = name
+        return True
 
     # ------------------------------------------------------------------ callbacks
     def _on_zoom(self, sender: Any, value: float) -> None:
@@ -576,12 +581,12 @@ class App:
             if not files:
                 self.say("no image files there")
                 return
-            sent = sum(self.inject(images.load_grey(f)) for f in files)
+            sent = sum(self.inject(images.load_grey(f), f.name) for f in files)
             self.say(f"injected {sent} of {len(files)} image(s)")
         self._guard("inject", inject)
 
     def _on_send_drawing(self) -> None:
-        if self.inject(self.canvas):
+        if self.inject(self.canvas, "drawing"):
             self.say("drawing sent through the device's preprocessing and net()")
 
     def _on_clear_canvas(self) -> None:

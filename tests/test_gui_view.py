@@ -42,6 +42,7 @@ class FakeSource:
 
     def send(self, msg: P.Message) -> bool:
         if self.up:
+            msg.seq = len(self.sent)  # numbered like LiveSource's encoder does
             self.sent.append(msg)
         return self.up
 
@@ -178,6 +179,7 @@ def test_preset_snapshot_csv_and_inject(app, host_model, tmp_path):
     app._on_inject()
     inj = app.source.sent_of(P.Inject)
     assert len(inj) == 2 and (inj[0].width, inj[0].height) == (100, 100) and "injected 2 of 2" in app.message
+    assert app.state.inject_names == {inj[0].seq: "1.png", inj[1].seq: "7.png"}
     dpg.set_value("inject_path", str(tmp_path / "nope.png"))
     app._on_inject()
     assert "inject failed" in app.message and "no such file" in app.message

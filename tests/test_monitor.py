@@ -62,7 +62,7 @@ def test_inject_a_folder_through_the_twin(twin_ok, tmp_path):
     assert code == 0
     answers = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     injected = [a for a in answers if a["injected"]]
-    assert [a["digit"] for a in injected] == [2, 6]
+    assert [(a["name"], a["digit"]) for a in injected] == [("digit2.png", 2), ("digit6.png", 6)]
 
 
 def test_missing_port_is_a_message_not_a_traceback(tmp_path):

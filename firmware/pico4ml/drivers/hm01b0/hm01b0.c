@@ -6,6 +6,7 @@
 #include "hardware/clocks.h"
 #include "hardware/dma.h"
 #include "hardware/gpio.h"
+#include "hardware/pio.h"
 #include "hardware/pwm.h"
 #include "pico/time.h"
 

@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "hardware/i2c.h"
-#include "hardware/pio.h"
 
 enum hm01b0_error {
     HM01B0_OK = 0,

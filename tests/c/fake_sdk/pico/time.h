@@ -10,4 +10,8 @@ struct repeating_timer {
 };
 bool add_repeating_timer_us(int64_t delay_us, repeating_timer_callback_t callback, void *user_data,
                             repeating_timer_t *out);
+/* Real time, for the two-thread tests (fake_cores.c). */
+uint64_t time_us_64(void);
+void sleep_ms(uint32_t ms);
+void sleep_us(uint64_t us);
 #endif

@@ -30,5 +30,7 @@ def test_lent_buffers_are_never_written_and_failures_recover():
         raise
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300,
                           env={"TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
+    if "unexpected memory mapping" in proc.stderr:
+        pytest.skip("ThreadSanitizer cannot run on this kernel's address-space layout (vm.mmap_rnd_bits)")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-6000:]
     assert "all checks passed" in proc.stdout

@@ -10,6 +10,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .cli import add_common, check_args, make_state, open_source, stop_on_sigterm
@@ -31,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     problem = check_args(args)
     if problem:
         print(f"pico4ml-gui: {problem}", file=sys.stderr)
+        return 2
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        # Dear PyGui would abort the whole process here: say what to do instead.
+        print("pico4ml-gui: no display (DISPLAY is not set). Run it in a desktop session, over ssh -X, "
+              "or headless with `xvfb-run pico4ml-gui ...`; pico4ml-monitor shows the stream in a terminal.",
+              file=sys.stderr)
         return 2
     try:
         import dearpygui.dearpygui as dpg

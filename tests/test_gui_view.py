@@ -263,3 +263,25 @@ def test_a_dead_host_twin_is_reported(app):
     app.twin = DeadTwin()
     app.update()
     assert "host twin exited (code 3)" in app.message and "cannot read frames" in app.message
+
+
+def test_gui_command_refuses_cleanly(tmp_path, capsys, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from pico4ml.host_gui.__main__ import main
+
+    assert main(["--port", "/dev/ttyACM0", "--baud", "1200"]) == 2
+    assert "bootloader" in capsys.readouterr().err
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "-m", "pico4ml.host_gui", "--sim"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    if sys.platform.startswith("linux"):  # instead of Dear PyGui aborting the process
+        assert proc.returncode == 2 and "no display" in proc.stderr and "pico4ml-monitor" in proc.stderr
+    monkeypatch.setenv("DISPLAY", ":99")  # the checks below fail before any window opens
+    assert main(["--replay", str(tmp_path / "missing.p4rec")]) == 2
+    assert "no such recording" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["--replay", str(tmp_path / "missing.p4rec"), "--preset", str(tmp_path / "bad.json")]) == 2
+    assert "not a pico4ml preset" in capsys.readouterr().err

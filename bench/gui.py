@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"decoder: {dec['decoder_mb_s']:.1f} MB/s, {dec['decoder_msgs_s']:.0f} messages/s "
           f"over {dec['stream_mb']:.1f} MB ({dec['messages']} messages)")
     st = bench_state(args.frames)
-    print(f"state (apply + host check): {st['state_msgs_s']:.0f} messages/s = {st['state_frames_s']:.0f} device frames/s")
+    print(f"state (apply + host check): {st['state_msgs_s']:.0f} messages/s = "
+          f"{st['state_frames_s']:.0f} device frames/s")
     gui = bench_gui(args.seconds, args.twin_fps)
     if gui.get("gui_fps") is not None:
         print(f"GUI under Xvfb: {gui['gui_fps']:.1f} frames/s (worst frame {gui['worst_frame_ms']:.0f} ms) with the "

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.load(args.preset) if args.preset else Settings()
         source, twin = open_source(args)
-    except Exception as e:  # noqa: BLE001: bad preset, unreadable recording, twin that will not build
+    except Exception as e:  # noqa: BLE001 -- bad preset, unreadable recording, twin that will not build
         print(f"pico4ml-gui: {e}", file=sys.stderr)
         return 2
     state = make_state(args, args.window)

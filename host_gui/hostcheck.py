@@ -50,7 +50,7 @@ class HostModel:
             if quantize.int8_path(self.path).is_file():
                 self.int8 = quantize.load_quantized(quantize.int8_path(self.path))
                 self.int8_sha256 = self.int8.metadata.get("int8_sha256", "")
-        except Exception:  # noqa: BLE001: no int8 twin: int8 results are then checked against float
+        except Exception:  # noqa: BLE001 -- no int8 twin: int8 results are then checked against float
             self.int8 = None
 
     @property
@@ -84,5 +84,5 @@ def try_load(checkpoint: str | Path | None = None) -> tuple[HostModel | None, st
     try:
         m = HostModel(checkpoint)
         return m, f"host check: {m.name}"
-    except Exception as e:  # noqa: BLE001: a missing checkpoint disables the check, nothing else
+    except Exception as e:  # noqa: BLE001 -- a missing checkpoint disables the check, nothing else
         return None, f"host check off: {e}"

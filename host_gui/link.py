@@ -18,7 +18,7 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -227,7 +227,7 @@ class Link:
             # so, and leave the connection state to the reader thread, which sees real loss.
             self.last_send_error = "write timed out: the device is not reading commands"
             return False
-        except Exception as exc:  # noqa: BLE001: a write error must not reach the UI thread
+        except Exception as exc:  # noqa: BLE001 -- a write error must not reach the UI thread
             self.last_send_error = "write failed: " + explain(exc, self._port_name())
             return False
 
@@ -275,7 +275,7 @@ class Link:
             else:
                 try:
                     ser = open_port(port, self.baudrate)
-                except Exception as exc:  # noqa: BLE001: any failure becomes a status line
+                except Exception as exc:  # noqa: BLE001 -- any failure becomes a status line
                     text = explain(exc, port)
                 else:
                     delay = self.backoff[0]
@@ -300,7 +300,7 @@ class Link:
             while not self._stop.is_set():
                 try:
                     waiting = ser.in_waiting
-                except Exception:  # noqa: BLE001: some URL handlers cannot tell
+                except Exception:  # noqa: BLE001 -- some URL handlers cannot tell
                     waiting = 0
                 data = ser.read(min(max(waiting, 1), 65536))
                 if not data:
@@ -312,7 +312,7 @@ class Link:
                 for msg in decoder.feed(data):
                     self.stats.messages += 1
                     self._put(msg)
-        except Exception as exc:  # noqa: BLE001: unplug, reset, twin killed: all end here
+        except Exception as exc:  # noqa: BLE001 -- unplug, reset, twin killed: all end here
             if not self._stop.is_set():
                 self._set_status("disconnected", "link lost: " + explain(exc, port) + " Reconnecting...", port)
         finally:

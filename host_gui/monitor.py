@@ -27,7 +27,8 @@ from .state import Prediction, State
 def format_prediction(p: Prediction, as_json: bool = False) -> str:
     r = p.result
     if as_json:
-        d = {"t": round(p.t, 6), "frame_id": r.frame_id, "digit": r.argmax, "score": round(float(p.scores[r.argmax]), 6),
+        d = {"t": round(p.t, 6), "frame_id": r.frame_id, "digit": r.argmax,
+             "score": round(float(p.scores[r.argmax]), 6),
              "scores": [round(float(s), 6) for s in p.scores], "capture_us": r.t_capture_us,
              "preprocess_us": r.t_preprocess_us, "net_us": r.t_net_us, "send_us": r.t_send_us,
              "device_fps": r.fps, "injected": r.injected}
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return 2
     try:
         source, twin = open_source(args)
-    except Exception as e:  # noqa: BLE001: unreadable recording, twin that will not build
+    except Exception as e:  # noqa: BLE001 -- unreadable recording, twin that will not build
         print(f"pico4ml-monitor: {e}", file=sys.stderr)
         return 2
     state = make_state(args)

@@ -7,7 +7,7 @@ SetCamera. A preset file holds all three, by field name, so it stays readable an
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from pico4ml.train.preprocess import PreprocessParams

@@ -6,9 +6,7 @@ send(message) for commands, and counters for the link statistics.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from . import protocol as P
 from .link import Link, LinkStatus

@@ -189,7 +189,8 @@ class State:
             self.last_injected = pred
             pred.name = self.inject_names.pop(m.frame_id, "")  # the device answers with the INJECT's seq
             self.log.append(f"[inject] {pred.name + ': ' if pred.name else ''}device says {m.argmax} "
-                            f"({scores[m.argmax] * 100:.1f} %)" + ("" if check is None else f", host {check.host_digit}"))
+                            f"({scores[m.argmax] * 100:.1f} %)"
+                            + ("" if check is None else f", host {check.host_digit}"))
         if not self._held(t, m.flags):
             self.prediction = pred
         self.results_rx += 1

@@ -261,7 +261,7 @@ class App:
         becomes the status message and the next frame renders as usual."""
         try:
             self.source.poll(self.state)
-        except Exception as e:  # noqa: BLE001: the UI must keep running whatever the source does
+        except Exception as e:  # noqa: BLE001 -- the UI must keep running whatever the source does
             self.say(f"source error: {e}")
         try:
             self._update_widgets()
@@ -521,7 +521,9 @@ class App:
         dpg.set_value("cam_gain", c.analog_gain)
 
     def _on_save_preset(self) -> None:
-        self._guard("save preset", lambda: self.say(f"preset saved to {self.settings.save(dpg.get_value('preset_path'))}"))
+        def save() -> None:
+            self.say(f"preset saved to {self.settings.save(dpg.get_value('preset_path'))}")
+        self._guard("save preset", save)
 
     def _on_load_preset(self) -> None:
         def load() -> None:
@@ -630,7 +632,7 @@ class App:
         """Run a user action; any failure becomes a status message."""
         try:
             fn()
-        except Exception as e:  # noqa: BLE001: never a traceback window
+        except Exception as e:  # noqa: BLE001 -- never a traceback window
             self.say(f"{what} failed: {e}")
 
     # ------------------------------------------------------------------ loop

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import struct
 
 import numpy as np
 import pytest
@@ -52,7 +51,8 @@ def test_state_follows_the_stream(messages, host_model):
     s.history_window_s = 1.0  # 10 fps: the last second holds ~10 results
     assert 9 <= len(s.recent(s.scores_hist)) <= 11
     heat = s.scores_heatmap(10)
-    assert heat.shape == (10, 10) and heat[9, -1] > 0.5 and np.allclose(heat.sum(axis=0)[heat.sum(axis=0) > 0], 1, atol=1e-3)
+    filled = heat.sum(axis=0)
+    assert heat.shape == (10, 10) and heat[9, -1] > 0.5 and np.allclose(filled[filled > 0], 1, atol=1e-3)
 
 
 def test_host_check_flags_a_wrong_device_result(host_model):

@@ -89,7 +89,8 @@ def test_a_frame_reaches_every_widget(app, host_model):
     assert int(np.argmin(tops)) == 3
     fills = [tuple(int(round(c * 255)) if c <= 1 else int(c) for c in dpg.get_item_configuration(f"bar{i}")["fill"])
              for i in range(10)]
-    assert fills[3][:3] == view.WIN_COLOR[:3] and all(f[:3] == view.BAR_COLOR[:3] for i, f in enumerate(fills) if i != 3)
+    assert fills[3][:3] == view.WIN_COLOR[:3]
+    assert all(f[:3] == view.BAR_COLOR[:3] for i, f in enumerate(fills) if i != 3)
     # textures hold the images: camera in the corner, 28x28 enlarged x8 with nearest neighbour
     cam = app.tex_cam.buf.reshape(view.CAM_TEX, view.CAM_TEX, 4)
     assert np.allclose(cam[:, :, 0] * 255, images.enlarge(app.state.frame, 4), atol=0.01)

@@ -218,7 +218,8 @@ def test_socket_url_streams_and_reconnects():
         with L.Link(f"socket://127.0.0.1:{dev.port}", backoff=(0.05, 0.2)) as link:
             d = Drain(link)
             assert wait_for(lambda: link.connected and len(dev.conns) == 1)
-            big = P.Frame(1, 324, 324, 0, 324, 324, 324, 0, P.FLAG_FULLRES, 1, (np.arange(324 * 324) % 251).astype(np.uint8).tobytes())
+            pixels = (np.arange(324 * 324) % 251).astype(np.uint8).tobytes()
+            big = P.Frame(1, 324, 324, 0, 324, 324, 324, 0, P.FLAG_FULLRES, 1, pixels)
             dev.conns[0].sendall(P.encode(big) + P.encode(result(1, 9)))
             assert wait_for(lambda: len(d.messages(P.Result)) == 1)
             frame = d.messages(P.Frame)[0]

@@ -26,7 +26,7 @@ FSTAT_RXEMPTY0 = 1 << 8
 
 
 @pytest.fixture(scope="module")
-def program() -> tuple[list[int], int, int]:
+def program() -> tuple[list[int], int, int, int]:
     sdk = fwbuild.find_pico_sdk()
     if sdk is None:
         pytest.skip("Pico SDK not found: the PIO program is assembled by the firmware build (set PICO_SDK_PATH)")
@@ -42,22 +42,24 @@ def program() -> tuple[list[int], int, int]:
     # Sensor below mirrors hm01b0_capture_program_init(): make sure that still says the same.
     init = text.split("hm01b0_capture_program_init")[1]
     assert "sm_config_set_in_shift(&c, true, true, 32)" in init and "sm_config_set_in_pins(&c, d0_pin)" in init
-    return instructions, wrap_target, wrap
+    assert "sm_config_set_jmp_pin(&c, d0_pin + hm01b0_capture_VSYNC_OFFSET)" in init
+    lost = int(re.search(r"hm01b0_capture_offset_lost (\d+)u", text).group(1))
+    return instructions, wrap_target, wrap, lost
 
 
 class Sensor:
     """The PIO block with the program loaded as hm01b0_capture_program_init() sets it up,
     and the camera side of the bus."""
 
-    def __init__(self, program: tuple[list[int], int, int]) -> None:
+    def __init__(self, program: tuple[list[int], int, int, int]) -> None:
         from rp2040py import RP2040, Simulator
-        instructions, wrap_target, wrap = program
+        instructions, wrap_target, wrap, _ = program
         self.mcu = RP2040()
         self.sim = Simulator(rp2040=self.mcu)  # owns the chip: PIO is stepped by hand below
         self.pio = self.mcu.pio[0]
         for i, ins in enumerate(instructions):
             self.pio.write_uint32(INSTR_MEM0 + 4 * i, ins)
-        self.pio.write_uint32(SM0_EXECCTRL, (wrap << 12) | (wrap_target << 7))
+        self.pio.write_uint32(SM0_EXECCTRL, (VSYNC << 24) | (wrap << 12) | (wrap_target << 7))  # JMP pin VSYNC
         # autopush, IN shifts right, threshold 32 (encoded 0)
         self.pio.write_uint32(SM0_SHIFTCTRL, (1 << 16) | (1 << 18) | (1 << 19))
         self.pio.write_uint32(SM0_PINCTRL, D0 << 15)  # IN base
@@ -82,7 +84,7 @@ class Sensor:
         self.pio.write_uint32(CTRL, 1)
         self.run(8)  # armed during the vertical blanking
 
-    def line(self, pixels: list[int]) -> None:
+    def line(self, pixels: list[int], end_frame: bool = False) -> None:
         self.set(HSYNC, 1)
         self.run()
         for px in pixels:
@@ -93,6 +95,8 @@ class Sensor:
                 self.set(PCLK, 0)
                 self.run(3)
         self.set(HSYNC, 0)
+        if end_frame:
+            self.set(VSYNC, 0)  # frame valid drops with the last line valid
         self.run()
 
     def frame(self, rows: list[list[int]]) -> None:
@@ -160,3 +164,19 @@ def test_counts_come_per_frame_through_the_tx_fifo(program):
     cam.frame(second)
     assert n_first == 4
     assert cam.data() == bytes(px for r in first for px in r) + bytes(px for r in second for px in r[:4])
+
+
+def test_a_frame_that_ends_early_stalls_instead_of_mixing_frames(program):
+    rng = random.Random(4)
+    cam = Sensor(program)
+    cam.start(lines=4, pixels=4)
+    cam.set(VSYNC, 1)  # a sensor that sends 2 lines where 4 were asked for
+    cam.run()
+    rows = random_frame(rng, 2, 4)
+    cam.line(rows[0])
+    cam.line(rows[1], end_frame=True)
+    cam.run(20)
+    assert cam.pio.read_uint32(SM0_ADDR) == program[3], "parked on `lost`"
+    n = len(cam.words)
+    cam.frame(random_frame(rng, 4, 4))  # the next frame does not complete this capture
+    assert len(cam.words) == n == 2, "only the 2 lines seen: the DMA never completes, the driver times out"

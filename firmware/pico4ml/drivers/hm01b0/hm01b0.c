@@ -269,7 +269,7 @@ int hm01b0_capture_start(uint8_t *buf, size_t len) {
     pio_sm_set_enabled(pio, sm, false);
     pio_sm_clear_fifos(pio, sm);
     pio_sm_restart(pio, sm);
-    pio_sm_exec(pio, sm, pio_encode_jmp(cam.offset + hm01b0_capture_wrap_target));
+    pio_sm_exec(pio, sm, pio_encode_jmp(cam.offset + hm01b0_capture_offset_start));
 
     dma_channel_config dc = dma_channel_get_default_config((uint)cam.dma);
     channel_config_set_transfer_data_size(&dc, DMA_SIZE_32);

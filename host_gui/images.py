@@ -43,6 +43,19 @@ def fit_into(img: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
+def grey_stats(img: np.ndarray, bins: int = 64) -> tuple[np.ndarray, dict[str, float]]:
+    """Histogram (counts per equal bin of 0..255) and the numbers one tunes exposure by."""
+    flat = np.asarray(img, np.uint8).ravel()
+    hist = np.bincount(flat.astype(np.int64) * bins // 256, minlength=bins)
+    n = max(flat.size, 1)
+    stats = {"mean": float(flat.mean()) if flat.size else 0.0, "median": float(np.median(flat)) if flat.size else 0.0,
+             "std": float(flat.std()) if flat.size else 0.0, "min": int(flat.min()) if flat.size else 0,
+             "max": int(flat.max()) if flat.size else 0,
+             "clip_dark_pct": 100.0 * np.count_nonzero(flat == 0) / n,
+             "clip_bright_pct": 100.0 * np.count_nonzero(flat == 255) / n}
+    return hist, stats
+
+
 def save_png(path: str | Path, img: np.ndarray) -> Path:
     """Write a uint8 grey image as PNG, creating the folder; raises OSError on failure."""
     import cv2

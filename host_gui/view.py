@@ -32,6 +32,8 @@ STAGE_VIEW = 128  # on-screen size of each preprocessing stage
 CANVAS = 112  # drawing canvas resolution (shown 2x)
 BAR_W, BAR_H = 330, 170
 HEAT_BINS = 120  # time bins of the per-class score heat map
+HIST_BINS = 64
+HIST_X = [(i + 0.5) * 256 / HIST_BINS for i in range(HIST_BINS)]
 DIGIT_W, DIGIT_H = 110, 140
 BG_GREY = 37  # window background, behind the big digit
 WIN_COLOR = (60, 200, 90, 255)
@@ -94,6 +96,7 @@ class App:
         self._gui_frames = 0
         self._gui_t0 = time.monotonic()
         self._pushed_version = -1
+        self.frozen = False
         self._camera_touched = False  # camera options go out only once the user sets them
         self._shown_digit: int | None = None
         self._shown_injected: Any = None
@@ -128,8 +131,10 @@ class App:
                                     dpg.draw_image("tex_cam", (0, 0), (CAM_VIEW, CAM_VIEW), uv_max=(0.25, 0.25),
                                                    tag="cam_image")
                                     dpg.draw_rectangle((0, 0), (0, 0), color=ROI_COLOR, thickness=2, tag="cam_roi")
-                            dpg.add_slider_float(label="zoom", tag="zoom", default_value=1.0, min_value=1.0,
-                                                 max_value=4.0, width=200, callback=self._on_zoom)
+                            with dpg.group(horizontal=True):
+                                dpg.add_slider_float(label="zoom", tag="zoom", default_value=1.0, min_value=1.0,
+                                                     max_value=4.0, width=150, callback=self._on_zoom)
+                                dpg.add_checkbox(label="freeze", tag="freeze", callback=self._on_freeze)
                         with dpg.group():
                             dpg.add_text("network input 28x28 (x8)")
                             dpg.add_image("tex_in28", width=IN28_VIEW, height=IN28_VIEW, tag="in28_image")
@@ -154,6 +159,15 @@ class App:
                                 dpg.add_text(title, tag=f"{name}_label")
                                 dpg.add_image(f"tex_{name}", width=STAGE_VIEW, height=STAGE_VIEW,
                                               tag=f"{name}_image")
+                        with dpg.group():
+                            dpg.add_text("camera histogram", tag="hist_text")
+                            with dpg.plot(height=STAGE_VIEW, width=-1, no_title=True, no_menus=True,
+                                          no_mouse_pos=True, tag="plot_hist"):
+                                dpg.add_plot_axis(dpg.mvXAxis, tag="hist_x", no_tick_labels=False)
+                                with dpg.plot_axis(dpg.mvYAxis, tag="hist_y", no_tick_labels=True):
+                                    dpg.add_bar_series(list(HIST_X), [0.0] * HIST_BINS, weight=256 / HIST_BINS,
+                                                       tag="hist_series")
+                            dpg.bind_colormap("plot_hist", dpg.mvPlotColormap_Deep)
                     with dpg.group(horizontal=True):
                         dpg.add_slider_float(label="history window (s)", tag="window", default_value=30.0,
                                              min_value=2.0, max_value=300.0, width=200, callback=self._on_window)
@@ -260,7 +274,8 @@ class App:
         Never raises: whatever goes wrong (a source error, a message with odd contents)
         becomes the status message and the next frame renders as usual."""
         try:
-            self.source.poll(self.state)
+            if not self.frozen:
+                self.source.poll(self.state)
         except Exception as e:  # noqa: BLE001 -- the UI must keep running whatever the source does
             self.say(f"source error: {e}")
         try:
@@ -307,7 +322,7 @@ class App:
     def _push_status(self) -> None:
         s = self.state
         st = s.status
-        dpg.set_value("status_text", f"{st.state.upper()}: {st.text}")
+        dpg.set_value("status_text", f"{st.state.upper()}: {st.text}" + ("   [view frozen]" if self.frozen else ""))
         dpg.configure_item("status_text", color=STATE_COLORS.get(st.state, (220, 220, 220)))
         h = s.hello
         dev = "device: (no hello yet)" if h is None else (
@@ -332,6 +347,13 @@ class App:
             uv = self.tex_cam.show(images.enlarge(s.frame, factor) if factor > 1 else s.frame)
             dpg.configure_item("cam_image", uv_max=uv)
             self._layout_camera(w, h)
+            hist, st = images.grey_stats(s.frame, HIST_BINS)
+            dpg.set_value("hist_series", [HIST_X, hist.astype(float).tolist()])
+            dpg.set_axis_limits("hist_x", 0, 256)
+            dpg.set_axis_limits("hist_y", 0, float(hist.max()) * 1.05 + 1)
+            dpg.set_value("hist_text", f"camera: mean {st['mean']:.0f}  min {st['min']}  max {st['max']}  "
+                                       f"std {st['std']:.0f}  clipped {st['clip_dark_pct']:.1f}/"
+                                       f"{st['clip_bright_pct']:.1f} %")
         if s.input28 is not None:
             self.tex_in28.show(images.enlarge(s.input28, IN28_FACTOR))
         for name, tex in self.tex_stages.items():
@@ -461,6 +483,11 @@ class App:
         if self.state.frame is not None:
             h, w = self.state.frame.shape
             self._layout_camera(w, h)
+
+    def _on_freeze(self, sender: Any = None, value: bool = False) -> None:
+        """Hold the view still to look closely; the link keeps reading (newest messages kept)."""
+        self.frozen = bool(value)
+        self.say("view frozen: untick 'freeze' to follow the stream again" if self.frozen else "following the stream")
 
     def _on_window(self, sender: Any, value: float) -> None:
         self.state.history_window_s = float(value)

@@ -211,3 +211,12 @@ def test_an_injected_answer_stays_on_screen_while_the_stream_goes_on(host_model)
     for m in S.frame_messages(3, 3, host_model):
         s.apply(14.0, m)
     assert s.digit == 3 and not s.prediction.result.injected and s.check_failures == 0
+
+
+def test_grey_stats():
+    from pico4ml.host_gui.images import grey_stats
+
+    img = np.array([[0, 255], [128, 128]], np.uint8)
+    hist, st = grey_stats(img, bins=4)
+    assert hist.tolist() == [1, 0, 2, 1] and st["min"] == 0 and st["max"] == 255
+    assert st["mean"] == pytest.approx(127.75) and st["clip_dark_pct"] == 25 and st["clip_bright_pct"] == 25

@@ -286,3 +286,17 @@ def test_gui_command_refuses_cleanly(tmp_path, capsys, monkeypatch):
     (tmp_path / "bad.json").write_text("{}")
     assert main(["--replay", str(tmp_path / "missing.p4rec"), "--preset", str(tmp_path / "bad.json")]) == 2
     assert "not a pico4ml preset" in capsys.readouterr().err
+
+
+def test_freeze_holds_the_view_and_histogram_describes_the_frame(app, host_model):
+    feed(app, S.frame_messages(1, 4, host_model))
+    assert "camera: mean" in dpg.get_value("hist_text")
+    heights = dpg.get_value("hist_series")[1]
+    assert sum(heights) == app.state.frame.size and len(heights) == view.HIST_BINS
+    dpg.set_value("freeze", True)
+    app._on_freeze(None, True)
+    feed(app, S.frame_messages(2, 9, host_model))
+    assert app.digit_text == "4" and "[view frozen]" in dpg.get_value("status_text")
+    app._on_freeze(None, False)
+    app.update()
+    assert app.digit_text == "9"

@@ -138,7 +138,7 @@ class App:
                         with dpg.group():
                             dpg.add_text("network input 28x28 (x8)")
                             dpg.add_image("tex_in28", width=IN28_VIEW, height=IN28_VIEW, tag="in28_image")
-                            dpg.add_text("pixel: -", tag="in28_pixel")
+                            dpg.add_text("hover an image for pixel values", tag="in28_pixel")
                         with dpg.group():
                             dpg.add_text("prediction")
                             with dpg.group(horizontal=True):
@@ -361,10 +361,10 @@ class App:
             if img is None:
                 continue
             h, w = img.shape
-            factor = max(1, STAGE_VIEW // max(h, w))  # integer enlargement keeps pixels square
-            big = images.enlarge(img, factor) if max(h, w) * factor <= tex.width else img
-            uv = tex.show(big)
-            dpg.configure_item(f"{name}_image", uv_max=uv)
+            factor = stage_factor(img)
+            uv = tex.show(images.enlarge(img, factor))
+            shown_w, shown_h = tex.shown
+            dpg.configure_item(f"{name}_image", uv_max=uv, width=shown_w, height=shown_h)  # keep the aspect
             dpg.set_value(f"{name}_label", f"{STAGES[name]} {w}x{h}" if name in ("work", "box") else STAGES[name])
 
     def _layout_camera(self, w: int, h: int) -> None:
@@ -434,11 +434,23 @@ class App:
         dpg.fit_axis_data("times_y")
 
     def _push_hover(self) -> None:
-        if self.state.input28 is None or not dpg.is_item_hovered("in28_image"):
-            return
-        text = pixel_text(self.state.input28, dpg.get_mouse_pos(local=False), dpg.get_item_rect_min("in28_image"),
-                          IN28_FACTOR)
-        if text:
+        """The value of the pixel under the mouse, on the 28x28, the camera or a stage."""
+        s = self.state
+        mouse = dpg.get_mouse_pos(local=False)
+        text = ""
+        if s.input28 is not None and dpg.is_item_hovered("in28_image"):
+            text = "28x28 " + pixel_text(s.input28, mouse, dpg.get_item_rect_min("in28_image"), IN28_FACTOR)
+        elif s.frame is not None and dpg.is_item_hovered("cam_draw"):
+            scale = CAM_VIEW / max(s.frame.shape) * self.zoom  # display pixels per frame pixel
+            text = "camera " + pixel_text(s.frame, mouse, dpg.get_item_rect_min("cam_draw"), scale)
+        else:
+            for name in STAGES:
+                img = s.stages.get(name)
+                if img is not None and dpg.is_item_hovered(f"{name}_image"):
+                    text = f"{name} " + pixel_text(img, mouse, dpg.get_item_rect_min(f"{name}_image"),
+                                                   stage_factor(img))
+                    break
+        if text.strip() and "=" in text:
             dpg.set_value("in28_pixel", text)
 
     def say(self, text: str) -> None:
@@ -684,8 +696,13 @@ def digit_glyph(digit: int | None) -> np.ndarray:
     return img
 
 
-def pixel_text(img: np.ndarray, mouse: tuple[float, float], origin: tuple[float, float], factor: int) -> str:
-    """'pixel (x, y) = v' for the image pixel under the mouse on an image enlarged by factor."""
+def stage_factor(img: np.ndarray) -> int:
+    """Integer enlargement of a preprocessing stage for its panel (square pixels, no blur)."""
+    return max(1, STAGE_VIEW // max(img.shape))
+
+
+def pixel_text(img: np.ndarray, mouse: tuple[float, float], origin: tuple[float, float], factor: float) -> str:
+    """'pixel (x, y) = v' for the image pixel under the mouse on an image shown enlarged by factor."""
     x, y = int((mouse[0] - origin[0]) // factor), int((mouse[1] - origin[1]) // factor)
     if 0 <= y < img.shape[0] and 0 <= x < img.shape[1]:
         return f"pixel ({x}, {y}) = {int(img[y, x])}"

@@ -98,6 +98,11 @@ def test_a_frame_reaches_every_widget(app, host_model):
     assert np.allclose(in28, images.enlarge(app.state.input28, 8), atol=0.01)
     assert dpg.get_item_configuration("cam_image")["uv_max"] == pytest.approx([1.0, 1.0])
     assert dpg.get_value("work_label").endswith("64x64")
+    feed(app, [P.Stage(1, P.STAGE_BOX, 0, 13, 20, (0, 0, 13, 20), 0, 0, (0, 0, 324, 324), bytes(i % 256 for i in range(260)))])
+    cfg = dpg.get_item_configuration("box_image")
+    assert (cfg["width"], cfg["height"]) == (13 * 6, 20 * 6)  # integer factor 6, aspect kept
+    box = app.tex_stages["box"].buf.reshape(view.STAGE_VIEW, view.STAGE_VIEW, 4)[:120, :78, 0] * 255
+    assert np.allclose(box, images.enlarge(np.arange(260).reshape(20, 13) % 256, 6), atol=0.01)
 
 
 def test_connect_sends_ping_and_settings_and_sliders_send_params(app):

@@ -159,6 +159,7 @@ class App:
                                 dpg.add_text(title, tag=f"{name}_label")
                                 dpg.add_image(f"tex_{name}", width=STAGE_VIEW, height=STAGE_VIEW,
                                               tag=f"{name}_image")
+                                dpg.add_spacer(width=STAGE_VIEW, height=1)  # fixed column, whatever the aspect
                         with dpg.group():
                             dpg.add_text("camera histogram", tag="hist_text")
                             with dpg.plot(height=STAGE_VIEW, width=-1, no_title=True, no_menus=True,

@@ -40,8 +40,11 @@ CASES = [(src, []) for src in PORTABLE_C] + [(CORE_DIR / n, ["-DPICO4ML_MODEL_IN
                                              for n in ("classifier.c", "device.c")]
 
 
-@pytest.mark.parametrize("src,defines", CASES,
-                         ids=lambda v: str(v.relative_to(CORE_DIR)) if isinstance(v, Path) else ("int8" if v else "float"))
+def _case_id(v) -> str:
+    return str(v.relative_to(CORE_DIR)) if isinstance(v, Path) else ("int8" if v else "float")
+
+
+@pytest.mark.parametrize("src,defines", CASES, ids=_case_id)
 def test_cross_compiles_warning_free(src: Path, defines: list[str], tmp_path: Path):
     if defines and not (CORE_DIR / "model" / "model_int8.h").is_file():
         pytest.skip("no int8 model exported yet")

@@ -150,7 +150,7 @@ class State:
         if whole is None:
             return
         self.frames_rx += 1
-        if self._held(t, whole.flags):
+        if self._held(t, whole.flags) or whole.width == 0 or whole.height == 0:
             return
         self.frame = np.frombuffer(whole.pixels, np.uint8).reshape(whole.height, whole.width)
         self.frame_msg = whole
@@ -164,7 +164,7 @@ class State:
             self.input28, self.input28_id = img, m.frame_id
 
     def _on_Stage(self, t: float, m: P.Stage) -> None:
-        if self._held(t, m.flags):
+        if self._held(t, m.flags) or m.width == 0 or m.height == 0:
             return
         name = P.STAGE_NAMES.get(m.stage_id, f"stage{m.stage_id}")
         self.stages[name] = np.frombuffer(m.pixels, np.uint8).reshape(m.height, m.width)
@@ -173,7 +173,7 @@ class State:
             self.camera_stage = m  # its ROI is where the device looked in the camera frame
 
     def _on_Result(self, t: float, m: P.Result) -> None:
-        scores = np.asarray(m.scores(), np.float32)
+        scores = np.nan_to_num(np.asarray(m.scores(), np.float32), nan=0.0, posinf=1.0, neginf=0.0)
         check = None
         img = self._inputs.get((m.frame_id, m.injected))
         if self.host_model is not None and img is not None:

@@ -343,9 +343,10 @@ class App:
     def _push_images(self) -> None:
         s = self.state
         if s.frame is not None:
-            h, w = s.frame.shape
+            frame = fit_frame(s.frame)
+            h, w = frame.shape
             factor = max(1, CAM_TEX // max(h, w))  # crisp sensor pixels at zoom 1
-            uv = self.tex_cam.show(images.enlarge(s.frame, factor) if factor > 1 else s.frame)
+            uv = self.tex_cam.show(images.enlarge(frame, factor) if factor > 1 else frame)
             dpg.configure_item("cam_image", uv_max=uv)
             self._layout_camera(w, h)
             hist, st = images.grey_stats(s.frame, HIST_BINS)
@@ -695,6 +696,12 @@ def digit_glyph(digit: int | None) -> np.ndarray:
     cv2.putText(img, text, ((DIGIT_W - w) // 2, (DIGIT_H + h) // 2), cv2.FONT_HERSHEY_DUPLEX, 4.2, 255, 9,
                 cv2.LINE_AA)
     return img
+
+
+def fit_frame(frame: np.ndarray) -> np.ndarray:
+    """Frames larger than the camera texture (not the HM01B0's) are subsampled to fit it."""
+    step = -(-max(frame.shape) // CAM_TEX)
+    return frame[::step, ::step] if step > 1 else frame
 
 
 def stage_factor(img: np.ndarray) -> int:

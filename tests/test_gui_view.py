@@ -305,3 +305,51 @@ def test_freeze_holds_the_view_and_histogram_describes_the_frame(app, host_model
     app._on_freeze(None, False)
     app.update()
     assert app.digit_text == "9"
+
+
+def _odd_messages():
+    """Messages a buggy or unusual device could send: every field at random, sizes consistent."""
+    from hypothesis import strategies as st
+
+    small = st.sampled_from([0, 1, 20]) | st.integers(0, 70)
+    frame = st.builds(lambda w, h, fid, flags: P.Frame(fid, w, h, 0, h, w * 4, h * 4, 0, flags, 4, bytes(w * h)),
+                      small, small, st.integers(0, 2**32 - 1), st.integers(0, 255))
+    big = st.builds(lambda w, h: P.Frame(1, w, h, 0, h, w, h, 0, 1, 1, bytes(range(256)) * (w * h // 256)),
+                    st.sampled_from([512, 640]), st.sampled_from([256, 480]))
+    stage = st.builds(lambda w, h, sid, flags: P.Stage(1, sid, flags, w, h, (0, 0, w, h), 0, 0, (0, 0, w, h),
+                                                       bytes(w * h)),
+                      small, small, st.integers(0, 9), st.integers(0, 255))
+    floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
+    result = st.builds(lambda fid, arg, kind, flags, logits: P.Result(fid, arg, kind, flags, 0, 0.5, tuple(logits)),
+                       st.integers(0, 3), st.integers(0, 9), st.integers(0, 255), st.integers(0, 255),
+                       st.lists(floats, min_size=10, max_size=10))
+    inp = st.builds(lambda fid, flags, px: P.Input28(fid, flags, px), st.integers(0, 3), st.integers(0, 255),
+                    st.binary(min_size=784, max_size=784))
+    text = st.text(max_size=80)
+    hello = st.builds(lambda a, b, c, k: P.Hello(model_kind=k, firmware_version=a, model_name=b, weights_hash=c),
+                      text, text, st.text(max_size=16), st.integers(0, 255))
+    other = st.sampled_from([P.Stats(msgs_dropped=2**32 - 1), P.Log(99, "\x00\u2603"), P.Error(999, 0xFF, 0, ""),
+                             P.Pong(1, 2), P.Ack(1, 2), P.Params(b"\x01"), P.Stream(), P.Camera()])
+    return st.lists(st.one_of(frame, big, stage, result, inp, hello, other), max_size=12)
+
+
+def test_odd_device_messages_never_break_the_view(host_model):
+    from hypothesis import HealthCheck, given, settings
+
+    dpg.create_context()
+    try:
+        a = view.App(FakeSource(), State(host_model=host_model))
+        a.build_ui()
+
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(msgs=_odd_messages())
+        def run(msgs):
+            a.message = ""
+            a.source.pending = [(1000.0 + i, m) for i, m in enumerate(msgs)]
+            a.update()
+            a.update()
+            assert not a.message.startswith("display error"), a.message
+
+        run()
+    finally:
+        dpg.destroy_context()

@@ -112,6 +112,9 @@ def explain(exc: BaseException, port: str) -> str:
     text = str(exc)
     err = getattr(exc, "errno", None)
     low = text.lower()
+    if sys.platform == "win32" and ("access is denied" in low or isinstance(exc, PermissionError)):
+        # Windows reports a port that another program holds as "access denied".
+        return f"{port} is in use by another program (a serial monitor, an IDE, another pico4ml-gui): close it."
     if isinstance(exc, PermissionError) or err == errno.EACCES or "permission denied" in low:
         return (f"Permission denied on {port}. Add yourself to the serial group: "
                 f"'sudo usermod -aG dialout $USER' (uucp on Arch), then log out and in; "

@@ -262,6 +262,13 @@ def test_explain_gives_actionable_advice(exc, port, needle):
     assert needle in L.explain(exc, port)
 
 
+def test_windows_access_denied_means_busy(monkeypatch):
+    monkeypatch.setattr(L.sys, "platform", "win32")
+    assert "in use by another program" in L.explain(L.serial.SerialException("could not open port 'COM5': "
+                                                                             "PermissionError(13, 'Access is denied.')"),
+                                                    "COM5")
+
+
 def test_find_boards_filters_by_vendor_and_serial(monkeypatch):
     class Port:
         def __init__(self, device, vid, sn):

@@ -50,16 +50,18 @@ while not source.connected and time.monotonic() - t_conn < 10:
 while app.state.results_rx == 0 and time.monotonic() - t_conn < 10:
     app.update(); dpg.render_dearpygui_frame()
 r0, b0, f0 = app.state.results_rx, source.bytes_rx, app.state.frames_rx
-frames, worst, t0 = 0, 0.0, time.monotonic()
+frames, worst, t_update, t0 = 0, 0.0, 0.0, time.monotonic()
 while time.monotonic() - t0 < seconds:
     t = time.monotonic()
     app.update()
+    t_update += time.monotonic() - t
     dpg.render_dearpygui_frame()
     worst = max(worst, time.monotonic() - t)
     frames += 1
 dt = time.monotonic() - t0
 p = app.state.prediction
-json.dump({"gui_fps": frames / dt, "worst_frame_ms": worst * 1e3,
+json.dump({"gui_fps": frames / dt, "worst_frame_ms": worst * 1e3, "update_ms": t_update / frames * 1e3,
+           "render_ms": (dt - t_update) / frames * 1e3,
            "results_per_s": (app.state.results_rx - r0) / dt, "camera_frames_per_s": (app.state.frames_rx - f0) / dt,
            "stream_kb_s": (source.bytes_rx - b0) / dt / 1024, "device_fps": p.result.fps if p else None,
            "host_checks": app.state.checks, "host_mismatches": app.state.check_failures,
@@ -127,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{st['state_frames_s']:.0f} device frames/s")
     gui = bench_gui(args.seconds, args.twin_fps)
     if gui.get("gui_fps") is not None:
-        print(f"GUI under Xvfb: {gui['gui_fps']:.1f} frames/s (worst frame {gui['worst_frame_ms']:.0f} ms) with the "
+        print(f"GUI under Xvfb: {gui['gui_fps']:.1f} frames/s (worst frame {gui['worst_frame_ms']:.0f} ms; per frame "
+              f"{gui['update_ms']:.1f} ms state->widgets, {gui['render_ms']:.1f} ms Dear PyGui render) with the "
               f"twin at {args.twin_fps:g} fps: {gui['results_per_s']:.1f} results/s, "
               f"{gui['camera_frames_per_s']:.1f} camera frames/s, {gui['stream_kb_s']:.0f} KB/s, "
               f"{gui['host_mismatches']} host mismatches, {gui['queue_drops']} queue drops")

@@ -100,6 +100,7 @@ class App:
         self._camera_touched = False  # camera options go out only once the user sets them
         self._shown_digit: int | None = None
         self._shown_injected: Any = None
+        self._shown_images: dict[str, np.ndarray] = {}
         self.digit_text = "-"
 
     # ------------------------------------------------------------------ building
@@ -340,9 +341,16 @@ class App:
             f"device drops {st_dev.msgs_dropped if st_dev else 0}"))
         dpg.set_value("message_text", self.message or s.last_error)
 
+    def _changed(self, key: str, img: np.ndarray | None) -> bool:
+        """True once per new image object: textures are uploaded only when their image changed."""
+        if img is None or self._shown_images.get(key) is img:
+            return False
+        self._shown_images[key] = img
+        return True
+
     def _push_images(self) -> None:
         s = self.state
-        if s.frame is not None:
+        if self._changed("frame", s.frame):
             frame = fit_frame(s.frame)
             h, w = frame.shape
             factor = max(1, CAM_TEX // max(h, w))  # crisp sensor pixels at zoom 1
@@ -356,11 +364,11 @@ class App:
             dpg.set_value("hist_text", f"camera: mean {st['mean']:.0f}  min {st['min']}  max {st['max']}  "
                                        f"std {st['std']:.0f}  clipped {st['clip_dark_pct']:.1f}/"
                                        f"{st['clip_bright_pct']:.1f} %")
-        if s.input28 is not None:
+        if self._changed("input28", s.input28):
             self.tex_in28.show(images.enlarge(s.input28, IN28_FACTOR))
         for name, tex in self.tex_stages.items():
             img = s.stages.get(name)
-            if img is None:
+            if not self._changed(name, img):
                 continue
             h, w = img.shape
             factor = stage_factor(img)

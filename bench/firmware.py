@@ -3,7 +3,7 @@ and the accuracy of the full pipeline on the simulated camera test set.
 
     python bench/firmware.py                  # everything that can be measured here
     python bench/firmware.py --frames 500     # a smaller camera set (faster)
-    python bench/firmware.py --model int8     # the int8 build and the int8 pipeline
+    python bench/firmware.py --model float    # the float build and the float pipeline
 
 1. Every portable C file (firmware/pico4ml/core, core/model) cross-compiled with
    arm-none-eabi-gcc -mcpu=cortex-m0plus -mthumb -Os: text/data/bss per file and in total.
@@ -98,7 +98,7 @@ def accuracy(pipe: FramePipeline, frames: np.ndarray, labels: np.ndarray) -> tup
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=2000, help="camera test frames to score (default %(default)s)")
-    p.add_argument("--model", choices=("float", "int8"), default="float",
+    p.add_argument("--model", choices=("float", "int8"), default="int8",
                    help="which model the firmware and the pipeline use (default %(default)s, as the CMake default)")
     p.add_argument("--no-build", action="store_true", help="do not build the firmware even if the SDK is present")
     p.add_argument("--data-dir", help="MNIST directory (default: see pico4ml.train.data)")

@@ -78,7 +78,7 @@ class FirmwareBuild:
     int8: bool
 
 
-def build_firmware(build_dir: Path | None = None, sdk: Path | None = None, *, int8: bool = False,
+def build_firmware(build_dir: Path | None = None, sdk: Path | None = None, *, int8: bool = True,
                    jobs: int = 2) -> FirmwareBuild:
     """Configure and build firmware/pico4ml; incremental when build_dir already holds a build."""
     sdk = sdk or find_pico_sdk()
@@ -87,7 +87,7 @@ def build_firmware(build_dir: Path | None = None, sdk: Path | None = None, *, in
                                  f"{SDK_VERSION} (see firmware/pico4ml/README.md)")
     if missing_tools():
         raise FirmwareBuildError(f"missing tools: {', '.join(missing_tools())}")
-    build_dir = Path(build_dir or BUILD_DIR / ("firmware-int8" if int8 else "firmware"))
+    build_dir = Path(build_dir or BUILD_DIR / ("firmware" if int8 else "firmware-float"))
     if _stale_cache(build_dir, sdk):
         shutil.rmtree(build_dir)  # configured for another checkout or SDK: CMake would refuse it
     build_dir.mkdir(parents=True, exist_ok=True)

@@ -97,6 +97,8 @@ class App:
         self._gui_t0 = time.monotonic()
         self._pushed_version = -1
         self.frozen = False
+        self._roi_drag: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self._cam_k, self._cam_src = 1.0, (324, 324)
         self._camera_touched = False  # camera options go out only once the user sets them
         self._shown_digit: int | None = None
         self._shown_injected: Any = None
@@ -125,7 +127,7 @@ class App:
                 with dpg.child_window(width=-380, border=False, tag="left"):
                     with dpg.group(horizontal=True):
                         with dpg.group():
-                            dpg.add_text("camera (ROI in yellow)")
+                            dpg.add_text("camera (ROI in yellow: drag to set, right-click for auto)")
                             with dpg.child_window(width=CAM_VIEW + 24, height=CAM_VIEW + 24, horizontal_scrollbar=True,
                                                   tag="cam_scroll"):
                                 with dpg.drawlist(width=CAM_VIEW, height=CAM_VIEW, tag="cam_draw"):
@@ -264,9 +266,9 @@ class App:
                     with dpg.child_window(height=-1, tag="log_window"):
                         dpg.add_text("", tag="log_text", wrap=340)
         with dpg.handler_registry():
-            dpg.add_mouse_drag_handler(callback=self._on_canvas_drag)
-            dpg.add_mouse_down_handler(callback=self._on_canvas_drag)
-            dpg.add_mouse_release_handler(callback=lambda: setattr(self, "_last_mouse", None))
+            dpg.add_mouse_drag_handler(callback=self._on_mouse_move)
+            dpg.add_mouse_down_handler(callback=self._on_mouse_move)
+            dpg.add_mouse_release_handler(callback=self._on_mouse_release)
         self._layout_camera(81, 81)
 
     # ------------------------------------------------------------------ pushing state
@@ -396,7 +398,9 @@ class App:
         else:
             rx, ry, rw, rh = p.roi_x, p.roi_y, p.roi_w, p.roi_h
         k = dw / src_w
-        dpg.configure_item("cam_roi", pmin=(rx * k + 1, ry * k + 1), pmax=((rx + rw) * k - 1, (ry + rh) * k - 1))
+        self._cam_k, self._cam_src = k, (src_w, src_h)
+        if self._roi_drag is None:
+            dpg.configure_item("cam_roi", pmin=(rx * k + 1, ry * k + 1), pmax=((rx + rw) * k - 1, (ry + rh) * k - 1))
 
     def _push_prediction(self) -> None:
         pred = self.state.prediction
@@ -644,6 +648,53 @@ class App:
         self.canvas[:] = 255
         self.tex_canvas.show(self.canvas)
 
+    def _on_mouse_move(self, sender: Any = None, app_data: Any = None) -> None:
+        """Mouse held down: draw on the canvas, or drag a new ROI on the camera view."""
+        def move() -> None:
+            if self._roi_drag is not None or dpg.is_item_hovered("cam_draw"):
+                self._on_camera_drag()
+            else:
+                self._on_canvas_drag()
+        self._guard("mouse", move)
+
+    def _on_mouse_release(self, sender: Any = None, app_data: Any = None) -> None:
+        def release() -> None:
+            self._last_mouse = None
+            if self._roi_drag is not None:
+                start, end = self._roi_drag
+                self._roi_drag = None
+                self.set_roi(roi_from_drag(start, end, self._cam_k, *self._cam_src))
+        self._guard("mouse", release)
+
+    def _camera_point(self) -> tuple[float, float]:
+        mx, my = dpg.get_mouse_pos(local=False)
+        x0, y0 = dpg.get_item_rect_min("cam_draw")
+        return mx - x0, my - y0
+
+    def _on_camera_drag(self) -> None:
+        if dpg.is_mouse_button_down(dpg.mvMouseButton_Right) and self._roi_drag is None:
+            if not (self.settings.params.roi_w == 0 and self.settings.params.roi_h == 0):
+                self.set_roi((0, 0, 0, 0))  # right click: back to the automatic centred square
+            return
+        if not dpg.is_mouse_button_down(dpg.mvMouseButton_Left):
+            return
+        pt = self._camera_point()
+        start = pt if self._roi_drag is None else self._roi_drag[0]
+        self._roi_drag = (start, pt)
+        dpg.configure_item("cam_roi", pmin=(min(start[0], pt[0]), min(start[1], pt[1])),
+                           pmax=(max(start[0], pt[0]), max(start[1], pt[1])))
+
+    def set_roi(self, roi: tuple[int, int, int, int] | None) -> None:
+        """Put an ROI (capture pixels; all 0 = automatic) into the sliders and send it."""
+        if roi is None:
+            self.say("ROI too small: drag a larger rectangle on the camera view")
+            return
+        for name, value in zip(("roi_x", "roi_y", "roi_w", "roi_h"), roi):
+            dpg.set_value(f"param_{name}", int(value))
+        self.state.camera_stage = None  # until the device reports the ROI it now uses
+        self._on_param()
+        self.say("ROI " + (f"{roi[2]}x{roi[3]} at ({roi[0]}, {roi[1]})" if roi[2] else "automatic (centred square)"))
+
     def _on_canvas_drag(self, sender: Any = None, app_data: Any = None) -> None:
         if not dpg.is_item_hovered("canvas_draw"):
             self._last_mouse = None
@@ -704,6 +755,19 @@ def digit_glyph(digit: int | None) -> np.ndarray:
     cv2.putText(img, text, ((DIGIT_W - w) // 2, (DIGIT_H + h) // 2), cv2.FONT_HERSHEY_DUPLEX, 4.2, 255, 9,
                 cv2.LINE_AA)
     return img
+
+
+def roi_from_drag(a: tuple[float, float], b: tuple[float, float], k: float, src_w: int,
+                  src_h: int, min_side: int = 8) -> tuple[int, int, int, int] | None:
+    """A rectangle dragged on the camera view (display pixels, k per capture pixel) as an ROI in
+    capture pixels, clipped to the frame; None when smaller than min_side."""
+    x0, x1 = sorted((a[0] / k, b[0] / k))
+    y0, y1 = sorted((a[1] / k, b[1] / k))
+    x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+    x1, y1 = min(src_w, int(round(x1))), min(src_h, int(round(y1)))
+    if x1 - x0 < min_side or y1 - y0 < min_side:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def fit_frame(frame: np.ndarray) -> np.ndarray:

@@ -119,3 +119,82 @@ def test_big_digit_shows_the_prediction(rendered):
     shown = shot[y0:y0 + view.DIGIT_H, x0:x0 + view.DIGIT_W, 0]
     err = {d: np.abs(shown - view.digit_glyph(d)).mean() for d in range(10)}
     assert min(err, key=err.get) == 7 and err[7] < 2
+
+
+MOUSE = r"""
+import json, subprocess, sys, threading, time
+import numpy as np
+import dearpygui.dearpygui as dpg
+from pico4ml.host_gui import protocol as P, view
+from pico4ml.host_gui.link import LinkStatus
+from pico4ml.host_gui.state import State
+
+class Source:
+    live, decoder_stats = True, None
+    def __init__(self): self.sent = []
+    def poll(self, state): return 0
+    def send(self, msg): self.sent.append(msg); return True
+
+st = State()
+frame = np.full((81, 81), 180, np.uint8)
+in28 = np.zeros((28, 28), np.uint8); in28[3, 5] = 77
+st.apply(1.0, LinkStatus("connected", "mouse test"))
+st.apply(1.0, P.Frame(1, 81, 81, 0, 81, 324, 324, 0, 0, 4, frame.tobytes()))
+st.apply(1.0, P.Input28(1, 0, in28.tobytes()))
+dpg.create_context()
+src = Source()
+app = view.App(src, st)
+view.create(app, width=1500, height=940)
+dpg.set_value("canvas_header", True)
+for _ in range(10):
+    app.update(); dpg.render_dearpygui_frame()
+rects = {t: dpg.get_item_rect_min(t) for t in ("cam_draw", "in28_image", "canvas_draw")}
+win = subprocess.run(["xdotool", "search", "--name", "pico4ml"], capture_output=True, text=True).stdout.split()[0]
+def xdo(*a): subprocess.run(["xdotool", *map(str, a)], check=True)
+out = {}
+def script():
+    cx, cy = rects["cam_draw"]
+    xdo("mousemove", "--window", win, cx + 40, cy + 20); time.sleep(0.3)
+    xdo("mousedown", 1); time.sleep(0.3)
+    for i in range(1, 11):
+        xdo("mousemove", "--window", win, cx + 40 + 16 * i, cy + 20 + 16 * i); time.sleep(0.05)
+    time.sleep(0.3); xdo("mouseup", 1); time.sleep(0.5)
+    ix, iy = rects["in28_image"]
+    xdo("mousemove", "--window", win, ix + 5 * 8 + 3, iy + 3 * 8 + 3); time.sleep(0.5)
+    out["pixel"] = dpg.get_value("in28_pixel")
+    kx, ky = rects["canvas_draw"]
+    xdo("mousemove", "--window", win, kx + 100, ky + 40); time.sleep(0.2)
+    xdo("mousedown", 1); time.sleep(0.2)
+    for i in range(1, 11):
+        xdo("mousemove", "--window", win, kx + 100, ky + 40 + 14 * i); time.sleep(0.05)
+    xdo("mouseup", 1); time.sleep(0.5)
+    out["done"] = True
+t = threading.Thread(target=script); t.start()
+t0 = time.monotonic()
+while not out.get("done") and time.monotonic() - t0 < 20:
+    app.update(); dpg.render_dearpygui_frame()
+from pico4ml.train.preprocess import PreprocessParams
+params = [PreprocessParams.from_bytes(m.data) for m in src.sent if isinstance(m, P.SetParams)]
+out["roi"] = None if not params else [params[-1].roi_x, params[-1].roi_y, params[-1].roi_w, params[-1].roi_h]
+out["ink"] = int((app.canvas < 128).sum())
+out["message"] = app.message
+print(json.dumps(out))
+dpg.destroy_context()
+"""
+
+
+def test_real_mouse_sets_roi_reads_pixels_and_draws():
+    """xdotool moves the X pointer: drag an ROI on the camera view, hover the 28x28, draw a stroke."""
+    import shutil
+
+    reason = why_no_display()
+    if reason:
+        pytest.skip(reason)
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool not installed (apt-get install xdotool)")
+    proc = run_python(MOUSE, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["roi"] == [40, 20, 160, 160]  # 81x81 frame of a 324x324 capture shown at 324 px: 1 px = 1 px
+    assert out["pixel"] == "28x28 pixel (5, 3) = 77"
+    assert out["ink"] > 300  # a 140 px stroke with a 5 px brush on the 112x112 canvas

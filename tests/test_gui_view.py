@@ -353,3 +353,17 @@ def test_odd_device_messages_never_break_the_view(host_model):
         run()
     finally:
         dpg.destroy_context()
+
+
+def test_roi_dragged_on_the_camera_view(app, host_model):
+    assert view.roi_from_drag((40, 20), (200, 180), 1.0, 324, 324) == (40, 20, 160, 160)
+    assert view.roi_from_drag((200, 180), (40, 20), 0.5, 324, 324) == (80, 40, 324 - 80, 284)  # clipped to the frame
+    assert view.roi_from_drag((10, 10), (13, 40), 1.0, 324, 324) is None
+    feed(app, S.frame_messages(1, 4, host_model))
+    app.set_roi((81, 0, 162, 162))
+    from pico4ml.train.preprocess import PreprocessParams
+    sent = PreprocessParams.from_bytes(app.source.sent_of(P.SetParams)[-1].data)
+    assert (sent.roi_x, sent.roi_y, sent.roi_w, sent.roi_h) == (81, 0, 162, 162)
+    assert dpg.get_value("param_roi_w") == 162 and "ROI 162x162" in app.message
+    app.set_roi(None)
+    assert "too small" in app.message

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from .cli import add_common, check_args, make_state, open_source, stop_on_sigterm
+from .cli import add_common, check_args, make_state, open_source, sigterm_as_interrupt
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,8 +27,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with sigterm_as_interrupt():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    stop_on_sigterm()
     problem = check_args(args)
     if problem:
         print(f"pico4ml-gui: {problem}", file=sys.stderr)

@@ -6,7 +6,9 @@ same way (--record) and run the same device-vs-host check.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+import signal
+from typing import Any, Iterator
 
 from .link import BOOTLOADER_BAUD, DEFAULT_BAUD
 
@@ -34,15 +36,23 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return ap
 
 
-def stop_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so `finally` blocks stop the host twin and close a
-    recording (an unhandled SIGTERM would leave the twin running and the recording cut)."""
-    import signal
-
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while a command runs, so `finally` blocks stop the
+    host twin and close a recording (an unhandled SIGTERM would leave the twin running and
+    the recording cut); the previous handler comes back afterwards."""
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_args(args: argparse.Namespace) -> str | None:

@@ -19,7 +19,7 @@ import time
 from typing import Any, TextIO
 
 from . import protocol as P
-from .cli import add_common, check_args, make_state, open_source, stop_on_sigterm
+from .cli import add_common, check_args, make_state, open_source, sigterm_as_interrupt
 from .link import LinkStatus
 from .state import Prediction, State
 
@@ -140,9 +140,12 @@ def _live(args: argparse.Namespace, source: Any, printer: Printer, out: TextIO) 
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+    with sigterm_as_interrupt():
+        return _main(argv, out or sys.stdout)
+
+
+def _main(argv: list[str] | None, out: TextIO) -> int:
     args = parser().parse_args(argv)
-    stop_on_sigterm()
     problem = check_args(args)
     if problem:
         print(f"pico4ml-monitor: {problem}", file=sys.stderr)

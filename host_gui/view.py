@@ -417,7 +417,9 @@ class App:
         else:
             check = f"host says {pred.check.host_digit}: " + ("OK" if pred.check.ok else "MISMATCH")
             check2 = f"max diff {pred.check.max_diff:.4f}"
-        dpg.configure_item("digit_check", text=check)
+        color = (220, 220, 220, 255) if pred.check is None else (
+            (90, 220, 110, 255) if pred.check.ok else (255, 80, 70, 255))  # a mismatch must stand out
+        dpg.configure_item("digit_check", text=check, color=color)
         dpg.configure_item("digit_check2", text=check2 + ("  injected" if r.injected else ""))
         top = BAR_H - 20
         for i in range(10):

@@ -81,7 +81,8 @@ def test_a_frame_reaches_every_widget(app, host_model):
     assert np.allclose(glyph, view.digit_glyph(3), atol=0.01) and not np.allclose(glyph, view.digit_glyph(8), atol=1)
     score = app.state.prediction.scores[3]
     assert dpg.get_item_configuration("digit_score")["text"].strip() == f"{score * 100:5.1f} %".strip()
-    assert "OK" in dpg.get_item_configuration("digit_check")["text"]
+    check = dpg.get_item_configuration("digit_check")
+    assert "OK" in check["text"] and check["color"][1] > 0.8  # green
     assert "1 checked, 0 mismatches" in dpg.get_value("check_text")
     assert "frames 1 | results 1" in dpg.get_value("link_text")
     # the winning bar is the tallest and the only one in the winner's colour
@@ -367,3 +368,18 @@ def test_roi_dragged_on_the_camera_view(app, host_model):
     assert dpg.get_value("param_roi_w") == 162 and "ROI 162x162" in app.message
     app.set_roi(None)
     assert "too small" in app.message
+
+
+def test_a_host_mismatch_is_shown_in_red(app, host_model):
+    if host_model is None:
+        pytest.skip("no committed checkpoint")
+    msgs = S.frame_messages(1, 7, host_model)
+    res = msgs[-1]
+    wrong = list(res.logits)
+    other = (res.argmax + 3) % 10
+    wrong[res.argmax], wrong[other] = wrong[other], wrong[res.argmax]
+    msgs[-1] = P.Result(**{**res.__dict__, "logits": tuple(wrong), "argmax": other})
+    feed(app, msgs)
+    check = dpg.get_item_configuration("digit_check")
+    assert "MISMATCH" in check["text"] and check["color"][0] > 0.9 and check["color"][1] < 0.5
+    assert "1 mismatches" in dpg.get_value("check_text")

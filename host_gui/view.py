@@ -54,6 +54,20 @@ STREAM_BITS = [("frame", P.STREAM_FRAME), ("28x28", P.STREAM_INPUT28), ("stages"
                ("result", P.STREAM_RESULT), ("stats", P.STREAM_STATS), ("log", P.STREAM_LOG)]
 
 
+def guarded(method: Callable) -> Callable:
+    """A widget callback whose errors become the status message (Dear PyGui would only print them)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: "App", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001 -- never a traceback, never a dead control
+            self.say(f"{method.__name__.removeprefix('_on_').replace('_', ' ')} failed: {type(e).__name__}: {e}")
+            return None
+    return wrapper
+
+
 class Texture:
     """One raw RGBA texture allocated once; show() writes a grey image into its corner."""
 
@@ -506,21 +520,25 @@ class App:
         return True
 
     # ------------------------------------------------------------------ callbacks
+    @guarded
     def _on_zoom(self, sender: Any, value: float) -> None:
         self.zoom = float(value)
         if self.state.frame is not None:
             h, w = self.state.frame.shape
             self._layout_camera(w, h)
 
+    @guarded
     def _on_freeze(self, sender: Any = None, value: bool = False) -> None:
         """Hold the view still to look closely; the link keeps reading (newest messages kept)."""
         self.frozen = bool(value)
         self.say("view frozen: untick 'freeze' to follow the stream again" if self.frozen else "following the stream")
 
+    @guarded
     def _on_window(self, sender: Any, value: float) -> None:
         self.state.history_window_s = float(value)
         self.state.version += 1
 
+    @guarded
     def _on_param(self, sender: Any = None, value: Any = None) -> None:
         values = {}
         for f in fields(PreprocessParams):
@@ -538,6 +556,7 @@ class App:
         if self.source.live:
             self.send(P.SetParams(params.to_bytes()))
 
+    @guarded
     def _on_stream(self, sender: Any = None, value: Any = None) -> None:
         mask = sum(bit for name, bit in STREAM_BITS if dpg.get_value(f"stream_{name}"))
         self.settings.stream = replace(self.settings.stream, mask=mask,
@@ -548,6 +567,7 @@ class App:
             self.send(P.SetStream(**{f.name: getattr(self.settings.stream, f.name)
                                      for f in fields(P.SetStream) if f.name != "seq"}))
 
+    @guarded
     def _on_camera(self, sender: Any = None, value: Any = None) -> None:
         self._camera_touched = True
         flags = ((P.CAM_MIRROR if dpg.get_value("cam_mirror") else 0) | (P.CAM_FLIP if dpg.get_value("cam_flip") else 0)
@@ -642,10 +662,12 @@ class App:
             self.say(f"injected {sent} of {len(files)} image(s)")
         self._guard("inject", inject)
 
+    @guarded
     def _on_send_drawing(self) -> None:
         if self.inject(self.canvas, "drawing"):
             self.say("drawing sent through the device's preprocessing and net()")
 
+    @guarded
     def _on_clear_canvas(self) -> None:
         self.canvas[:] = 255
         self.tex_canvas.show(self.canvas)
@@ -697,6 +719,7 @@ class App:
         self._on_param()
         self.say("ROI " + (f"{roi[2]}x{roi[3]} at ({roi[0]}, {roi[1]})" if roi[2] else "automatic (centred square)"))
 
+    @guarded
     def _on_canvas_drag(self, sender: Any = None, app_data: Any = None) -> None:
         if not dpg.is_item_hovered("canvas_draw"):
             self._last_mouse = None
@@ -712,6 +735,7 @@ class App:
         self._last_mouse = pt
         self.tex_canvas.show(self.canvas)
 
+    @guarded
     def _on_tolerance(self, sender: Any, value: str) -> None:
         try:
             self.state.tolerance = max(0.0, float(value))
@@ -719,11 +743,13 @@ class App:
         except ValueError:
             self.say(f"tolerance must be a number, not {value!r}")
 
+    @guarded
     def _on_scrub(self, sender: Any, value: float) -> None:
         if not self.source.live:
             self.state = self.source.seek(float(value), self.state)
             self._pushed_version = -1
 
+    @guarded
     def _on_play(self) -> None:
         if not self.source.live:
             if not self.source.playing and self.source.position >= self.source.duration:

@@ -99,7 +99,8 @@ def test_a_frame_reaches_every_widget(app, host_model):
     assert np.allclose(in28, images.enlarge(app.state.input28, 8), atol=0.01)
     assert dpg.get_item_configuration("cam_image")["uv_max"] == pytest.approx([1.0, 1.0])
     assert dpg.get_value("work_label").endswith("64x64")
-    feed(app, [P.Stage(1, P.STAGE_BOX, 0, 13, 20, (0, 0, 13, 20), 0, 0, (0, 0, 324, 324), bytes(i % 256 for i in range(260)))])
+    pixels = bytes(i % 256 for i in range(260))
+    feed(app, [P.Stage(1, P.STAGE_BOX, 0, 13, 20, (0, 0, 13, 20), 0, 0, (0, 0, 324, 324), pixels)])
     cfg = dpg.get_item_configuration("box_image")
     assert (cfg["width"], cfg["height"]) == (13 * 6, 20 * 6)  # integer factor 6, aspect kept
     box = app.tex_stages["box"].buf.reshape(view.STAGE_VIEW, view.STAGE_VIEW, 4)[:120, :78, 0] * 255
@@ -383,3 +384,12 @@ def test_a_host_mismatch_is_shown_in_red(app, host_model):
     check = dpg.get_item_configuration("digit_check")
     assert "MISMATCH" in check["text"] and check["color"][0] > 0.9 and check["color"][1] < 0.5
     assert "1 mismatches" in dpg.get_value("check_text")
+
+
+def test_a_failing_control_becomes_a_message(app, monkeypatch):
+    def boom(msg):
+        raise OSError("port vanished mid-write")
+
+    monkeypatch.setattr(app.source, "send", boom)
+    app._on_stream()
+    assert app.message == "stream failed: OSError: port vanished mid-write"

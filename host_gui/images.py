@@ -1,7 +1,7 @@
 """Small image helpers shared by the GUI and the monitor (numpy + OpenCV, no Dear PyGui).
 
 Kept apart from view.py so they are testable without a display: integer nearest-neighbour
-enlargement (crisp pixels), grey -> RGBA float textures, PNG save/load for snapshots and inject.
+enlargement (crisp pixels), histogram statistics, PNG save/load for snapshots and inject.
 """
 from __future__ import annotations
 
@@ -16,31 +16,6 @@ def enlarge(img: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upscale by an integer factor with numpy repeat (no smoothing)."""
     factor = max(1, int(factor))
     return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
-
-
-def grey_to_rgba(img: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """uint8 HxW grey -> flat float32 RGBA in [0, 1] (Dear PyGui's raw texture layout).
-
-    Writes into `out` when given, so a texture's buffer is reused frame after frame.
-    """
-    h, w = img.shape
-    if out is None:
-        out = np.empty(h * w * 4, np.float32)
-    view = out.reshape(h, w, 4)
-    g = img.astype(np.float32) * (1.0 / 255.0)
-    view[..., 0] = g
-    view[..., 1] = g
-    view[..., 2] = g
-    view[..., 3] = 1.0
-    return out
-
-
-def fit_into(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Place `img` at the top-left of a black height x width canvas (cropping any excess)."""
-    out = np.zeros((height, width), np.uint8)
-    h, w = min(height, img.shape[0]), min(width, img.shape[1])
-    out[:h, :w] = img[:h, :w]
-    return out
 
 
 def grey_stats(img: np.ndarray, bins: int = 64) -> tuple[np.ndarray, dict[str, float]]:

@@ -83,9 +83,10 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
         return ReplaySource(args.replay), None
     twin = start_sim(args) if args.sim else None
     port = twin.port if twin is not None else args.port
-    source = LiveSource(Link(port, baudrate=args.baud).start())
+    source = LiveSource(Link(port, baudrate=args.baud))
     if args.record:
-        source.start_recording(args.record)
+        source.start_recording(args.record)  # before the first byte arrives
+    source.link.start()
     return source, twin
 
 

@@ -18,7 +18,7 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +50,7 @@ class LinkStats:
     queue_drops: int = 0
     connects: int = 0
     decoder: Any = None  # the current decoder, for its own error counters
+    past_decoders: list = field(default_factory=list)  # those of earlier connections
 
 
 @dataclass
@@ -295,6 +296,8 @@ class Link:
         if self.target is None or "://" not in (self.target or ""):
             self.serial_number = self.serial_number or serial_number_of(port)
         decoder = self.decoder_factory()
+        if self.stats.decoder is not None:
+            self.stats.past_decoders.append(self.stats.decoder)  # keep counting across reconnects
         self.stats.decoder = decoder
         self.stats.connects += 1
         self._ser = ser

@@ -6,6 +6,7 @@ send(message) for commands, and counters for the link statistics.
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from . import protocol as P
@@ -42,8 +43,15 @@ class LiveSource:
 
     @property
     def decoder_stats(self) -> P.DecoderStats | None:
-        dec = self.link.stats.decoder
-        return None if dec is None else dec.stats
+        """Decoder counters summed over every connection of this session."""
+        decoders = [*self.link.stats.past_decoders, self.link.stats.decoder]
+        stats = [d.stats for d in decoders if d is not None]
+        if not stats:
+            return None
+        total = P.DecoderStats()
+        for f in fields(P.DecoderStats):
+            setattr(total, f.name, sum(getattr(st, f.name) for st in stats))
+        return total
 
     @property
     def bytes_rx(self) -> int:

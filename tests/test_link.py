@@ -264,9 +264,8 @@ def test_explain_gives_actionable_advice(exc, port, needle):
 
 def test_windows_access_denied_means_busy(monkeypatch):
     monkeypatch.setattr(L.sys, "platform", "win32")
-    assert "in use by another program" in L.explain(L.serial.SerialException("could not open port 'COM5': "
-                                                                             "PermissionError(13, 'Access is denied.')"),
-                                                    "COM5")
+    exc = L.serial.SerialException("could not open port 'COM5': PermissionError(13, 'Access is denied.')")
+    assert "in use by another program" in L.explain(exc, "COM5")
 
 
 def test_find_boards_filters_by_vendor_and_serial(monkeypatch):
@@ -317,3 +316,22 @@ def test_a_device_that_stops_reading_gives_a_write_timeout_not_a_disconnect(fake
         assert sent > 10 and "not reading" in link.last_send_error
         assert time.monotonic() - t0 < 5  # the blocked write gave up after write_timeout
         assert link.connected
+
+
+def test_error_counts_survive_a_reconnect(fake_pty):
+    from pico4ml.host_gui.source import LiveSource
+
+    with L.Link(str(fake_pty.link_path), backoff=(0.05, 0.2)) as link:
+        src = LiveSource(link)
+        assert wait_for(lambda: link.connected)
+        bad = bytearray(P.encode(result(1, 1)))
+        bad[3] ^= 0x10
+        os.write(fake_pty.master, bytes(bad) + P.encode(result(2, 2)))
+        assert wait_for(lambda: link.stats.messages == 1)
+        fake_pty.close()
+        assert wait_for(lambda: not link.connected)
+        fake_pty.open()
+        assert wait_for(lambda: link.connected)
+        fake_pty.send(result(3, 3))
+        assert wait_for(lambda: link.stats.messages == 2)
+        assert src.decoder_stats.crc_errors == 1 and src.decoder_stats.packets == 2

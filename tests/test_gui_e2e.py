@@ -85,6 +85,9 @@ log["status_after"] = dpg.get_value("status_text")
 log["checks"], log["check_failures"] = app.state.checks, app.state.check_failures
 log["decode_errors"] = source.decoder_stats.errors
 log["shown"] = shown
+h = app.state.hello
+log["hello"] = None if h is None else {"hash": h.weights_hash, "kind": h.model_kind}
+log["host_hash"] = {"0": model.hash_for(0), "1": model.hash_for(1)} if model is not None else None
 json.dump(log, open(os.path.join(out, "e2e.json"), "w"))
 source.close()
 twin.stop()
@@ -121,6 +124,11 @@ def exported_model_digits(inputs: np.ndarray, kind: int) -> np.ndarray:
 
 
 def test_shown_predictions_equal_the_exported_model(e2e):
+    hello = e2e["hello"]
+    assert hello is not None, "the twin never said HELLO"
+    host_hash = e2e["host_hash"][str(hello["kind"])]
+    assert host_hash.startswith(hello["hash"]), (
+        f"the twin runs model {hello['hash']}, the committed checkpoint is {host_hash[:16]}: re-export")
     shown = [s for s in e2e["shown"] if not s["injected"]]
     assert e2e["first_result"] is not None and len(shown) >= 20
     inputs = np.array([s["in28"] for s in shown], np.uint8).reshape(-1, 28, 28)

@@ -111,6 +111,7 @@ class App:
         self._gui_t0 = time.monotonic()
         self._pushed_version = -1
         self.frozen = False
+        self._live: tuple[Any, State] | None = None  # the live source and state behind an opened recording
         self._roi_drag: tuple[tuple[float, float], tuple[float, float]] | None = None
         self._cam_k, self._cam_src = 1.0, (324, 324)
         self._camera_touched = False  # camera options go out only once the user sets them
@@ -272,10 +273,14 @@ class App:
                             dpg.add_button(label="send drawing", callback=self._on_send_drawing)
                             dpg.add_button(label="clear", callback=self._on_clear_canvas)
                     with dpg.collapsing_header(label="replay", default_open=not self.source.live, tag="replay_header"):
+                        dpg.add_input_text(label="recording", tag="replay_path", hint=".p4rec file", width=220)
+                        with dpg.group(horizontal=True):
+                            dpg.add_button(label="open", callback=self._on_open_replay)
+                            dpg.add_button(label="back to live", callback=self._on_go_live)
+                            dpg.add_button(label="play / pause", tag="replay_play", callback=self._on_play)
                         dpg.add_slider_float(label="position (s)", tag="replay_pos", min_value=0.0,
                                              max_value=max(getattr(self.source, "duration", 0.0), 0.01), width=200,
                                              callback=self._on_scrub)
-                        dpg.add_button(label="play / pause", tag="replay_play", callback=self._on_play)
                     dpg.add_text("log")
                     with dpg.child_window(height=-1, tag="log_window"):
                         dpg.add_text("", tag="log_text", wrap=340)
@@ -649,6 +654,7 @@ class App:
             else:
                 rec = self.source.stop_recording()
                 dpg.configure_item("record_button", label="record")
+                dpg.set_value("replay_path", str(rec.path))  # ready to open in the replay panel
                 self.say(f"recorded {rec.bytes} bytes to {rec.path}")
         self._guard("record", toggle)
 
@@ -748,6 +754,34 @@ class App:
         if not self.source.live:
             self.state = self.source.seek(float(value), self.state)
             self._pushed_version = -1
+
+    @guarded
+    def _on_open_replay(self) -> None:
+        """Open a recording; a live link keeps running behind it ("back to live" returns to it)."""
+        from .source import ReplaySource
+
+        replay = ReplaySource(dpg.get_value("replay_path"))
+        replay.playing = False
+        if self.source.live:
+            self._live = (self.source, self.state)
+        self.source = replay
+        self.state = replay.seek(0.0, State(history_window_s=self.state.history_window_s,
+                                            tolerance=self.state.tolerance, host_model=self.state.host_model))
+        dpg.configure_item("replay_pos", max_value=max(replay.duration, 0.01))
+        self._pushed_version = -1
+        self._shown_images.clear()
+        self.say(f"opened {replay.path.name}: {replay.duration:.1f} s; scrub with the position slider")
+
+    @guarded
+    def _on_go_live(self) -> None:
+        if self._live is None:
+            self.say("no live link to go back to (started with --replay)")
+            return
+        self.source, self.state = self._live
+        self._live = None
+        self._pushed_version = -1
+        self._shown_images.clear()
+        self.say("back to the live link")
 
     @guarded
     def _on_play(self) -> None:

@@ -393,3 +393,65 @@ def test_a_failing_control_becomes_a_message(app, monkeypatch):
     monkeypatch.setattr(app.source, "send", boom)
     app._on_stream()
     assert app.message == "stream failed: OSError: port vanished mid-write"
+
+
+def test_open_a_recording_from_the_window_and_go_back_to_live(app, host_model, tmp_path):
+    path = tmp_path / "r.p4rec"
+    rec = Recorder(path)
+    enc = P.Encoder()
+    for t, m in S.timed(list(S.stream(10, host_model)), fps=10, t0=10.0):
+        rec.write(t, enc.encode(m))
+    rec.close()
+    feed(app, S.frame_messages(1, 7, host_model))
+    live_state = app.state
+    dpg.set_value("replay_path", str(path))
+    app._on_open_replay()
+    assert not app.source.live and "opened r.p4rec" in app.message
+    app._on_scrub(None, 0.35)  # frames 1..3: digits 0, 1, 2
+    app.update()
+    assert app.digit_text == "2" and dpg.get_value("status_text").startswith("REPLAY")
+    app._on_go_live()
+    app.update()
+    assert app.source.live and app.state is live_state and app.digit_text == "7"
+    dpg.set_value("replay_path", str(tmp_path / "nope.p4rec"))
+    app._on_open_replay()
+    assert "open replay failed" in app.message and app.source.live
+
+
+def test_record_button_over_a_real_pty(tmp_path, host_model):
+    import os
+    import time
+    import tty
+
+    from pico4ml.host_gui.link import Link
+    from pico4ml.host_gui.recording import load_replay
+    from pico4ml.host_gui.source import LiveSource
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    source = LiveSource(Link(os.ttyname(slave)).start())
+    dpg.create_context()
+    try:
+        a = view.App(source, State(host_model=host_model), out_dir=tmp_path)
+        a.build_ui()
+        end = time.monotonic() + 5
+        while not source.connected and time.monotonic() < end:
+            a.update()
+            time.sleep(0.01)
+        a._on_record()
+        assert dpg.get_item_configuration("record_button")["label"] == "stop recording"
+        os.write(master, S.encoded(list(S.stream(5, host_model))))
+        while a.state.results_rx < 5 and time.monotonic() < end:
+            a.update()
+            time.sleep(0.01)
+        a._on_record()
+        assert dpg.get_item_configuration("record_button")["label"] == "record"
+        path = dpg.get_value("replay_path")
+        replay = load_replay(path)
+        assert sum(isinstance(m, P.Result) for _, m in replay.events) == 5
+        assert "recorded" in a.message
+    finally:
+        source.close()
+        os.close(master)
+        os.close(slave)
+        dpg.destroy_context()

@@ -51,6 +51,7 @@ class LinkStats:
     connects: int = 0
     decoder: Any = None  # the current decoder, for its own error counters
     past_decoders: list = field(default_factory=list)  # those of earlier connections
+    forgiven: dict = field(default_factory=dict)  # decoder counts of cut packets at connection starts
 
 
 @dataclass
@@ -292,6 +293,23 @@ class Link:
             self._stop.wait(delay)
             delay = min(delay * 2, self.backoff[1])
 
+    def _decode(self, decoder: Any, data: bytes, fresh: bool) -> tuple[list, bool]:
+        """Decode a chunk. The bytes before the first 0x00 of a connection are usually the tail
+        of a packet sent before the port was opened: if they do not decode, that is not a link
+        error, so their counts are set aside in stats.forgiven instead of alarming the user."""
+        if not fresh:
+            return decoder.feed(data), False
+        end = data.find(b"\0")
+        if end < 0:
+            return decoder.feed(data), True
+        before = dict(vars(decoder.stats))
+        head = decoder.feed(data[:end + 1])
+        if not head:
+            for name, value in vars(decoder.stats).items():
+                if name not in ("bytes_in", "packets", "lost") and value != before.get(name):
+                    self.stats.forgiven[name] = self.stats.forgiven.get(name, 0) + value - before.get(name, 0)
+        return head + decoder.feed(data[end + 1:]), False
+
     def _serve(self, ser: serial.SerialBase, port: str) -> None:
         if self.target is None or "://" not in (self.target or ""):
             self.serial_number = self.serial_number or serial_number_of(port)
@@ -302,6 +320,7 @@ class Link:
         self.stats.connects += 1
         self._ser = ser
         self._set_status("connected", f"connected to {port}", port)
+        fresh = True  # nothing up to the first 0x00 decoded yet on this connection
         try:
             while not self._stop.is_set():
                 try:
@@ -315,7 +334,8 @@ class Link:
                 self.stats.bytes_rx += len(data)
                 if self.recorder is not None:
                     self.recorder(t, data)
-                for msg in decoder.feed(data):
+                msgs, fresh = self._decode(decoder, data, fresh)
+                for msg in msgs:
                     self.stats.messages += 1
                     self._put(msg)
         except Exception as exc:  # noqa: BLE001 -- unplug, reset, twin killed: all end here

@@ -49,8 +49,9 @@ class LiveSource:
         if not stats:
             return None
         total = P.DecoderStats()
+        forgiven = self.link.stats.forgiven
         for f in fields(P.DecoderStats):
-            setattr(total, f.name, sum(getattr(st, f.name) for st in stats))
+            setattr(total, f.name, sum(getattr(st, f.name) for st in stats) - forgiven.get(f.name, 0))
         return total
 
     @property

@@ -142,7 +142,7 @@ class App:
                 with dpg.child_window(width=-380, border=False, tag="left"):
                     with dpg.group(horizontal=True):
                         with dpg.group():
-                            dpg.add_text("camera (ROI in yellow: drag to set, right-click for auto)")
+                            dpg.add_text("camera (drag: ROI, right-click: auto ROI)")
                             with dpg.child_window(width=CAM_VIEW + 24, height=CAM_VIEW + 24, horizontal_scrollbar=True,
                                                   tag="cam_scroll"):
                                 with dpg.drawlist(width=CAM_VIEW, height=CAM_VIEW, tag="cam_draw"):

@@ -326,12 +326,29 @@ def test_error_counts_survive_a_reconnect(fake_pty):
         assert wait_for(lambda: link.connected)
         bad = bytearray(P.encode(result(1, 1)))
         bad[3] ^= 0x10
-        os.write(fake_pty.master, bytes(bad) + P.encode(result(2, 2)))
-        assert wait_for(lambda: link.stats.messages == 1)
+        os.write(fake_pty.master, P.encode(result(0, 0)) + bytes(bad) + P.encode(result(2, 2)))
+        assert wait_for(lambda: link.stats.messages == 2)
         fake_pty.close()
         assert wait_for(lambda: not link.connected)
         fake_pty.open()
         assert wait_for(lambda: link.connected)
         fake_pty.send(result(3, 3))
+        assert wait_for(lambda: link.stats.messages == 3)
+        assert src.decoder_stats.crc_errors == 1 and src.decoder_stats.packets == 3
+
+
+def test_a_packet_cut_by_opening_the_port_is_not_an_error(fake_pty):
+    from pico4ml.host_gui.source import LiveSource
+
+    with L.Link(str(fake_pty.link_path)) as link:
+        src = LiveSource(link)
+        assert wait_for(lambda: link.connected)
+        tail = P.encode(result(1, 1))[7:]  # what is left of a packet sent before the port was opened
+        os.write(fake_pty.master, tail + P.encode(result(2, 2)))
+        assert wait_for(lambda: link.stats.messages == 1)
+        bad = bytearray(P.encode(result(3, 3)))
+        bad[4] ^= 0x01  # a real error later on is counted
+        os.write(fake_pty.master, bytes(bad) + P.encode(result(4, 4)))
         assert wait_for(lambda: link.stats.messages == 2)
-        assert src.decoder_stats.crc_errors == 1 and src.decoder_stats.packets == 2
+        assert link.stats.decoder.stats.errors == 2 and src.decoder_stats.errors == 1
+        assert src.decoder_stats.crc_errors == 1

@@ -50,20 +50,37 @@ def format_prediction(p: Prediction, as_json: bool = False) -> str:
 class Printer:
     """Applies queue items to the State and prints what a user wants to see of each."""
 
-    def __init__(self, state: State, out: TextIO, as_json: bool = False, every: int = 1) -> None:
+    def __init__(self, state: State, out: TextIO, as_json: bool = False, every: int = 1,
+                 stats_every_s: float = 10.0) -> None:
         self.state, self.out, self.as_json, self.every = state, out, as_json, max(1, every)
+        self.stats_every_s = stats_every_s
         self.printed = 0
+        self._stats_t = 0.0
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
 
     def apply(self, t: float, item: Any) -> None:
+        logged = self.state.log.added
         self.state.apply(t, item)
         if isinstance(item, P.Result):
             if self.state.results_rx % self.every == 0 or item.injected:
-                print(format_prediction(self.state.prediction, self.as_json), file=self.out, flush=True)
+                self.say(format_prediction(self.state.predictions[-1], self.as_json))  # not the held one
                 self.printed += 1
-        elif not self.as_json and isinstance(item, LinkStatus):
-            print(f"-- {item.state}: {item.text}", file=self.out, flush=True)
-        elif not self.as_json and isinstance(item, (P.Hello, P.Log, P.Error)):
-            print("-- " + self.state.log[-1], file=self.out, flush=True)
+            return
+        if self.as_json:
+            return
+        if isinstance(item, LinkStatus):
+            self.say(f"-- {item.state}: {item.text}")
+        elif isinstance(item, (P.Hello, P.Log, P.Error)):
+            new = min(self.state.log.added - logged, len(self.state.log))  # a repeated HELLO logs nothing
+            for line in list(self.state.log)[len(self.state.log) - new:]:
+                self.say("-- " + line)
+        elif isinstance(item, P.Stats) and self.stats_every_s and t - self._stats_t >= self.stats_every_s:
+            self._stats_t = t
+            self.say(f"-- device: up {item.uptime_ms / 1000:.0f} s, {item.frames} frames, "
+                     f"{item.msgs_dropped} messages dropped (host too slow), {item.frames_skipped} frames skipped, "
+                     f"{item.camera_errors} camera errors, {item.rx_errors} bad commands received")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,6 +92,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--duration", type=float, default=0.0, help="exit after this many seconds (0: no limit)")
     ap.add_argument("--every", type=int, default=1, help="print every Nth prediction (injected ones always)")
     ap.add_argument("--json", action="store_true", help="one JSON object per prediction instead of text")
+    ap.add_argument("--stats-every", type=float, default=10.0, metavar="S",
+                    help="print the device's counters every S seconds (0: never)")
     ap.add_argument("--csv", metavar="FILE", help="write all predictions as CSV at exit")
     ap.add_argument("--inject", metavar="PATH", help="send an image file or every image of a folder through the "
                                                       "device's preprocessing and net(), print the answers, exit")
@@ -156,7 +175,7 @@ def _main(argv: list[str] | None, out: TextIO) -> int:
         print(f"pico4ml-monitor: {e}", file=sys.stderr)
         return 2
     state = make_state(args)
-    printer = Printer(state, out, args.json, args.every)
+    printer = Printer(state, out, args.json, args.every, args.stats_every)
     if not args.json:
         print("-- " + state.log[-1], file=out, flush=True)
     code = 0

@@ -25,6 +25,18 @@ CSV_HEADER = (["host_time", "frame_id", "injected", "digit", "score"] + [f"score
               + ["capture_us", "preprocess_us", "net_us", "send_us", "device_fps", "host_digit", "host_max_diff"])
 
 
+class LogLines(collections.deque):
+    """The last log lines, plus how many were ever added (so printers can tell what is new)."""
+
+    def __init__(self, maxlen: int) -> None:
+        super().__init__(maxlen=maxlen)
+        self.added = 0
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        self.added += 1
+
+
 class Ring:
     """Fixed-capacity ring buffer of rows of `width` float64 values."""
 
@@ -96,7 +108,7 @@ class State:
         # columns: t, device fps, gui fps, capture ms, preprocess ms, net ms, send ms
         self.timing = Ring(HISTORY, 7)
         self.scores_hist = Ring(HISTORY, 11)  # t, 10 scores
-        self.log: collections.deque[str] = collections.deque(maxlen=300)
+        self.log = LogLines(maxlen=300)
         self.predictions: collections.deque[Prediction] = collections.deque(maxlen=MAX_PREDICTIONS)
         self._assembler = P.FrameAssembler()
         self._inputs: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()

@@ -91,3 +91,23 @@ def test_monitor_never_imports_dearpygui(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count(" digit ") == 3
+
+
+def test_printer_shows_each_log_line_once_and_live_results_during_an_injected_hold():
+    from pico4ml.host_gui import protocol as P
+    from pico4ml.host_gui.state import State
+
+    out = io.StringIO()
+    printer = monitor.Printer(State(), out, stats_every_s=0)
+    hello = S.hello()
+    for t, item in [(1.0, hello), (2.0, hello), (3.0, P.Log(P.LOG_WARN, "dim")), (4.0, P.Log(P.LOG_WARN, "dim"))]:
+        printer.apply(t, item)
+    injected = S.frame_messages(1, 4)[-1]
+    injected.flags |= P.FLAG_INJECTED
+    printer.apply(5.0, injected)
+    printer.apply(5.5, S.frame_messages(2, 8)[-1])  # live, while the injected answer is held on screen
+    lines = out.getvalue().splitlines()
+    assert sum("[hello]" in line for line in lines) == 1
+    assert sum("[warn] dim" in line for line in lines) == 2
+    digits = [line.split(" digit ")[1].split()[0] for line in lines if " digit " in line]
+    assert digits == ["4", "8"]

@@ -39,6 +39,7 @@ class LinkStatus:
     state: str  # "connecting" | "connected" | "disconnected"
     text: str
     port: str | None = None
+    n: int = 0  # increases with every change, so a late or repeated copy is recognised
 
 
 @dataclass
@@ -254,7 +255,7 @@ class Link:
                     pass
 
     def _set_status(self, state: str, text: str, port: str | None = None) -> None:
-        self.status = LinkStatus(state, text, port if port is not None else self.status.port)
+        self.status = LinkStatus(state, text, port if port is not None else self.status.port, self.status.n + 1)
         self._put(self.status)
 
     def _resolve(self) -> str | None:

@@ -27,6 +27,8 @@ class LiveSource:
 
     def poll(self, state: State) -> int:
         n = state.drain(self.link.queue)
+        if self.link.status.n > state.status.n:  # its queue item was dropped by a full queue
+            state.apply(time.time(), self.link.status)
         state.update_rates(self.link.stats.bytes_rx)
         return n
 

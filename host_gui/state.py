@@ -139,6 +139,8 @@ class State:
             handler(t, item)
 
     def _on_LinkStatus(self, t: float, s: LinkStatus) -> None:
+        if s.n and s.n <= self.status.n:
+            return  # already shown (taken straight from the link when the queue dropped it)
         self.status = s
         self.log.append(f"[link] {s.text}")
         if s.state == "connected":

@@ -352,3 +352,20 @@ def test_a_packet_cut_by_opening_the_port_is_not_an_error(fake_pty):
         assert wait_for(lambda: link.stats.messages == 2)
         assert link.stats.decoder.stats.errors == 2 and src.decoder_stats.errors == 1
         assert src.decoder_stats.crc_errors == 1
+
+
+def test_the_shown_status_is_current_even_when_the_queue_dropped_it(fake_pty):
+    from pico4ml.host_gui.source import LiveSource
+    from pico4ml.host_gui.state import State
+
+    with L.Link(str(fake_pty.link_path), queue_size=4) as link:
+        src = LiveSource(link)
+        state = State()
+        assert wait_for(lambda: link.connected)
+        fake_pty.send(*[result(i, i % 10) for i in range(30)])  # floods the 4-slot queue
+        assert wait_for(lambda: link.stats.messages == 30)
+        src.poll(state)
+        assert state.status.state == "connected" and state.results_rx == 4
+        logged = sum("[link]" in line for line in state.log)
+        src.poll(state)
+        assert sum("[link]" in line for line in state.log) == logged  # not applied twice

@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from pico4ml.export.export import export_model, tinygrad_logits
 from pico4ml.export.parity import HostModel, compare
@@ -24,7 +23,7 @@ from pico4ml.train.data import load_mnist
 from pico4ml.train.evaluate import camera_inputs
 from pico4ml.train.models import load_model, numpy_forward, load_state, save_checkpoint
 from pico4ml.train.paths import DEFAULT_CHECKPOINT
-from pico4ml.train.train import train
+from pico4ml.train.train import DEFAULT_EPOCHS, train
 
 
 def arm_sizes(c_file: Path, work: Path) -> dict[str, int] | None:
@@ -43,7 +42,7 @@ def arm_sizes(c_file: Path, work: Path) -> dict[str, int] | None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--committed", action="store_true", help="measure the committed checkpoint, do not train")
-    p.add_argument("--epochs", type=int, default=25, help="epochs of the default recipe (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of the default recipe (default %(default)s)")
     p.add_argument("--camera", type=int, default=2000, help="simulated camera frames to evaluate on")
     p.add_argument("--data-dir")
     args = p.parse_args()

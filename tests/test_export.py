@@ -3,7 +3,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import require_tool

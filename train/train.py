@@ -24,6 +24,8 @@ from pico4ml.train.models import (ARCHITECTURES, DEFAULT_ARCH, INPUT_SCALE, Chec
                                   metadata_path, numpy_forward, save_checkpoint)
 from pico4ml.train.paths import DEFAULT_CHECKPOINT
 
+DEFAULT_EPOCHS = 25  # the recipe of the committed model: 99.0 % MNIST, 98.6 % simulated camera
+
 
 def accuracy(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
     return float((numpy_forward(state, x).argmax(1) == y).mean())
@@ -49,7 +51,7 @@ def epoch_data(x: np.ndarray, y: np.ndarray, pool: tuple[np.ndarray, np.ndarray]
     return xe[order], ye[order]
 
 
-def train(arch: str = DEFAULT_ARCH, epochs: int = 30, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
+def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
           augment: str = "camera", data_dir: str | None = None, download: bool = False, limit: int | None = None,
           camera_samples: int = 40000, max_steps: int | None = None, progress: bool = True):
     """Train and return (model, metadata). Deterministic for a given seed."""
@@ -79,7 +81,7 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = 30, batch_size: int = 128, lr:
     total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
     history, done = [], 0
     for epoch in range(epochs):
-        xe, ye = epoch_data(x_train, y_train, pool, augment if augment != "none" else "none", rng)
+        xe, ye = epoch_data(x_train, y_train, pool, augment, rng)
         xe = xe.reshape(len(xe), -1).astype(np.float32) * np.float32(INPUT_SCALE)
         ye = ye.astype(np.int32)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress)
@@ -121,8 +123,9 @@ def _tinygrad_version() -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pico4ml-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", default=DEFAULT_ARCH, choices=sorted(ARCHITECTURES), help="layer widths (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--arch", default=DEFAULT_ARCH, choices=sorted(ARCHITECTURES),
+                   help="layer widths (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="(default %(default)s)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate at the start of the cosine schedule")
     p.add_argument("--seed", type=int, default=0)

@@ -171,6 +171,35 @@ def test_host_that_stops_reading_causes_drops_not_a_stall(twin):
     assert dec.stats.lost > 0  # the host sees the gap in sequence numbers too
 
 
+def test_full_resolution_frames_arrive_whole():
+    """FULLRES at 324x324 is 105 KB a frame, more than the twin's 64 KiB queue: the bands that do
+    not fit wait for the queue to drain, so whole frames arrive, equal to the source frames."""
+    from pico4ml.host_twin.twin import start_twin
+    rng = np.random.default_rng(11)
+    frames = [rng.integers(0, 256, (324, 324), dtype=np.uint8) for _ in range(4)]  # worst case for COBS
+    with start_twin(frames=frames, port="pty", fps=10, hello_ms=0) as tw, \
+            serial.Serial(tw.path, timeout=0.05) as port:
+        port.write(P.encode(P.SetStream(flags=P.STREAM_FLAG_FULLRES)))
+        dec, asm = P.Decoder(), P.FrameAssembler()
+        whole: list[P.Frame] = []
+        msgs: list[P.Message] = []
+        end = time.monotonic() + 20
+        while len(whole) < 8 and time.monotonic() < end:
+            for m in dec.feed(port.read(65536)):
+                msgs.append(m)
+                f = asm.add(m) if isinstance(m, P.Frame) else None
+                if f is not None and f.flags & P.FLAG_FULLRES:
+                    whole.append(f)
+    assert len(whole) >= 8, f"{len(whole)} whole 324x324 frames in 20 s; decoder {dec.stats}"
+    for f in whole:
+        assert (f.width, f.height, f.scale) == (324, 324, 1)
+        assert np.array_equal(np.frombuffer(f.pixels, np.uint8).reshape(324, 324), frames[(f.frame_id - 1) % 4])
+    assert {(f.frame_id - 1) % 4 for f in whole} == {0, 1, 2, 3}
+    results = {m.frame_id for m in msgs if isinstance(m, P.Result)}
+    assert {f.frame_id for f in whole} <= results  # each frame's RESULT came too
+    assert dec.stats.crc_errors == 0 and dec.stats.errors <= 1 and dec.stats.lost == 0
+
+
 def test_host_closes_and_reopens_the_port(twin):
     for _ in range(3):
         with serial.Serial(twin.path, timeout=0.05) as port:

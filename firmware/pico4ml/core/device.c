@@ -5,6 +5,12 @@
  * that stops reading never stalls the camera or the network. Sequence numbers
  * are taken by dropped messages too, so the host's count of missing sequence
  * numbers equals device drops plus link losses.
+ *
+ * A FRAME image is the exception to "fits now or is dropped": it can be larger than
+ * the sink (26 KB at 162x162 against the firmware's 16 KiB USB ring, 105 KB at
+ * 324x324 against the twin's 64 KiB queue), so its row bands wait in
+ * `pending` and device_poll() sends each one once it fits, leaving room for the small
+ * messages of later frames. Its owner keeps the pixels while device_frame_pending().
  */
 #include "device.h"
 
@@ -240,6 +246,8 @@ static void on_rx_error(void *ctx, int code, uint8_t type, uint16_t seq) {
     device_send_error(d, (uint16_t)code, type, seq, (code > 0 && code < 8) ? why[code] : "bad packet");
 }
 
+static void pump_frame(device *d);
+
 void device_receive(device *d, const uint8_t *data, size_t len) {
     proto_decoder_feed(&d->rx, data, len, on_packet, on_rx_error, d);
 }
@@ -247,6 +255,7 @@ void device_receive(device *d, const uint8_t *data, size_t len) {
 void device_poll(device *d) {
     if (d->cfg.hello_period_ms && now_us(d) - d->last_hello_us >= (uint64_t)d->cfg.hello_period_ms * 1000u)
         device_send_hello(d);
+    pump_frame(d);
 }
 
 /* ---- per-frame messages ---- */
@@ -275,11 +284,82 @@ static void downscale(const uint8_t *src, uint16_t w, uint16_t h, uint16_t strid
     *factor = f;
 }
 
-/* An image in row bands of at most frame_band_bytes pixels each. */
-static void send_frame(device *d, const device_frame *f) {
+/* ---- FRAME images, in row bands sent as the sink has room ---- */
+
+static size_t frame_reserve(const device *d) {
+    return d->cfg.frame_reserve_bytes ? d->cfg.frame_reserve_bytes : DEVICE_FRAME_RESERVE;
+}
+
+/* Rows [y0, y0 + rows) of the pending image as message pieces (one per row when strided). */
+static size_t band_pieces(const device_pending_frame *pf, uint8_t hdr[PROTO_FRAME_HDR_SIZE],
+                          proto_piece pieces[1 + 64]) {
+    proto_pack_frame_hdr(hdr, &pf->hdr);
+    size_t np = 0;
+    pieces[np++] = (proto_piece){hdr, PROTO_FRAME_HDR_SIZE};
+    const uint8_t *first = pf->pix + (size_t)pf->hdr.y0 * pf->stride;
+    if (pf->stride == pf->hdr.width) {
+        pieces[np++] = (proto_piece){first, (size_t)pf->hdr.rows * pf->hdr.width};
+    } else {
+        for (uint16_t r = 0; r < pf->hdr.rows; r++)
+            pieces[np++] = (proto_piece){first + (size_t)r * pf->stride, pf->hdr.width};
+    }
+    return np;
+}
+
+static uint16_t bands_left(const device_pending_frame *pf) {
+    return (uint16_t)((pf->hdr.height - pf->hdr.y0 + pf->rows_per - 1) / pf->rows_per);
+}
+
+void device_frame_abandon(device *d) {
+    device_pending_frame *pf = &d->pending;
+    if (!pf->active) return;
+    /* The unsent bands count as dropped and use up their numbers, like any dropped
+     * message, so the host's count of missing sequence numbers still adds up. */
+    uint16_t n = bands_left(pf);
+    d->stats.msgs_dropped += n;
+    d->tx_seq = (uint16_t)(d->tx_seq + n);
+    d->frames_abandoned++;
+    pf->active = false;
+}
+
+/* Send the pending image's next bands while each fits with the reserve left over. */
+static void pump_frame(device *d) {
+    device_pending_frame *pf = &d->pending;
+    while (pf->active) {
+        size_t space = d->sink.space(d->sink.ctx);
+        if (space == 0) { /* no host (port closed, DTR low): nothing will drain */
+            device_frame_abandon(d);
+            return;
+        }
+        pf->hdr.rows = (uint16_t)(pf->hdr.height - pf->hdr.y0 < pf->rows_per ? pf->hdr.height - pf->hdr.y0
+                                                                             : pf->rows_per);
+        uint8_t hdr[PROTO_FRAME_HDR_SIZE];
+        proto_piece pieces[1 + 64];
+        size_t np = band_pieces(pf, hdr, pieces);
+        if (space < PROTO_COBS_MAX(proto_packet_size(pieces, np)) + frame_reserve(d)) {
+            if (now_us(d) - pf->progress_us >= (uint64_t)(d->cfg.frame_stall_ms ? d->cfg.frame_stall_ms
+                                                                                  : DEVICE_FRAME_STALL_MS) * 1000u)
+                device_frame_abandon(d); /* the host stopped reading: give the pixels back */
+            return;
+        }
+        if (send(d, PROTO_FRAME, pieces, np) < 0) { /* the sink failed although it had room */
+            device_frame_abandon(d);
+            return;
+        }
+        pf->progress_us = now_us(d);
+        pf->hdr.y0 = (uint16_t)(pf->hdr.y0 + pf->hdr.rows);
+        if (pf->hdr.y0 >= pf->hdr.height) pf->active = false;
+    }
+}
+
+/* Start sending an image in row bands of at most frame_band_bytes pixels each; what does
+ * not fit now goes out from device_poll(). A frame still unfinished is given up first. */
+static void start_frame(device *d, const device_frame *f) {
+    device_frame_abandon(d); /* before the downscale below overwrites d->small */
     const uint8_t *pix = f->pixels;
     uint16_t w = f->width, h = f->height, stride = f->stride ? f->stride : f->width, scale = 1;
     uint8_t flags = f->flags;
+    bool caller_pixels = true;
     if (d->stream.flags & PROTO_STREAM_FLAG_FULLRES) {
         flags |= PROTO_FLAG_FULLRES;
     } else {
@@ -288,6 +368,7 @@ static void send_frame(device *d, const device_frame *f) {
             downscale(f->pixels, w, h, stride, d->stream.max_side, d->small, &w, &h, &scale);
             pix = d->small;
             stride = w;
+            caller_pixels = false;
         } else {
             flags |= PROTO_FLAG_FULLRES;
         }
@@ -295,22 +376,16 @@ static void send_frame(device *d, const device_frame *f) {
     size_t band = d->cfg.frame_band_bytes ? d->cfg.frame_band_bytes : DEFAULT_BAND_BYTES;
     uint16_t rows_per = (uint16_t)(band / w ? band / w : 1);
     if (stride != w && rows_per > 64) rows_per = 64; /* one piece per row then */
-    for (uint16_t y0 = 0; y0 < h; y0 = (uint16_t)(y0 + rows_per)) {
-        uint16_t rows = (uint16_t)(h - y0 < rows_per ? h - y0 : rows_per);
-        proto_frame_hdr fh = {f->frame_id, w, h, y0, rows, f->width, f->height, PROTO_FRAME_FMT_GRAY8, flags, scale};
-        uint8_t hdr[PROTO_FRAME_HDR_SIZE];
-        proto_pack_frame_hdr(hdr, &fh);
-        /* rows are contiguous only when stride == width: otherwise one piece per row */
-        proto_piece pieces[1 + 64];
-        size_t np = 0;
-        pieces[np++] = (proto_piece){hdr, sizeof hdr};
-        if (stride == w) {
-            pieces[np++] = (proto_piece){pix + (size_t)y0 * stride, (size_t)rows * w};
-        } else {
-            for (uint16_t r = 0; r < rows; r++) pieces[np++] = (proto_piece){pix + (size_t)(y0 + r) * stride, w};
-        }
-        if (send(d, PROTO_FRAME, pieces, np) < 0) return; /* the rest of this frame would be useless */
-    }
+    d->pending = (device_pending_frame){
+        .active = true,
+        .caller_pixels = caller_pixels,
+        .pix = pix,
+        .stride = stride,
+        .rows_per = rows_per,
+        .hdr = {f->frame_id, w, h, 0, 0, f->width, f->height, PROTO_FRAME_FMT_GRAY8, flags, scale},
+        .progress_us = now_us(d),
+    };
+    pump_frame(d);
 }
 
 /* One preprocessing stage image; grids have row stride `stride`, so one piece per row. */
@@ -359,7 +434,7 @@ void device_publish(device *d, const device_frame *f) {
     d->stats.frames++;
     uint16_t mask = d->stream.mask;
     if ((mask & PROTO_STREAM_FRAME) && f->pixels && !injected && d->frames_published % d->stream.decimation == 0)
-        send_frame(d, f);
+        start_frame(d, f);
     if ((mask & PROTO_STREAM_STAGE) && f->stages) send_stages(d, f);
     if ((mask & PROTO_STREAM_INPUT28) || injected) {
         uint8_t hdr[5];

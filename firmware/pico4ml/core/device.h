@@ -5,6 +5,9 @@
  * INJECT) and turns each processed frame into FRAME / INPUT28 / STAGE / RESULT /
  * STATS messages. It never blocks: before each message it asks the sink for its
  * free space and drops the whole message (and counts it) when it does not fit.
+ * The one exception is a FRAME image larger than the sink's free space: its row
+ * bands are sent by later device_poll() calls as the sink drains, and its owner
+ * keeps the pixels unchanged while device_frame_pending() says so.
  *
  * Portable C11, no heap, no SDK headers. Not thread-safe: the firmware calls it
  * from core 0 only (core 1 reads the params through device_params_copy()).
@@ -49,12 +52,20 @@ typedef struct {
     size_t rx_cap;
     size_t frame_band_bytes; /* FRAME pixels per message (bigger images go in row bands); 0: 8192 */
     uint32_t hello_period_ms; /* HELLO again this often from device_poll(); 0: never */
+    /* A FRAME whose bands do not fit waits for the sink to drain, keeping this much room free
+     * for the small messages of later frames (INPUT28, RESULT, STATS); 0: DEVICE_FRAME_RESERVE. */
+    size_t frame_reserve_bytes;
+    /* ... and is given up when no band could go out for this long (a host that stopped
+     * reading); 0: DEVICE_FRAME_STALL_MS. */
+    uint32_t frame_stall_ms;
 } device_config;
 
 #define DEVICE_DEFAULT_STREAM_MASK \
     (PROTO_STREAM_FRAME | PROTO_STREAM_INPUT28 | PROTO_STREAM_RESULT | PROTO_STREAM_STATS | PROTO_STREAM_LOG)
 #define DEVICE_DEFAULT_MAX_SIDE 81 /* 324x324 -> 81x81: 6.6 KB a frame */
 #define DEVICE_RX_ERRORS_PER_S 10  /* ERROR replies to bad packets (garbage) per second, at most */
+#define DEVICE_FRAME_RESERVE 1024  /* INPUT28 (800 B on the wire) + RESULT (82) + STATS (50) */
+#define DEVICE_FRAME_STALL_MS 250
 
 /* One processed frame, as the firmware's core 0 has it after net(). */
 typedef struct {
@@ -67,6 +78,16 @@ typedef struct {
     const classifier_result *result;
     uint32_t t_capture_us, t_preprocess_us, t_net_us;
 } device_frame;
+
+/* The FRAME image being sent in row bands (see device_frame_pending()). */
+typedef struct {
+    bool active;
+    bool caller_pixels;         /* pix is the owner's frame (not the device's downscaled copy) */
+    const uint8_t *pix;
+    uint16_t stride, rows_per;
+    proto_frame_hdr hdr;        /* y0 = the next band's first row */
+    uint64_t progress_us;       /* when the last band went out (or the frame started) */
+} device_pending_frame;
 
 typedef struct {
     device_config cfg;
@@ -86,6 +107,8 @@ typedef struct {
     uint64_t last_hello_us;
     uint64_t rx_err_window_us;  /* rate limit of ERROR replies to garbage */
     uint32_t rx_err_in_window;
+    device_pending_frame pending;
+    uint32_t frames_abandoned;  /* FRAME images not sent whole (superseded, stalled, no host) */
     uint8_t small[PROTO_MAX_SMALL_SIDE * PROTO_MAX_SMALL_SIDE]; /* downscaled FRAME */
     uint8_t in28[784];          /* inject path */
 } device;
@@ -93,7 +116,8 @@ typedef struct {
 void device_init(device *d, const device_config *cfg, const device_sink *sink, const device_hooks *hooks);
 /* Bytes from the host, any amount, any garbage: complete commands are answered. */
 void device_receive(device *d, const uint8_t *data, size_t len);
-/* Periodic work (HELLO every hello_period_ms). */
+/* Periodic work: HELLO every hello_period_ms, and the pending FRAME bands that now fit
+ * (whole messages only; never waits). Call it often while device_frame_pending(). */
 void device_poll(device *d);
 void device_send_hello(device *d);
 /* LOG message (if the stream mask has PROTO_STREAM_LOG); printf-style, cut to PROTO_MAX_TEXT. */
@@ -102,8 +126,17 @@ void device_log(device *d, uint8_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* Send the messages for one processed frame, as the stream options ask. */
+/* Send the messages for one processed frame, as the stream options ask. A frame with
+ * pixels whose FRAME is due supersedes an unfinished one (which is then abandoned). */
 void device_publish(device *d, const device_frame *f);
+/* True while bands of the last published frame's own pixels are still to be sent: its
+ * owner must keep those pixels unchanged until this turns false (device_poll() sends
+ * them as the sink drains). False for a downscaled FRAME (the device sends its own copy). */
+static inline bool device_frame_pending(const device *d) { return d->pending.active && d->pending.caller_pixels; }
+/* Give up the unfinished FRAME now (its pixels are about to change): its unsent bands are
+ * counted as dropped messages and use up their sequence numbers. */
+void device_frame_abandon(device *d);
+static inline uint32_t device_frames_abandoned(const device *d) { return d->frames_abandoned; }
 /* Preprocess + classify + publish: the twin's camera path and the inject path.
  * Returns the pp_run status (0 ok, PP_NO_DIGIT, or < 0 when preprocessing refused the frame). */
 int device_process(device *d, uint32_t frame_id, uint8_t flags, const uint8_t *pixels, uint16_t width,

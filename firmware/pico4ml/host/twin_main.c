@@ -73,6 +73,11 @@ static int next_frame(frame_source *s, uint8_t **pixels, int *w, int *h, bool *o
     return -1;
 }
 
+/* A frame that passes by unprocessed (the board's camera keeps running): the next file is next. */
+static void skip_frame(frame_source *s) {
+    if (s->count) s->next = (s->next + 1) % s->count;
+}
+
 static void on_rx(void *ctx, const uint8_t *data, size_t len) { device_receive(ctx, data, len); }
 
 static void usage(FILE *f) {
@@ -210,6 +215,11 @@ int main(int argc, char **argv) {
     uint64_t period = fps > 0 ? (uint64_t)(1e6 / fps) : 0;
     uint64_t next_at = clock_us(NULL);
     uint32_t frame_id = 0;
+    /* The frame whose FRAME bands are still going out (device_frame_pending()): like the
+     * board's buffer lent to core 0, it is kept unchanged and no new frame is processed
+     * until the device is done with it (or gives it up when the host stops reading). */
+    uint8_t *held = NULL;
+    bool held_owned = false;
     while (!stop_requested && !(mode == LINK_STDIO && link.input_closed)) {
         uint64_t now = clock_us(NULL);
         bool streaming = count == 0 || (long)frame_id < count;
@@ -220,10 +230,20 @@ int main(int argc, char **argv) {
             link.new_host = false;
             device_send_hello(&dev); /* what DTR rising does on the board */
         }
-        device_poll(&dev);
+        device_poll(&dev); /* HELLO, and the FRAME bands that fit now */
+        if (held && !device_frame_pending(&dev)) {
+            if (held_owned) free(held);
+            held = NULL;
+        }
         now = clock_us(NULL);
         if (!streaming || now < next_at) continue;
         next_at = (now - next_at > period) ? now + period : next_at + period; /* fall behind, don't burst */
+        if (held) { /* the buffer is still lent out: this frame passes by, as on the board */
+            skip_frame(&src);
+            device_count_skipped(&dev);
+            frame_id++;
+            continue;
+        }
         uint64_t t0 = clock_us(NULL);
         if (next_frame(&src, &pixels, &w, &h, &owned, err, sizeof err) < 0) {
             device_log(&dev, PROTO_LOG_ERROR, "%s", err);
@@ -234,10 +254,23 @@ int main(int argc, char **argv) {
         uint32_t t_capture = (uint32_t)(clock_us(NULL) - t0);
         int rc = device_process(&dev, ++frame_id, 0, pixels, (uint16_t)w, (uint16_t)h, (uint16_t)w, t_capture);
         if (rc < 0) device_log(&dev, PROTO_LOG_WARN, "frame %u: preprocessing refused it (%d)", frame_id, rc);
-        if (owned) free(pixels);
+        if (device_frame_pending(&dev)) {
+            held = pixels;
+            held_owned = owned;
+        } else if (owned) {
+            free(pixels);
+        }
     }
     /* Let what is queued reach the host (bounded), then go. */
-    for (int i = 0; i < 20 && link.len && link.connected; i++) link_service(&link, 10, on_rx, &dev);
+    for (int i = 0; i < 20 && (link.len || device_frame_pending(&dev)) && link.connected; i++) {
+        link_service(&link, 10, on_rx, &dev);
+        device_poll(&dev);
+    }
+    device_frame_abandon(&dev);
+    if (held && held_owned) free(held);
+    if (device_frames_abandoned(&dev))
+        fprintf(stderr, "pico4ml-twin: %u camera frame(s) not sent whole (host too slow, or gone)\n",
+                (unsigned)device_frames_abandoned(&dev));
     link_close(&link);
     if (src.from_dir) pgm_free_list(src.paths, src.count);
     free(files);

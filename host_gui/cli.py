@@ -28,6 +28,8 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--sim-source", metavar="PATH", default=None,
                     help="with --sim: image file or folder the twin feeds (default: built-in synthetic digits)")
     ap.add_argument("--sim-fps", type=float, default=15.0, help="with --sim: frames per second of the twin")
+    ap.add_argument("--sim-model", choices=("int8", "float"), default="int8",
+                    help="with --sim: the twin's net(), int8 (default, as the firmware) or float")
     ap.add_argument("--checkpoint", metavar="FILE",
                     help="model for the device-vs-host check (default: the committed models/*.safetensors)")
     ap.add_argument("--tolerance", type=float, default=0.02,
@@ -68,7 +70,7 @@ def start_sim(args: argparse.Namespace) -> Any:
     """Start the host twin (built from the firmware's portable C) and return its handle."""
     from pico4ml.host_twin.twin import start_twin
 
-    kwargs: dict[str, Any] = {"fps": args.sim_fps}
+    kwargs: dict[str, Any] = {"fps": args.sim_fps, "model": getattr(args, "sim_model", "int8")}
     if args.sim_source:
         kwargs["source"] = args.sim_source
     return start_twin(**kwargs)

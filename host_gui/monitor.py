@@ -31,7 +31,8 @@ def format_prediction(p: Prediction, as_json: bool = False) -> str:
              "score": round(float(p.scores[r.argmax]), 6),
              "scores": [round(float(s), 6) for s in p.scores], "capture_us": r.t_capture_us,
              "preprocess_us": r.t_preprocess_us, "net_us": r.t_net_us, "send_us": r.t_send_us,
-             "device_fps": r.fps, "injected": r.injected}
+             "device_fps": r.fps, "injected": r.injected,
+             "model": P.MODEL_KIND_NAMES.get(r.model_kind, str(r.model_kind))}
         if r.injected:
             d["name"] = p.name
         if p.check is not None:

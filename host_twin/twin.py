@@ -6,6 +6,9 @@ PNG/JPG frames to PGM with OpenCV, and starts it on a pseudo-terminal (default),
 TCP port on 127.0.0.1 or stdin/stdout. It speaks docs/protocol.md exactly as the
 firmware does, so the GUI, the monitor and the tests need no hardware.
 
+Like the firmware (CMake option PICO4ML_MODEL_INT8, ON by default) it runs the int8
+net() unless told otherwise: `--model float` / `start_twin(model="float")`.
+
 Python API (tests, `pico4ml-gui --sim`):
     with start_twin(frames=[...], port="pty") as twin:
         serial.serial_for_url(twin.url) ...
@@ -30,12 +33,14 @@ from pico4ml.train.paths import CORE_DIR, FIRMWARE_DIR
 
 HOST_DIR = FIRMWARE_DIR / "host"
 IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+MODELS = ("int8", "float")
+DEFAULT_MODEL = "int8"  # as the firmware builds by default
 
 
-def twin_sources(model: str = "float") -> list[Path]:
+def twin_sources(model: str = DEFAULT_MODEL) -> list[Path]:
     """All C files of the twin: its own host/ files and the firmware's portable core."""
-    if model not in ("float", "int8"):
-        raise ValueError(f"model must be 'float' or 'int8', not {model!r}")
+    if model not in MODELS:
+        raise ValueError(f"model must be 'int8' or 'float', not {model!r}")
     model_dir = CORE_DIR / "model"
     model_c = [model_dir / "model_float.c"] if model == "float" else sorted(model_dir.glob("*int8*.c"))
     return [HOST_DIR / "twin_main.c", HOST_DIR / "twin_link.c", HOST_DIR / "pgm.c", HOST_DIR / "synth.c",
@@ -43,7 +48,7 @@ def twin_sources(model: str = "float") -> list[Path]:
             *model_c]
 
 
-def build_twin(sanitize: bool = False, model: str = "float") -> Path:
+def build_twin(sanitize: bool = False, model: str = DEFAULT_MODEL) -> Path:
     """Compile the twin (cached by cbuild); sanitize adds ASan + UBSan; model picks the built-in net()."""
     flags = list(SANITIZE_FLAGS) if sanitize else ["-O2"]
     if model == "int8":
@@ -164,14 +169,15 @@ def _drain(stream, sink: collections.deque) -> None:
 
 def start_twin(frames: Any = None, port: int | str | None = None, *, source: Any = None, fps: float = 10.0,
                count: int | None = None, once: bool = False, seed: int = 1, size: tuple[int, int] | None = None,
-               hello_ms: int = 2000, sanitize: bool = False, model: str = "float",
+               hello_ms: int = 2000, sanitize: bool = False, model: str = DEFAULT_MODEL,
                timeout: float = 60.0) -> TwinHandle:
     """Build (cached) and start the twin.
 
     frames (or source): None = synthetic digits; a PGM/PNG/JPG file or directory; a list
     of files; or a list/array of 2-D uint8 images. port: None or "pty" = a new
     pseudo-terminal; an int = TCP on 127.0.0.1 (0: any free port); "stdio" = the
-    handle's proc.stdin/proc.stdout carry the protocol. model: "float" or "int8" net().
+    handle's proc.stdin/proc.stdout carry the protocol. model: the net() built in, "int8"
+    (default, like the firmware) or "float".
     """
     frames = source if frames is None else frames
     binary = build_twin(sanitize, model)
@@ -239,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="seed of the synthetic digits")
     ap.add_argument("--size", metavar="WxH", help="size of synthetic frames (default 324x324)")
     ap.add_argument("--hello-ms", type=int, default=2000, help="HELLO period in ms (0: only at start and on request)")
-    ap.add_argument("--int8", action="store_true", help="build in the int8 model instead of the float one")
+    ap.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
+                    help="net() to build in: int8 (default, as the firmware) or float")
     ap.add_argument("--sanitize", action="store_true", help="build with AddressSanitizer + UBSan (debugging)")
     args = ap.parse_args(argv)
 
@@ -253,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames: Any = None
     if args.frames:
         frames = iter_frames_from(args.frames)
-    model = "int8" if args.int8 else "float"
+    model = args.model
     port: Any = "stdio" if args.stdio else ("pty" if args.tcp is None else args.tcp)
     try:
         if port == "stdio":

@@ -35,12 +35,59 @@ def test_live_from_the_twin_records_and_replays_the_same(twin_ok, tmp_path):
     assert len(live) == 12
     assert all(p["host_ok"] and p["digit"] == p["host_digit"] for p in live)
     assert all(0 <= p["digit"] <= 9 and p["net_us"] > 0 for p in live)
+    assert {p["model"] for p in live} == {"int8"}  # the twin runs the int8 net() by default, like the board
     code, text = run("--replay", str(rec), "--json", "--csv", str(tmp_path / "p.csv"))
     assert code == 0
     replayed = [json.loads(line) for line in text.splitlines()]
     assert [p["frame_id"] for p in replayed[:12]] == [p["frame_id"] for p in live]
     assert [p["digit"] for p in replayed[:12]] == [p["digit"] for p in live]
     assert (tmp_path / "p.csv").read_text().count("\n") == len(replayed) + 1
+
+
+def test_sim_model_float_is_checked_against_the_float_checkpoint(twin_ok):
+    code, text = run("--sim", "--sim-model", "float", "--sim-fps", "30", "--count", "5", "--json")
+    assert code == 0
+    live = [json.loads(line) for line in text.splitlines()]
+    assert len(live) == 5 and {p["model"] for p in live} == {"float"}
+    assert all(p["host_ok"] and p["digit"] == p["host_digit"] for p in live)
+
+
+def test_full_resolution_frames_reach_the_monitor_and_the_gui_state(twin_ok, tmp_path):
+    """A preset asking for FULLRES 324x324 frames (105 KB each, more than the twin's queue):
+    the monitor counts whole frames, and its recording replayed into the GUI's State shows
+    them pixel for pixel."""
+    import numpy as np
+
+    from pico4ml.host_gui import protocol as P
+    from pico4ml.host_gui.images import save_png
+    from pico4ml.host_gui.presets import Settings
+    from pico4ml.host_gui.recording import iter_chunks
+    from pico4ml.host_gui.state import State
+
+    src = tmp_path / "frames"
+    src.mkdir()
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, (324, 324), dtype=np.uint8) for _ in range(3)]
+    for i, f in enumerate(frames):
+        save_png(src / f"{i}.png", f)
+    preset = tmp_path / "fullres.json"
+    Settings(stream=P.SetStream(flags=P.STREAM_FLAG_FULLRES)).save(preset)
+    rec = tmp_path / "full.p4rec"
+    code, text = run("--sim", "--sim-source", str(src), "--sim-fps", "8", "--count", "12", "--preset", str(preset),
+                     "--record", str(rec))
+    assert code == 0
+    summary = text.splitlines()[-1]
+    assert int(summary.split(" predictions, ")[1].split(" frames")[0]) >= 5, summary
+    state, dec = State(), P.Decoder()
+    shown = 0
+    for t, data in iter_chunks(rec):
+        for m in dec.feed(data):
+            state.apply(t, m)
+            if isinstance(m, P.Frame) and state.frame is not None and state.frame_msg.frame_id == m.frame_id \
+                    and m.y0 + m.rows == m.height and state.frame.shape == (324, 324):
+                assert np.array_equal(state.frame, frames[(m.frame_id - 1) % 3])
+                shown += 1
+    assert shown >= 5
 
 
 def test_text_output_and_summary(twin_ok):

@@ -51,7 +51,8 @@ def host_model():
 @pytest.fixture(scope="module")
 def twin(camera_frames):
     from pico4ml.host_twin.twin import start_twin
-    handle = start_twin(frames=list(camera_frames[0]), port="pty", fps=30, hello_ms=500)
+    # the float net(), checked against the float checkpoint; the default int8 one has its own test below
+    handle = start_twin(frames=list(camera_frames[0]), port="pty", fps=30, hello_ms=500, model="float")
     yield handle
     assert handle.alive, f"twin died: {list(handle.stderr_lines)}"
     assert handle.stop() == 0
@@ -318,13 +319,14 @@ def test_twin_under_sanitizers(tmp_path, monkeypatch):
 
 
 def test_int8_twin_matches_the_int8_reference(camera_frames):
-    """Built with the int8 net(): RESULT says so, and its answers are the int8 reference's."""
+    """The default twin runs the int8 net(), like the firmware: RESULT says so, and its answers
+    are the int8 reference's (pico4ml.train.quantize, bit-exact integer logits)."""
     from pico4ml.host_gui.hostcheck import HostModel
     from pico4ml.host_twin.twin import start_twin
     host = HostModel()
     if host.int8 is None:
         pytest.skip("no int8 checkpoint next to the default model (pico4ml-quantize)")
-    with start_twin(frames=list(camera_frames[0][:6]), port="pty", fps=30, model="int8") as tw, \
+    with start_twin(frames=list(camera_frames[0][:6]), port="pty", fps=30) as tw, \
             serial.Serial(tw.path, timeout=0.05) as port:
         port.write(P.encode(P.Ping(P.PING_WANT_HELLO, 1)))
         msgs = read_until(port, P.Decoder(), lambda ms: any(isinstance(m, P.Hello) for m in ms)

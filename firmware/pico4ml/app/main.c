@@ -1,7 +1,12 @@
 /* Core 0: takes each new 28x28 input that core 1 lends, runs net() on it,
  * times it, gives the result back for the LCD, and streams everything over
  * USB CDC through the portable device/protocol code. Also answers host
- * commands and reports memory use at boot and whenever a host connects. */
+ * commands and reports memory use at boot and whenever a host connects.
+ *
+ * A full-resolution FRAME (26 KB) is larger than the 16 KB USB ring: the device
+ * sends its bands from device_poll() as the ring drains, so the lent buffer goes
+ * back to core 1 only once device_frame_pending() is false. Core 1 meanwhile
+ * captures into its other buffer alone and skips lending (STATS frames_skipped). */
 #include <stdio.h>
 
 #include "camera_task.h"
@@ -87,9 +92,24 @@ static void forward_camera_events(void) {
     }
 }
 
+/* The lent frame whose FRAME bands are still going out, and what net() made of it. */
+static struct {
+    bool held;
+    camera_frame f;
+    classifier_result r;
+    uint32_t t_net_us;
+} sending;
+
+static void give_back_when_sent(void) {
+    if (sending.held && !device_frame_pending(&dev)) {
+        camera_task_release(&sending.f, &sending.r, sending.t_net_us);
+        sending.held = false;
+    }
+}
+
 static bool classify_next(void) {
     camera_frame f;
-    if (!camera_task_take(&f))
+    if (sending.held || !camera_task_take(&f))
         return false;
     uint64_t t0 = time_us_64();
     classifier_result r;
@@ -112,7 +132,12 @@ static bool classify_next(void) {
         .t_net_us = t_net,
     };
     device_publish(&dev, &df);
-    camera_task_release(&f, &r, t_net);  /* after publish: the messages copied the pixels */
+    /* Back to core 1 once every message has the pixels (at once unless a FRAME is pending). */
+    sending.held = true;
+    sending.f = f;
+    sending.r = r;
+    sending.t_net_us = t_net;
+    give_back_when_sent();
     return true;
 }
 
@@ -152,7 +177,8 @@ int main(void) {
             }
         }
         busy |= classify_next();
-        device_poll(&dev);
+        device_poll(&dev);  /* HELLO, and FRAME bands that fit now */
+        give_back_when_sent();
         if (time_us_64() >= next_report) {
             next_report += REPORT_PERIOD_US;
             report_memory();

@@ -10,6 +10,9 @@ decoder throughput, and what the host twin really sends.
 2. Python decoder throughput (MB/s) on a stream of default-option messages.
 3. The host twin (the firmware's C on a pty) for a few seconds at 30 fps, default stream:
    bytes/s received, messages/s, lost messages, and its preprocess / net() times (host CPU).
+4. The twin with FULLRES 324x324 frames (105 KB each, more than its 64 KiB queue), read as
+   fast as possible and read at ~500 KB/s like USB full speed: whole frames/s (FRAME bands
+   that do not fit wait for the queue to drain), results/s and bytes/s.
 
 Prints its figures and ends with one JSON line of them.
 """
@@ -107,6 +110,35 @@ def twin_run(seconds: float) -> dict[str, float]:
     }
 
 
+def twin_fullres_run(seconds: float, rate: float | None = None) -> dict[str, float]:
+    """FULLRES 324x324 from the twin at 30 fps; rate: host read speed in bytes/s (None: all it can)."""
+    import serial
+
+    from pico4ml.host_twin.twin import start_twin
+    with start_twin(port="pty", fps=30, size=(324, 324), hello_ms=0) as tw, \
+            serial.Serial(tw.path, timeout=0.01) as port:
+        port.write(P.encode(P.SetStream(flags=P.STREAM_FLAG_FULLRES)))
+        dec, asm = P.Decoder(), P.FrameAssembler()
+        while not any(isinstance(m, P.Stream) and m.full_res for m in dec.feed(port.read(65536))):
+            pass  # FULLRES is in force from here on
+        dec = P.Decoder()
+        whole = results = 0
+        t0 = time.monotonic()
+        while (now := time.monotonic()) - t0 < seconds:
+            n = 65536 if rate is None else min(65536, int(rate * (now - t0)) - dec.stats.bytes_in)
+            if n < 512:
+                time.sleep(0.002)
+                continue
+            for m in dec.feed(port.read(n)):
+                if isinstance(m, P.Frame):
+                    f = asm.add(m)
+                    whole += f is not None and f.width == 324
+                results += isinstance(m, P.Result)
+        dt = time.monotonic() - t0
+    return {"frames_s": whole / dt, "results_s": results / dt, "bytes_s": dec.stats.bytes_in / dt,
+            "lost": dec.stats.lost, "decode_errors": dec.stats.errors}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--twin-seconds", type=float, default=5.0, help="how long to record the host twin (0: skip)")
@@ -134,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{tw['twin_bytes_s'] / 1000:.1f} KB/s, {tw['twin_results_s']:.1f} results/s, lost {tw['twin_lost']}, "
               f"preprocess {tw['twin_preprocess_us_median']} us, net() {tw['twin_net_us_median']} us (host CPU)")
         figures.update({k: (round(v, 2) if isinstance(v, float) else v) for k, v in tw.items()})
+        for label, rate in (("fast", None), ("500k", USB_FS_PRACTICAL)):
+            fr = twin_fullres_run(args.twin_seconds, rate)
+            print(f"host twin, 30 fps, FULLRES 324x324, host reading {'all it can' if rate is None else '500 KB/s'}: "
+                  f"{fr['frames_s']:.1f} whole frames/s, {fr['results_s']:.1f} results/s, "
+                  f"{fr['bytes_s'] / 1000:.1f} KB/s, lost {fr['lost']}, decode errors {fr['decode_errors']}")
+            figures.update({f"twin_fullres_{label}_{k}": (round(v, 2) if isinstance(v, float) else v)
+                            for k, v in fr.items()})
     print(json.dumps(figures))
     return 0
 

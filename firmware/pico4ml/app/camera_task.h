@@ -4,9 +4,10 @@
  * Buffer ownership: there are two frame buffers, each with its 28x28 input
  * and preprocessing stages. Core 1 owns both, except that it may lend one
  * (the newest preprocessed frame) to core 0 through a queue; core 0 reads it
- * only, then gives it back with camera_task_release(). Core 1 never writes a
- * lent buffer, so core 0 never sees a torn frame or input, and a slow net()
- * only makes core 1 capture into the other buffer alone. */
+ * only, then gives it back with camera_task_release() (after net(), or once a
+ * full-resolution FRAME of it has gone out over USB). Core 1 never writes a
+ * lent buffer, so core 0 never sees a torn frame or input, and a slow net() or
+ * a slow link only makes core 1 capture into the other buffer alone. */
 #ifndef PICO4ML_CAMERA_TASK_H
 #define PICO4ML_CAMERA_TASK_H
 

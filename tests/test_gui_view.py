@@ -107,6 +107,22 @@ def test_a_frame_reaches_every_widget(app, host_model):
     assert np.allclose(box, images.enlarge(np.arange(260).reshape(20, 13) % 256, 6), atol=0.01)
 
 
+def test_full_resolution_frame_in_bands_with_other_messages_between(app):
+    """A FULLRES 324x324 FRAME comes in 13 row bands with other messages between them (the device
+    sends each band as its USB buffer drains): the camera view shows it whole, pixel for pixel."""
+    img = np.random.default_rng(4).integers(0, 256, (324, 324), dtype=np.uint8)
+    items: list = []
+    for y0 in range(0, 324, 25):
+        rows = min(25, 324 - y0)
+        items.append(P.Frame(7, 324, 324, y0, rows, 324, 324, 0, P.FLAG_FULLRES, 1, img[y0:y0 + rows].tobytes()))
+        items.append(P.Stats(*range(10)))
+    feed(app, items)
+    assert app.state.frame.shape == (324, 324) and np.array_equal(app.state.frame, img)
+    cam = app.tex_cam.buf.reshape(view.CAM_TEX, view.CAM_TEX, 4)[..., 0] * 255
+    assert np.allclose(cam, img, atol=0.01)  # 1:1, nothing subsampled
+    assert dpg.get_item_configuration("cam_image")["uv_max"] == pytest.approx([1.0, 1.0])
+
+
 def test_connect_sends_ping_and_settings_and_sliders_send_params(app):
     feed(app, [LinkStatus("connected", "ok", "/dev/x")])
     kinds = [type(m) for m in app.source.sent]

@@ -15,14 +15,7 @@
 #include "hm01b0.h"
 #include "pico/time.h"
 
-static int failures;
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond);    \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 #define FRAME (CAMERA_WIDTH * CAMERA_HEIGHT)
 #define WANT_FRAMES 120

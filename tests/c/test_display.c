@@ -8,14 +8,7 @@
 #include "font5x7.h"
 #include "st7735.h"
 
-static int failures;
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond);    \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static uint16_t gray(uint8_t v) { return st7735_rgb(v, v, v); }
 

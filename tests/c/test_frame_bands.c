@@ -10,14 +10,7 @@
 #include "device.h"
 #include "protocol.h"
 
-static int failures;
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                       \
-        }                                                                     \
-    } while (0)
+#include "check.h"
 
 /* ---- a USB-like ring: `cap` bytes, of which the host has read `drained` so far ---- */
 typedef struct {

@@ -7,14 +7,7 @@
 #include "device.h"
 #include "protocol.h"
 
-static int failures;
-#define CHECK(cond)                                                  \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-            failures++;                                              \
-        }                                                            \
-    } while (0)
+#include "check.h"
 
 static uint32_t rng = 12345;
 static uint32_t rnd(void) {

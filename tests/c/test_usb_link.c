@@ -11,14 +11,7 @@
 #include "fake_sdk.h"
 #include "usb_link.h"
 
-static int failures;
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond);    \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 /* ---- the device, writing through a recorder in front of usb_link's sink ---- */
 static device dev;

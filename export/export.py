@@ -19,6 +19,24 @@ from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import INPUT_SCALE, CheckpointError, load_model
 from pico4ml.train.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
 
+# What the Pico4ML can give a model: its 2 MB flash less ~128 KB for the firmware itself
+# (measured: ~68 KB), and a small slice of the SRAM that frame buffers mostly fill.
+FLASH_FOR_WEIGHTS = 2 * 1024 * 1024 - 128 * 1024
+RAM_FOR_SCRATCH = 8 * 1024
+
+
+class ModelTooBigError(RuntimeError):
+    """The rendered model would not fit the board's flash or RAM."""
+
+
+def check_fits(weight_bytes: int, scratch_bytes: int) -> None:
+    if weight_bytes > FLASH_FOR_WEIGHTS:
+        raise ModelTooBigError(f"the model's weights need {weight_bytes} bytes of flash but the Pico4ML has about "
+                               f"{FLASH_FOR_WEIGHTS} to spare: train a smaller --arch or use the int8 model")
+    if scratch_bytes > RAM_FOR_SCRATCH:
+        raise ModelTooBigError(f"net() needs {scratch_bytes} bytes of static RAM for activations, over the "
+                               f"{RAM_FOR_SCRATCH}-byte budget: use narrower layers")
+
 
 def tinygrad_logits(model, x_u8: np.ndarray, batch: int = 1000) -> np.ndarray:
     """The reference: TinyGrad's own forward pass on a batch of 28x28 uint8 images."""
@@ -97,6 +115,7 @@ def export_model(checkpoint: Path, out_dir: Path, name: str = "model_float", fun
     state = get_state_dict(model)
     rendered = render_function(lambda x: model(x.reshape(1, 784)).reshape(10), (784,), dtypes.float32, func,
                                buffer_names(state))
+    check_fits(rendered.const_bytes, rendered.scratch_bytes)  # before anything is written
     _, _, x_test, y_test = load_mnist(data_dir)
     inputs, labels = x_test[:vectors], y_test[:vectors]
     logits = tinygrad_logits(model, inputs)
@@ -127,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = export_model(args.checkpoint, args.out_dir, args.name, args.func, args.vectors, args.data_dir,
                              args.force)
-    except (CheckpointError, MnistError, RenderError, FileExistsError) as e:
+    except (CheckpointError, MnistError, RenderError, ModelTooBigError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for path in paths:

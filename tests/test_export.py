@@ -115,3 +115,13 @@ def test_small_architecture_exports_and_matches(tmp_path, mnist):
     x = mnist[2][:200]
     parity = compare(HostModel(paths[0], func="net_small").logits(x), tinygrad_logits(load_model(ckpt)[0], x))
     assert parity.ok()
+
+
+def test_a_model_too_big_for_the_board_is_refused_before_writing(tmp_path, capsys):
+    from pico4ml.train.models import MLP, save_checkpoint
+    ckpt = tmp_path / "wide.safetensors"
+    save_checkpoint(MLP((784, 700, 10)), ckpt, {"architecture": "mlp784_700_10"})  # 2.2 MB of float weights
+    out = tmp_path / "c"
+    assert export_mod.main(["--checkpoint", str(ckpt), "--out-dir", str(out)]) == 2
+    assert "flash" in capsys.readouterr().err
+    assert not out.exists()

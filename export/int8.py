@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tinygrad import Tensor, dtypes
 
+from pico4ml.export.export import ModelTooBigError, check_fits
 from pico4ml.export.tinygrad_c import TINYGRAD_VERSION, RenderedC, RenderError, render_function
 from pico4ml.train.quantize import QuantizedMLP, QuantizeError, int8_forward, int8_path, load_quantized
 from pico4ml.train.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
@@ -177,6 +178,7 @@ def export_int8(int8_model: Path, out_dir: Path, vectors: int = 8, data_dir: str
     if len(q.widths) != 3:
         raise RenderError("the int8 export (and net_int8_fast.c) supports one hidden layer")
     r = render_int8(q)
+    check_fits(r.const_bytes, r.scratch_bytes)  # before anything is written
     _, _, x_test, y_test = load_mnist(data_dir)
     inputs, labels = x_test[:vectors], y_test[:vectors]
     banner = (f"/* {PREFIX}.c: integer forward pass of {q.metadata.get('architecture', '')} rendered by TinyGrad "
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         paths = export_int8(args.model, args.out_dir, args.vectors, args.data_dir, args.force)
-    except (QuantizeError, MnistError, RenderError, FileExistsError) as e:
+    except (QuantizeError, MnistError, RenderError, ModelTooBigError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for path in paths:

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pico4ml.train.paths import BUILD_DIR, CORE_DIR
+from pico4ml.common.paths import BUILD_DIR, CORE_DIR
 
 WARN_FLAGS = ["-std=c11", "-Wall", "-Wextra"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]

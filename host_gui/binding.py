@@ -78,13 +78,15 @@ class Binding:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._later: list[Callable[[], None]] = []
+        self._hold = 0
         self._key: tuple | None = None
         self._history_version = -1
         self._log_added = -1
         self._scroll_log = False
         self._glyph: tuple | None = None
         self._counters: dict[str, tuple[int, float]] = {}
-        self.scene = Scene()
+        self.scene = Scene()  # the newest scene (its textures are written)
+        self.committed = Scene()  # the scene all widgets show (what the next render draws)
         self.cam_base = 243  # camera image side at zoom 1, for the layout
         self.cam_k = 1.0  # display pixels per capture pixel
         self.cam_src = (324, 324)
@@ -96,10 +98,13 @@ class Binding:
         for fn in later:  # the rest of the scene whose textures went out last frame
             fn()
         self._push_header()
-        scene = self.build_scene()
-        if scene.key != self._key:
-            self._key = scene.key
-            self._show(scene)
+        if self._hold:
+            self._hold -= 1  # a larger texture is being made ready: the scene waits for it
+        else:
+            scene = self.build_scene()
+            if scene.key != self._key:
+                self._key = scene.key
+                self._show(scene)
         s = self.app.state
         if s.version != self._history_version:
             self._history_version = s.version
@@ -119,7 +124,7 @@ class Binding:
         rec = app.shown_record()
         rerun = app.ctl.debug.rerun_for(rec)
         sc = Scene(record=rec, rerun=rerun)
-        sc.dim = app.source.live and s.status.state != "connected"
+        sc.dim = app.source.live and (s.status.state == "disconnected" or bool(app.twin_problem))
         layout_gen = app.layout_generation
         zoom = app.ctl.camera.zoom
         if rec is None:
@@ -139,8 +144,6 @@ class Binding:
                 sc.camera_src = (fm.src_width or fm.width, fm.src_height or fm.height) if fm else src.frame.shape[::-1]
                 if src is not rec:
                     sc.camera_note = f"stale: camera frame {src.frame_id}, answer for {rec.frame_id}"
-                elif src.scale > 1:
-                    sc.camera_note = f"preview: 1/{src.scale} of the capture"
         work = rec.stage_msgs.get("work")
         if work is not None and work.roi[2]:
             sc.roi = tuple(work.roi)
@@ -206,13 +209,21 @@ class Binding:
         self.scene = sc
         widgets = [self._camera(sc), self._stages(sc), self._in28(sc), self._prediction(sc)]
         tint = DIM if sc.dim else UNDIM
+        grown = [t for t in self.app.layout.tex.values() if t.needs_switch]
 
         def commit() -> None:
+            self.committed = sc
+            for t in grown:
+                t.switch()
             for fn in widgets:
                 fn()
             for tag in ("cam_image", "in28_image", "digit_image", *(f"{n}_image" for n in STAGES)):
                 dpg.configure_item(tag, color=tint)
-        self._later.append(commit)
+        if grown:
+            self._hold = 1
+            self._later.append(lambda: self._later.append(commit))  # two frames: see GrowTexture
+        else:
+            self._later.append(commit)
 
     # ---------------------------------------------------------------- panels
     def _camera(self, sc: Scene) -> Callable[[], None]:
@@ -243,7 +254,7 @@ class Binding:
         self.cam_src = (src_w, src_h)
         self.hover["cam_draw"] = (img, disp)
         hist, st = images.grey_stats(img, HIST_BINS)
-        label = f"camera frame {sc.camera_id}: {w}x{h}" + (f" of {src_w}x{src_h}" if (src_w, src_h) != (w, h) else "")
+        label = f"camera {sc.camera_id}: {w}x{h}" + (f" of {src_w}x{src_h}" if (src_w, src_h) != (w, h) else "")
         roi = sc.roi
         if roi is None:
             roi = app.ctl.settings.roi_guess(src_w, src_h)
@@ -275,10 +286,12 @@ class Binding:
             dpg.configure_item("cam_note_bg", show=False)
 
     def flush(self) -> None:
-        """Apply what waits for the next frame now (before a screenshot, after the last update)."""
-        later, self._later = self._later, []
-        for fn in later:
-            fn()
+        """Apply what waits for the next frames now (before a screenshot, after the last update)."""
+        while self._later:
+            later, self._later = self._later, []
+            for fn in later:
+                fn()
+        self._hold = 0
 
     def _banner(self, text: str) -> None:
         dpg.configure_item("cam_banner", text=text)

@@ -105,35 +105,51 @@ def flow(widths: list[int], avail: int, gap: int = PAD) -> list[int]:
 
 
 class GrowTexture:
-    """A Texture that is re-created larger when an image does not fit (draw items follow it)."""
+    """A Texture that is replaced by a larger one when an image does not fit.
+
+    Dear PyGui shows a texture made at run time blank for one render frame after it is
+    first used, but not when it was made two frames before use. So a larger texture is made
+    and filled first (needs_switch), and the draw items move to it (switch()) with the
+    scene's other widgets two frames later: no blank flash, no mixed frames."""
 
     def __init__(self, tag: str, width: int, height: int) -> None:
         self.base = tag
         self.gen = 0
         self.users: list[str] = []
         self.tex = Texture(f"{tag}#0", width, height)
+        self._next: Texture | None = None
         self._old: list[str] = []
 
     @property
     def tag(self) -> str:
         return self.tex.tag
 
-    def ensure(self, w: int, h: int) -> None:
-        if w <= self.tex.width and h <= self.tex.height:
-            return
-        self.gen += 1
-        nw, nh = max(w, self.tex.width), max(h, self.tex.height)
-        nw, nh = -(-nw // 64) * 64, -(-nh // 64) * 64
-        with dpg.texture_registry():
-            new = Texture(f"{self.base}#{self.gen}", nw, nh)
-        for item in self.users:
-            dpg.configure_item(item, texture_tag=new.tag)
-        self._old.append(self.tex.tag)
-        self.tex = new
+    @property
+    def needs_switch(self) -> bool:
+        return self._next is not None
 
     def show(self, img: np.ndarray) -> tuple[float, float]:
-        self.ensure(img.shape[1], img.shape[0])
-        return self.tex.show(img)
+        h, w = img.shape[:2]
+        if self._next is None and w <= self.tex.width and h <= self.tex.height:
+            return self.tex.show(img)
+        if self._next is None or w > self._next.width or h > self._next.height:
+            self.gen += 1
+            nw, nh = -(-max(w, self.tex.width) // 64) * 64, -(-max(h, self.tex.height) // 64) * 64
+            with dpg.texture_registry():
+                self._next = Texture(f"{self.base}#{self.gen}", nw, nh)
+        return self._next.show(img)
+
+    def switch(self) -> None:
+        """Move the draw items to the larger texture made by show()."""
+        if self._next is None:
+            return
+        for item in self.users:
+            dpg.configure_item(item, texture_tag=self._next.tag)
+        self._old.append(self.tex.tag)
+        self.tex, self._next = self._next, None
+
+    def pixels(self) -> np.ndarray:
+        return self.tex.pixels()
 
     def collect(self) -> None:
         """Delete textures no draw item uses any more (one frame after they were replaced)."""
@@ -208,8 +224,8 @@ class Layout:
 
     def _build_header(self) -> None:
         with dpg.group(horizontal=True):
+            dpg.add_button(label="restart twin", tag="restart_twin", show=False)  # first: never pushed off screen
             dpg.add_text("", tag="status_text")
-            dpg.add_button(label="restart twin", tag="restart_twin", show=False)
         dpg.add_text("", tag="device_text")
         with dpg.group(horizontal=True, tag="counters"):
             for tag in ("ctr_fps", "ctr_rx", "ctr_rate", "ctr_crc", "ctr_decode", "ctr_lost", "ctr_drops", "check_text"):

@@ -124,9 +124,15 @@ class FakeSource:
         self.target = port
 
 
-def feed(app: Any, items: list, t0: float = 1000.0, fps: float = 15.0, frames: int = 2) -> None:
+def feed(app: Any, items: list, t0: float = 1000.0, fps: float = 15.0, frames: int = 3) -> None:
     """Deliver messages, then run enough frames for the scene to be on screen."""
     app.source.pending += S.timed(items, fps=fps, t0=t0)
+    settle(app, frames)
+
+
+def settle(app: Any, frames: int = 3) -> None:
+    """Enough updates for a new scene to be wholly on screen (textures, then widgets; a larger
+    texture takes two more frames)."""
     for _ in range(frames):
         app.update()
 
@@ -173,14 +179,36 @@ def frames(app, n=3):
     for _ in range(n):
         app.update(); dpg.render_dearpygui_frame()
 
+SHOTS = []  # screenshots asked for by the xdotool thread, taken by the render loop
+
 def run_while(app, thread, seconds=30):
     t0 = time.monotonic()
     while thread.is_alive() and time.monotonic() - t0 < seconds:
         app.update(); dpg.render_dearpygui_frame()
+        if SHOTS:
+            dpg.output_frame_buffer(file=SHOTS.pop(0))
+
+def shoot(path):
+    """A screenshot from the xdotool thread (taken between two render frames)."""
+    import os
+    SHOTS.append(path)
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0)
+    time.sleep(0.3)
+
+def wait_for(cond, timeout=8.0):
+    """Wait (in the xdotool thread) until the render loop has made cond() true."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
 
 def rect(tag):
-    x, y = dpg.get_item_rect_min(tag)
-    w, h = dpg.get_item_rect_size(tag)
+    """[x, y, w, h] on screen (child windows report pos instead of rect_min)."""
+    st = dpg.get_item_state(tag)
+    x, y = st.get("rect_min", st.get("pos"))
+    w, h = st["rect_size"]
     return [int(x), int(y), int(w), int(h)]
 '''
 

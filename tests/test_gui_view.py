@@ -16,8 +16,8 @@ import pytest
 
 dpg = pytest.importorskip("dearpygui.dearpygui", reason="Dear PyGui not installed")
 
-from gui_helpers import (FakeSource, callback_items, feed, fire, press_key, texture_grey, type_into,  # noqa: E402
-                         write_recording)  # noqa: E402
+from gui_helpers import (FakeSource, callback_items, feed, fire, press_key, settle, texture_grey,  # noqa: E402
+                         type_into, write_recording)
 
 from pico4ml.common import protocol as P  # noqa: E402
 from pico4ml.host_gui import images  # noqa: E402
@@ -75,7 +75,7 @@ def test_a_frame_reaches_every_panel_together(gui_app, host_model):
     in28_k = gui_app.layout.sizes.in28_k
     assert np.array_equal(texture_grey(gui_app, "in28"), images.enlarge(rec.input28, in28_k))
     assert "frame 1" in dpg.get_value("in28_label") and "frame 1" in dpg.get_value("pred_label")
-    assert dpg.get_value("cam_label").startswith("camera frame 1:")
+    assert dpg.get_value("cam_label").startswith("camera 1: 81x81 of 324x324")
     glyph = texture_grey(gui_app, "digit")
     assert np.abs(glyph.astype(int) - view.digit_glyph(3, *glyph.shape[::-1])).max() <= 1
     score = rec.prediction.scores[3]
@@ -130,7 +130,7 @@ def test_frames_every_nth_are_marked_stale(gui_app, host_model):
     note = dpg.get_item_configuration("cam_note")["text"]
     assert note == "stale: camera frame 1, answer for 2"
     assert dpg.get_item_configuration("cam_note_bg")["show"]
-    assert dpg.get_value("cam_label").startswith("camera frame 1:")
+    assert dpg.get_value("cam_label").startswith("camera 1: 81x81 of 324x324")
     no_stages = [m for m in S.frame_messages(3, 9, host_model) if not isinstance(m, P.Stage)]
     feed(gui_app, no_stages)
     assert dpg.get_value("work_label").endswith("(stale: frame 2)")
@@ -238,16 +238,14 @@ def test_zoom_enlarges_the_camera_in_whole_steps(gui_app, host_model):
     feed(gui_app, S.frame_messages(1, 5, host_model))
     base = gui_app.layout.sizes.cam_box // 81
     fire("zoom", 2)
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert dpg.get_item_configuration("cam_image")["pmax"] == pytest.approx([81 * base * 2] * 2)
     assert np.array_equal(texture_grey(gui_app, "cam"), images.enlarge(gui_app.state.frame, base * 2))
     assert dpg.get_item_configuration("cam_draw")["width"] == 81 * base * 2
     pmax = dpg.get_item_configuration("cam_roi")["pmax"]
     assert pmax[0] == pytest.approx(81 * base * 2 - 1)  # the ROI outline follows the zoom
     fire("zoom", 1)
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert dpg.get_item_configuration("cam_image")["pmax"] == pytest.approx([81 * base] * 2)
 
 
@@ -262,8 +260,7 @@ def test_freeze_holds_every_panel_and_unfreeze_follows_again(gui_app, host_model
     assert gui_app.state.results_rx == 2  # the link kept reading
     assert dpg.get_item_configuration("panel_debug")["show"]
     fire("freeze", False)
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert gui_app.shown_digit == "9" and not dpg.get_item_configuration("panel_debug")["show"]
 
 
@@ -378,8 +375,7 @@ def test_roi_slider_draws_the_rectangle_and_hello_sets_the_ranges(gui_app, host_
     fire("param_roi_x", 81)
     fire("param_roi_w", 162)
     fire("param_roi_h", 162)
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     pmin, pmax = (dpg.get_item_configuration("cam_roi")[p] for p in ("pmin", "pmax"))
     assert pmin == pytest.approx([81 * k + 1, 1]) and pmax == pytest.approx([243 * k - 1, 162 * k - 1])
 
@@ -512,8 +508,7 @@ def test_frozen_frame_rerun_on_the_host_with_edited_parameters(gui_app, host_mod
     n = len(gui_app.source.sent_of(P.SetParams))
     fire("param_threshold_pct", 70)
     fire("param_box_size", 12)
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert len(gui_app.source.sent_of(P.SetParams)) == n  # not sent
     want = PreprocessParams(threshold_pct=70, box_size=12)
     in28, status, st = c_preprocess(cam, want, return_stages=True)
@@ -568,22 +563,18 @@ def test_replay_controls_play_pause_step_speed_scrub(gui_app, host_model, tmp_pa
     type_into("replay_path", str(path))
     fire("replay_open")
     assert not gui_app.source.live and "opened r.p4rec" in gui_app.message and "20 frames" in gui_app.message
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert gui_app.state.shown is None and gui_app.shown_digit == "-"  # the live answer is gone
     assert dpg.get_value("times_s0") == [[], []] or len(dpg.get_value("times_s0")[0]) == 0
     fire("replay_pos", 0.55)  # frames 1..5: digits 0..4
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert gui_app.shown_digit == "4" and dpg.get_value("status_text").startswith("REPLAY")
     fire("replay_fwd")
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert gui_app.state.shown.frame_id == 6 and gui_app.shown_digit == "5"
     fire("replay_back")
     fire("replay_back")
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert gui_app.state.shown.frame_id == 4
     fire("replay_speed", "4x")
     assert gui_app.source.speed == 4.0
@@ -594,8 +585,7 @@ def test_replay_controls_play_pause_step_speed_scrub(gui_app, host_model, tmp_pa
     gui_app.send(P.Ping())
     assert "offline replay" in gui_app.message
     fire("replay_live")
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     assert gui_app.source.live and gui_app.state is live_state and gui_app.shown_digit == "7"
     type_into("replay_path", str(tmp_path / "nope.p4rec"))
     fire("replay_open")
@@ -614,14 +604,12 @@ def test_replay_sliders_rerun_the_frame_on_the_host(gui_app, host_model, tmp_pat
     assert dpg.get_value("param_border") == 2  # the recording's parameters
     fire("replay_pos", 0.25)
     fire("param_speck_min", 0)
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     shown = gui_app.state.shown
     in28, _ = c_preprocess(cams[shown.frame_id], PreprocessParams(border=2, speck_min=0))
     assert np.array_equal(texture_grey(gui_app, "in28"), images.enlarge(in28, gui_app.layout.sizes.in28_k))
     fire("replay_fwd")  # the next frame is re-run with the same edits
-    gui_app.update()
-    gui_app.update()
+    settle(gui_app)
     in28, _ = c_preprocess(cams[shown.frame_id + 1], PreprocessParams(border=2, speck_min=0))
     assert np.array_equal(texture_grey(gui_app, "in28"), images.enlarge(in28, gui_app.layout.sizes.in28_k))
 

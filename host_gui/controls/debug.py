@@ -168,5 +168,7 @@ class DebugControl:
             dpg.configure_item("thumbs_pick", show=False)
             lines.append(self.training.error or "loading the MNIST training set...")
         uv = lay.tex["thumbs"].show(thumbs)
+        for name in ("saliency", "thumbs"):
+            lay.tex[name].switch()  # a larger texture: used at once (its first frame may flash)
         dpg.configure_item("thumbs_image", pmax=(thumbs.shape[1], thumbs.shape[0]), uv_max=uv)
         dpg.set_value("debug_text", "\n".join(lines))

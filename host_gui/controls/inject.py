@@ -52,7 +52,7 @@ class InjectControl:
         self.show_canvas()
 
     def show_canvas(self) -> None:
-        uv = self.app.layout.tex["canvas"].show(self.canvas)
+        uv = self.app.layout.tex["canvas"].show(self.canvas)  # CANVAS x CANVAS: always fits
         dpg.configure_item("canvas_image", uv_max=uv)
 
     def on_inject(self) -> None:

@@ -32,6 +32,7 @@ CANDIDATE_REASONS = {0: "chosen", 1: "merged", 2: "border", 3: "small", 4: "larg
                      7: "weaker"}
 STATUS_GLYPH = {1: "-", 2: "?"}  # RESULT status NO_DIGIT, UNSURE (protocol v2)
 UNDIM = (255, 255, 255, 255)
+RERUN = (110, 200, 255, 255)  # what the host re-run drew, not the board
 
 
 @dataclass
@@ -133,7 +134,7 @@ class Binding:
         # camera panel: the injected image, the frame's own camera image, or a stale one
         if rec.injected:
             sc.camera, sc.camera_id = rec.image, rec.frame_id
-            sc.banner = f"INJECTED {rec.name or 'image'}: not the camera"
+            sc.banner = f"INJECTED {rec.name or 'image'}"
             if rec.image is not None:
                 sc.camera_src = (rec.image.shape[1], rec.image.shape[0])
         else:
@@ -150,35 +151,37 @@ class Binding:
         # stages, 28x28 and the answer: the host re-run's, or the device's
         if rerun is not None:
             sc.roi = rerun.roi
-            sc.banner = "HOST RE-RUN: parameters not sent"
+            sc.banner = "HOST RE-RUN"
             for name in STAGES:
                 if name in rerun.stages:
                     bbox = rerun.bbox if name != "box" and rerun.bbox[2] else None
-                    sc.stages[name] = (rerun.stages[name], "host re-run", bbox)
+                    sc.stages[name] = (rerun.stages[name], "re-run", bbox)
             sc.in28, sc.in28_note = rerun.in28, "host re-run"
             sc.digit = "-" if rerun.status == 1 else rerun.digit
             sc.scores = rerun.scores
             dev = rec.prediction
-            sc.lines = [(f"{rerun.scores[rerun.digit] * 100:5.1f} %", TEXT), (rerun.status_text, GREY_TEXT)]
+            sc.lines = [(f"{rerun.scores[rerun.digit] * 100:5.1f} %", TEXT)]
+            if rerun.status != 0:
+                sc.lines.append((rerun.status_text, AMBER))
             if dev is not None:
                 same = dev.result.argmax == rerun.digit
-                sc.lines.append((f"device said {dev.result.argmax} ({dev.scores[dev.result.argmax] * 100:.0f} %)",
+                sc.lines.append((f"board: {dev.result.argmax} ({dev.scores[dev.result.argmax] * 100:.0f} %)",
                                  GREEN if same else AMBER))
             if rerun.scale > 1:
-                sc.lines.append((f"re-run on the 1/{rerun.scale} preview", AMBER))
+                sc.lines.append((f"on a 1/{rerun.scale} preview", AMBER))
         else:
             for name in STAGES:
                 src = rec if name in rec.stages else (None if rec.injected else s.latest_before(rec, name))
                 msg = None if src is None else src.stage_msgs.get(name)
                 if msg is None:
                     continue
-                note = "" if src is rec else f"stale: frame {src.frame_id}"
+                note = "" if src is rec else "old"
                 bbox = tuple(msg.bbox) if name != "box" and msg.bbox[2] > msg.bbox[0] else None
                 sc.stages[name] = (src.stages[name], note, bbox)
             src = rec if rec.input28 is not None else s.latest_before(rec, "input28")
             if src is not None:
                 sc.in28 = src.input28
-                sc.in28_note = "" if src is rec else f"stale: frame {src.frame_id}"
+                sc.in28_note = "" if src is rec else f"old: frame {src.frame_id}"
             cands = rec.extra.get("candidates")
             if cands is not None:
                 sc.candidates = list(cands)
@@ -255,6 +258,8 @@ class Binding:
         self.hover["cam_draw"] = (img, disp)
         hist, st = images.grey_stats(img, HIST_BINS)
         label = f"camera {sc.camera_id}: {w}x{h}" + (f" of {src_w}x{src_h}" if (src_w, src_h) != (w, h) else "")
+        if sc.record is not None and sc.record.injected:
+            label = f"injected, not the camera: {w}x{h}"
         roi = sc.roi
         if roi is None:
             roi = app.ctl.settings.roi_guess(src_w, src_h)
@@ -294,10 +299,16 @@ class Binding:
         self._hold = 0
 
     def _banner(self, text: str) -> None:
+        """A banner over the top of the camera image, cut to fit it."""
+        size = dpg.get_item_configuration("cam_banner")["size"]
+        width = max(dpg.get_item_configuration("cam_draw")["width"], 60)
+        fit = max(4, int((width - 8) / (0.6 * size)))
+        if len(text) > fit:
+            text = text[:fit - 1] + "~"
         dpg.configure_item("cam_banner", text=text)
         if text:
-            w = 9 * len(text) + 12
-            dpg.configure_item("cam_banner_bg", pmin=(0, 0), pmax=(w, 26), show=True)
+            w = min(width, int(0.6 * size * len(text)) + 14)
+            dpg.configure_item("cam_banner_bg", pmin=(0, 0), pmax=(w, size + 8), show=True)
         else:
             dpg.configure_item("cam_banner_bg", show=False)
 
@@ -332,8 +343,8 @@ class Binding:
                 dpg.configure_item(f"{name}_image", pmax=size, uv_max=uv)
                 w, h = size[0] // k, size[1] // k
                 text = f"{title} {w}x{h}" if name in ("work", "box") else title
-                dpg.set_value(f"{name}_label", f"{text} ({note})" if note else text)
-                dpg.configure_item(f"{name}_label", color=AMBER if note else TEXT)
+                dpg.set_value(f"{name}_label", f"{text} ({note})" if note == "old" else text)
+                dpg.configure_item(f"{name}_label", color=AMBER if note == "old" else (RERUN if note else TEXT))
                 if bbox is not None and not cands:
                     x0, y0, x1, y1 = bbox
                     dpg.configure_item(f"{name}_bbox", pmin=(x0 * k, y0 * k), pmax=(x1 * k, y1 * k), show=True)
@@ -369,12 +380,13 @@ class Binding:
         self.hover["in28_draw"] = (sc.in28, k)
         note = sc.in28_note
         rec = sc.record
-        ident = "" if rec is None else f" frame {rec.frame_id}" + (" (injected)" if rec.injected else "")
+        ident = "" if rec is None else (f"injected {rec.frame_id}" if rec.injected else f"frame {rec.frame_id}")
+        label = f"28x28 x{k}, " + (note or ident)
 
         def put() -> None:
             dpg.configure_item("in28_image", pmax=(28 * k, 28 * k), uv_max=uv)
-            dpg.set_value("in28_label", f"network input 28x28 (x{k}){ident}" + (f" ({note})" if note else ""))
-            dpg.configure_item("in28_label", color=AMBER if note.startswith("stale") else TEXT)
+            dpg.set_value("in28_label", label)
+            dpg.configure_item("in28_label", color=AMBER if note.startswith("old") else (RERUN if note else TEXT))
         return put
 
     def _prediction(self, sc: Scene) -> Callable[[], None]:
@@ -389,7 +401,7 @@ class Binding:
         lines = list(sc.lines) + [("", TEXT)] * (4 - len(sc.lines))
         rec = sc.record
         label = "prediction" if rec is None else (
-            f"prediction, frame {rec.frame_id}" + (" (injected)" if rec.injected else ""))
+            f"prediction, {'injected' if rec.injected else 'frame'} {rec.frame_id}" + (", host re-run" if sc.rerun else ""))
         self.app.digit_text = "-" if sc.digit is None else str(sc.digit)
         winner = sc.digit if isinstance(sc.digit, int) else None
         colors = (WIN_COLOR, BAR_COLOR)

@@ -18,7 +18,7 @@ import dearpygui.dearpygui as dpg
 
 from .widgets import BAR_COLOR, ROI_COLOR, TEXT, Texture
 
-STAGES = {"work": "ROI", "ink": "ink", "norm": "threshold", "box": "digit box"}
+STAGES = {"work": "ROI", "ink": "ink", "norm": "threshold", "box": "box"}
 SERIES = {"fps": (["device fps", "GUI fps"], ["device", "GUI"]),
           "times": (["capture", "preprocess", "net()", "send"], ["capture", "pre", "net", "send"])}
 HIST_BINS = 64
@@ -59,6 +59,15 @@ class Sizes:
     def pred_w(self) -> int:
         return self.bar_w
 
+    @property
+    def thumb_k(self) -> int:
+        """Enlargement of the training means and nearest examples in the debug panel."""
+        return max(1, self.debug_k // 3)
+
+    @property
+    def debug_text_w(self) -> int:
+        return max(200, min(34 * self.line, self.views_w - 28 * self.debug_k - 280 * self.thumb_k - 4 * PAD - 16))
+
 
 def compute_sizes(width: int, height: int, line: int) -> Sizes:
     """Sizes for a viewport; the reference is 1280x720 with 14 px text (line 19)."""
@@ -74,11 +83,12 @@ def compute_sizes(width: int, height: int, line: int) -> Sizes:
     digit_h = max(90, int(125 * u))
     stage_k = max(1, int(135 * u) // 64)
     hist_w = max(200, int(270 * u))
-    debug_k = max(2, int(100 * u) // 28)
     cam_side = 81 * max(1, cam_box // 81)  # the board's default preview, 81x81
     row_a = max(cam_side + 2 * line + 3 * PAD, 28 * in28_k + 2 * line + PAD, digit_h + int(140 * u) + line + PAD)
     row_b = line + 64 * stage_k + 2 * PAD
     plot_h = max(120, views_h - row_a - row_b - 3 * PAD)
+    # the debug panel takes the plots' place: its 28x28 images as large as that room allows
+    debug_k = max(2, min(in28_k, (plot_h - 2 * line - PAD) // 28))
     return Sizes(width, height, line, ctrl_w, views_w, views_h, cam_box, in28_k, int(digit_h * 0.8), digit_h,
                  bar_w, max(110, int(140 * u)), stage_k, hist_w, debug_k, plot_h, max(120, int(views_h * 0.3)))
 
@@ -223,10 +233,10 @@ class Layout:
                         dpg.add_text("", tag="log_text", wrap=340)
 
     def _build_header(self) -> None:
+        dpg.add_text("", tag="status_text")
         with dpg.group(horizontal=True):
-            dpg.add_button(label="restart twin", tag="restart_twin", show=False)  # first: never pushed off screen
-            dpg.add_text("", tag="status_text")
-        dpg.add_text("", tag="device_text")
+            dpg.add_text("", tag="device_text")
+            dpg.add_button(label="restart twin", tag="restart_twin", show=False)
         with dpg.group(horizontal=True, tag="counters"):
             for tag in ("ctr_fps", "ctr_rx", "ctr_rate", "ctr_crc", "ctr_decode", "ctr_lost", "ctr_drops", "check_text"):
                 dpg.add_text("", tag=tag)
@@ -297,18 +307,15 @@ class Layout:
 
     def _build_debug(self) -> None:
         with dpg.group(tag="panel_debug", show=False):
-            dpg.add_text("why this answer", tag="debug_title")
+            dpg.add_text("why: red pixels pushed the answer, blue held it back | MNIST digit means (closest "
+                         "boxed) and nearest examples", tag="debug_title", wrap=600)
             with dpg.group(horizontal=True):
-                with dpg.group():
-                    dpg.add_text("pixels for (red) / against (blue)", tag="sal_label")
-                    with dpg.drawlist(width=112, height=112, tag="sal_draw"):
-                        self._image("saliency", "sal_image")
-                with dpg.group():
-                    dpg.add_text("class means (nearest boxed)", tag="thumbs_label")
-                    with dpg.drawlist(width=400, height=100, tag="thumbs_draw"):
-                        self._image("thumbs", "thumbs_image")
-                        dpg.draw_rectangle((0, 0), (0, 0), color=(60, 200, 90, 255), thickness=2, tag="thumbs_pick")
-                    dpg.add_text("", tag="debug_text")
+                with dpg.drawlist(width=112, height=112, tag="sal_draw"):
+                    self._image("saliency", "sal_image")
+                with dpg.drawlist(width=400, height=100, tag="thumbs_draw"):
+                    self._image("thumbs", "thumbs_image")
+                    dpg.draw_rectangle((0, 0), (0, 0), color=(60, 200, 90, 255), thickness=2, tag="thumbs_pick")
+                dpg.add_text("", tag="debug_text", wrap=300)
 
     def _build_plots(self) -> None:
         with dpg.group(tag="panel_plots"):
@@ -345,7 +352,7 @@ class Layout:
         if name == "hist":
             return s.hist_w
         if name == "debug":
-            return 28 * s.debug_k + 12 * 28 * s.debug_k // 2 + 3 * PAD
+            return 28 * s.debug_k + 280 * s.thumb_k + s.debug_text_w + 2 * PAD
         raise KeyError(name)
 
     def fit(self, width: int, height: int, line: int) -> Sizes:
@@ -368,18 +375,23 @@ class Layout:
         dpg.configure_item("plot_hist", width=s.hist_w, height=s.stage_side - s.line)
         dpg.configure_item("hist_text", wrap=s.hist_w)
         # debug
-        k = s.debug_k
+        k, t = s.debug_k, s.thumb_k
         dpg.configure_item("sal_draw", width=28 * k, height=28 * k)
-        dpg.configure_item("thumbs_draw", width=10 * 28 * k // 2 + 2, height=2 * 28 * k // 2 + 4)
+        dpg.configure_item("thumbs_draw", width=10 * 28 * t, height=2 * 28 * t + 2)
+        dpg.configure_item("debug_title", wrap=self.panel_width("debug"))
+        dpg.configure_item("debug_text", wrap=s.debug_text_w)
+        for tag, width in (("cam_label", s.cam_box), ("in28_label", 28 * s.in28_k), ("pred_label", s.bar_w)):
+            dpg.configure_item(tag, wrap=width)
         # plots share the width below the images
         plot_w = (s.views_w - 3 * PAD - 16) // 3
         for tag in ("plot_fps", "plot_times", "plot_scores"):
             dpg.configure_item(tag, width=plot_w, height=s.plot_h)
         self._size_controls("controls", s)
+        dpg.configure_item("params_mode", wrap=s.ctrl_w - 30)
         for i in range(10):
             dpg.configure_item(f"bar_label{i}", size=max(12, int(line * 0.75)))
         dpg.configure_item("cam_note", size=max(12, int(line * 0.8)))
-        dpg.configure_item("cam_banner", size=max(14, int(line * 1.0)))
+        dpg.configure_item("cam_banner", size=max(13, int(line * 0.85)))
         small = s.plot_h < 180
         for tag in ("fps", "times", "scores"):
             dpg.configure_item(f"plot_{tag}", no_title=small)
@@ -397,16 +409,27 @@ class Layout:
 
     def _size_controls(self, parent: str, s: Sizes) -> None:
         """Sliders, combos and text fields of the control column take a share of its width."""
-        widths = {"mvSliderInt": 0.42, "mvSliderFloat": 0.42, "mvCombo": 0.5, "mvInputText": 0.62}
+        widths = {"mvSliderInt": 0.42, "mvSliderFloat": 0.42, "mvCombo": 0.6, "mvInputText": 0.62}
         for item in dpg.get_item_children(parent, 1) or []:
             kind = dpg.get_item_info(item)["type"].rsplit("::", 1)[-1]
             if kind in widths:
-                share = 0.25 if dpg.get_item_alias(item) == "tolerance" else widths[kind]
+                share = {"tolerance": 0.25, "replay_speed": 0.2}.get(dpg.get_item_alias(item), widths[kind])
                 dpg.configure_item(item, width=int(s.ctrl_w * share))
             self._size_controls(item, s)
 
     def reflow(self) -> None:
-        """Put the panels into rows by their current widths (only moves what changed row)."""
+        """Put the panels into rows by their current widths (only moves what changed row). The
+        history plots give way to the debug panel when the window is too low for both."""
+        s = self.sizes
+        debugging = dpg.is_item_shown("panel_debug")
+        debug_h = 28 * s.debug_k + 2 * s.line + PAD
+        dpg.configure_item("panel_plots", show=not debugging or s.plot_h - debug_h >= 120)
+        if debugging and s.plot_h - debug_h >= 120:
+            for tag in ("plot_fps", "plot_times", "plot_scores"):
+                dpg.configure_item(tag, height=s.plot_h - debug_h)
+        elif not debugging:
+            for tag in ("plot_fps", "plot_times", "plot_scores"):
+                dpg.configure_item(tag, height=s.plot_h)
         visible = [p for p in PANELS if dpg.is_item_shown(f"panel_{p}")]
         rows = flow([self.panel_width(p) for p in visible], self.sizes.views_w - 16)
         placement = dict(zip(visible, rows))

@@ -177,8 +177,29 @@ def load_replay(path: str | Path, decoder_factory: Callable[[], Any] | None = No
     replay = Replay(path, header)
     decoder = decoder_factory()
     replay.decoder = decoder
+    fresh = True
     for t, data in iter_chunks(path):
         replay.bytes += len(data)
-        for msg in decoder.feed(data):
-            replay.events.append((t, msg))
+        if fresh:  # a recording started mid-stream begins with the tail of a packet: not a decode error
+            msgs, fresh = _first_chunk(decoder, data)
+        else:
+            msgs = decoder.feed(data)
+        replay.events.extend((t, msg) for msg in msgs)
     return replay
+
+
+def _first_chunk(decoder: Any, data: bytes) -> tuple[list, bool]:
+    """Decode the start of a recording. The bytes up to the first 0x00 are the tail of a packet
+    when recording began mid-stream: if they decode to nothing, their error counts are undone
+    (as the live link forgives a packet cut by opening the port)."""
+    end = data.find(b"\0")
+    if end < 0:
+        return decoder.feed(data), True
+    stats = getattr(decoder, "stats", None)
+    before = dict(vars(stats)) if stats is not None else {}
+    head = decoder.feed(data[:end + 1])
+    if not head and stats is not None:
+        for name, value in before.items():
+            if name not in ("bytes_in", "packets", "lost", "bytes_discarded"):
+                setattr(stats, name, value)
+    return head + decoder.feed(data[end + 1:]), False

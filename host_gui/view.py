@@ -89,9 +89,9 @@ class App:
         """Create textures and every widget (once, inside a Dear PyGui context)."""
         self.layout.build()
         with dpg.group(parent="controls"):
+            self.ctl.replay.build()  # first: open (and in reach) when a recording is shown
             self.ctl.settings.build()
             self.ctl.capture.build()
-            self.ctl.replay.build()
             self.ctl.inject.build()
             self.ctl.session.build()
         self.ctl.camera.build()

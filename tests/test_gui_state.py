@@ -319,3 +319,17 @@ def test_grey_stats():
     hist, st = grey_stats(img, bins=4)
     assert hist.tolist() == [1, 0, 2, 1] and st["min"] == 0 and st["max"] == 255
     assert st["mean"] == pytest.approx(127.75) and st["clip_dark_pct"] == 25 and st["clip_bright_pct"] == 25
+
+
+def test_a_recording_started_mid_packet_has_no_decode_error(tmp_path, messages):
+    """The record button starts in the middle of the stream: the cut packet it begins with is
+    not an error (as on a live link); a recording that starts on a packet keeps its first message."""
+    data = S.encoded(messages)
+    cut = data.index(b"\0", 100) - 40  # inside the second packet
+    for name, start, first_lost in (("mid.p4rec", cut, True), ("whole.p4rec", 0, False)):
+        rec = Recorder(tmp_path / name)
+        rec.write(1.0, data[start:])
+        rec.close()
+        replay = load_replay(tmp_path / name)
+        assert replay.decoder.stats.errors == 0, name
+        assert len(replay.events) == len(messages) - (2 if first_lost else 0)

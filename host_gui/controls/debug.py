@@ -141,15 +141,15 @@ class DebugControl:
         lay = self.app.layout
         k = lay.sizes.debug_k
         model = self.app.state.host_model
-        lines = [f"why the {who} said {digit}:"]
+        lines = [f"the {who} said {digit}"]
         if model is not None:
             contrib = gradient_x_input(model.state, in28, digit)
             uv = lay.tex["saliency"].show(images.enlarge(saliency_rgb(contrib, in28), k))
             dpg.configure_item("sal_image", pmax=(28 * k, 28 * k), uv_max=uv)
-            lines.append(f"gradient x input of the float model: sum {contrib.sum():.1f} (logit {digit})")
+            lines.append(f"gradient x input of the float model sums to {contrib.sum():.1f} (its logit for {digit})")
         else:
             lines.append("no host model: no pixel attribution")
-        t = max(1, k // 2)
+        t = lay.sizes.thumb_k
         thumbs = np.full((2 * 28 * t + 2, 10 * 28 * t), 30, np.uint8)
         nb = self.training.neighbours(in28, k=10)
         if nb is not None and self.training.means is not None:
@@ -164,6 +164,8 @@ class DebugControl:
             lines.append(f"closest class mean: {best} (distance {nb.class_dist[best]:.1f}; to {digit}: "
                          f"{nb.class_dist[digit]:.1f})")
             lines.append(f"nearest training examples (below the means): {near}")
+            votes = np.bincount([lab for _, lab, _ in nb.nearest], minlength=10)
+            lines.append(f"of the {len(nb.nearest)} nearest, {votes[digit]} are {digit}s")
         else:
             dpg.configure_item("thumbs_pick", show=False)
             lines.append(self.training.error or "loading the MNIST training set...")

@@ -41,7 +41,8 @@ class ReplayControl:
             tooltip("record_button", "Record the raw stream from the board (with its HELLO and the settings) to "
                                      "the output folder; replay it here or with pico4ml-monitor --replay.")
             with dpg.group(horizontal=True):
-                dpg.add_input_text(tag="replay_path", hint=".p4rec file", width=230)
+                dpg.add_input_text(tag="replay_path", hint=".p4rec file", width=230,
+                                   default_value="" if app.source.live else str(app.source.path))
                 app.ctl.session.browse_button("replay_path", "recording", extensions=(".p4rec",))
             with dpg.group(horizontal=True):
                 dpg.add_button(label="open", tag="replay_open", callback=callback(app, "open replay", lambda v: self.on_open()))

@@ -85,9 +85,9 @@ class SettingsControl:
                                    max_value=min(hi, 324) if name.startswith("roi") else hi, width=150,
                                    callback=on_param)
                 tooltip(f"param_{name}", PARAM_HELP.get(name, f"pp_params.{name} (see docs/preprocessing.md)"))
+            dpg.add_button(label="reset to defaults", tag="params_reset",
+                           callback=callback(app, "reset", lambda v: self.reset_params()))
             with dpg.group(horizontal=True):
-                dpg.add_button(label="reset to defaults", tag="params_reset",
-                               callback=callback(app, "reset", lambda v: self.reset_params()))
                 dpg.add_button(label="send to the board", tag="params_send", show=False,
                                callback=callback(app, "send parameters", lambda v: app.ctl.debug.send_edited()))
                 dpg.add_button(label="undo edits", tag="params_undo", show=False,

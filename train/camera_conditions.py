@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from pico4ml.train.camera_scene import Placement
+from pico4ml.train.camera_scene import Placement, homography, ink_inside
 from pico4ml.train.camera_sim import SENSOR_SIZE, Scene
 
 # name -> what the frames show (the bench's table rows)
@@ -103,15 +103,15 @@ def _lined(sc: Scene, rng, kind: str, digit_h: float, digit_bottom: float, digit
     if kind == "ruled":
         sc.pitch = digit_h * _u(rng, 0.9, 1.5)
         sc.line_phase = digit_bottom + _u(rng, -0.08, 0.08) * sc.pitch
-        sc.line_width, sc.line_contrast = _u(rng, 1.0, 2.6), _u(rng, 0.12, 0.40)
+        sc.line_width, sc.line_contrast = _u(rng, 2.5, 5.0), _u(rng, 0.15, 0.45)
         if rng.random() < 0.75:
             sc.margin = digit_left - _u(rng, 0.06, 0.3)
-            sc.margin_width, sc.margin_contrast = _u(rng, 1.5, 3.5), _u(rng, 0.2, 0.5)
+            sc.margin_width, sc.margin_contrast = _u(rng, 3.0, 6.0), _u(rng, 0.2, 0.5)
             sc.margin_double = _u(rng, 4, 8) if rng.random() < 0.3 else 0.0
     else:
         sc.pitch = digit_h * _u(rng, 0.3, 0.75)
         sc.line_phase = _u(rng, 0, 1) * sc.pitch
-        sc.line_width, sc.line_contrast = _u(rng, 0.8, 2.2), _u(rng, 0.10, 0.35)
+        sc.line_width, sc.line_contrast = _u(rng, 2.0, 4.5), _u(rng, 0.12, 0.4)
 
 
 def _paper_axes(sc: Scene, p: Placement) -> tuple[float, float]:
@@ -185,8 +185,8 @@ def _blur(sc, rng, source):
     p = _target_glyph(sc)
     digit_px = p.height * SENSOR_SIZE
     mode = rng.random()
-    radius = min(_u(rng, 3, 8), 0.08 * digit_px)
-    length = min(_u(rng, 6, 20), 0.2 * digit_px)
+    radius = min(_u(rng, 4, 10), 0.09 * digit_px)
+    length = min(_u(rng, 8, 24), 0.22 * digit_px)
     sc.motion_angle = _u(rng, 0, 180)
     if mode < 0.45:
         sc.defocus = radius
@@ -203,15 +203,36 @@ def _pencil(sc, rng, source):
     p.thickness = int(rng.integers(-1, 2))
 
 
-def _fragment(rng, drawn, size_range=(0.25, 0.6)) -> Placement:
-    """A digit placed across a frame edge (its centre near the edge)."""
-    p = Placement(drawn.coverage, drawn.label, 0.0, 0.0, _u(rng, *size_range), angle=_u(rng, -12, 12),
+CUT = (0.05, 0.8)     # share of a cut digit's ink inside the frame: visible, never complete
+
+
+def _cut_at_edge(sc: Scene, rng, p: Placement, axis: int, sign: int, along: float | None = None) -> Placement:
+    """Move p across the frame edge (axis 0: x, 1: y; sign -1/+1: which edge) until
+    CUT[0] < its ink inside the frame < CUT[1]; `along` keeps the other coordinate."""
+    h = homography(sc.size, sc.tilt, sc.tilt_axis, sc.focal)
+    for attempt in range(40):
+        # first random places around the edge, then stepping outwards from the last one
+        pos = sign * (0.5 + (_u(rng, -0.2, 0.15) if attempt < 12 else 0.02 * (attempt - 12)) * p.height)
+        if axis == 0:
+            p.cx = pos
+            if along is not None:
+                p.cy = along
+        else:
+            p.cy = pos
+            if along is not None:
+                p.cx = along
+        if CUT[0] < ink_inside(p, h, sc.size) < CUT[1]:
+            break
+    return p
+
+
+def _fragment(sc: Scene, rng, drawn) -> Placement:
+    """A digit of a neighbouring line or column, cut by a frame edge."""
+    p = Placement(drawn.coverage, drawn.label, 0.0, 0.0, _u(rng, 0.25, 0.55), angle=_u(rng, -12, 12),
                   aspect=_u(rng, 0.88, 1.12), shear=_u(rng, -0.1, 0.1), thickness=int(rng.integers(-1, 3)),
                   target=False)
     side = int(rng.integers(4))
-    along, across = _u(rng, -0.45, 0.45), 0.5 + _u(rng, -0.12, 0.25) * p.height
-    p.cx, p.cy = [(-across, along), (across, along), (along, -across), (along, across)][side]
-    return p
+    return _cut_at_edge(sc, rng, p, side // 2, -1 if side % 2 == 0 else 1, _u(rng, -0.4, 0.4))
 
 
 def _neighbours(sc, rng, source):
@@ -222,24 +243,22 @@ def _neighbours(sc, rng, source):
     sc.paper_angle = _u(rng, -8, 8)
     p.angle = sc.paper_angle + _u(rng, -4, 4)
     sc.tilt = _u(rng, 0, 8)
-    a = math.radians(sc.paper_angle)
-    ax, ay = math.cos(a), math.sin(a)
+    slope = math.tan(math.radians(sc.paper_angle))
 
-    def neighbour(x: float, y: float, h: float) -> Placement:
+    def neighbour() -> Placement:
         d = source.draw(rng, sc.source_kind)              # the same kind of writing as the target
-        return Placement(d.coverage, d.label, x, y, h, angle=sc.paper_angle + _u(rng, -5, 5),
-                         aspect=_u(rng, 0.88, 1.12), shear=_u(rng, -0.1, 0.1), thickness=p.thickness,
-                         target=False)
+        return Placement(d.coverage, d.label, 0.0, 0.0, p.height * _u(rng, 0.9, 1.1),
+                         angle=sc.paper_angle + _u(rng, -5, 5), aspect=_u(rng, 0.88, 1.12),
+                         shear=_u(rng, -0.1, 0.1), thickness=p.thickness, target=False)
 
-    for direction in (-1, 1):        # left and right on the same line, centred near the frame edge
-        h = p.height * _u(rng, 0.9, 1.1)
-        t = (direction * (0.5 + _u(rng, -0.15, 0.2) * h) - p.cx) / ax
-        sc.glyphs.append(neighbour(p.cx + t * ax, p.cy + t * ay, h))
+    for sign in (-1, 1):             # left and right on the same line, cut by the side edges
+        q = _cut_at_edge(sc, rng, neighbour(), 0, sign)
+        q.cy = p.cy + (q.cx - p.cx) * slope
+        sc.glyphs.append(_cut_at_edge(sc, rng, q, 0, sign, q.cy))
     if rng.random() < 0.4:           # the line above or below, cut by the top or bottom edge
-        direction = -1 if rng.random() < 0.5 else 1
+        sign = -1 if rng.random() < 0.5 else 1
         for shift in (-0.6, 0.6):
-            h = p.height * _u(rng, 0.9, 1.1)
-            sc.glyphs.append(neighbour(p.cx + shift * p.height, direction * (0.5 + _u(rng, -0.12, 0.2) * h), h))
+            sc.glyphs.append(_cut_at_edge(sc, rng, neighbour(), 1, sign, p.cx + shift * p.height))
 
 
 def _edge_line(rng, p: Placement | None, corner: bool) -> list[tuple[float, float, float]]:
@@ -319,7 +338,7 @@ def _empty(sc, rng, source):
             sc.specks.append((_u(rng, -0.35, 0.35), _u(rng, -0.35, 0.35), _u(rng, 0.003, 0.015), _u(rng, 0.3, 0.9)))
     elif kind == "fragments":
         for _ in range(int(rng.integers(1, 4))):
-            sc.glyphs.append(_fragment(rng, source.draw(rng), (0.25, 0.55)))
+            sc.glyphs.append(_fragment(sc, rng, source.draw(rng)))
     if rng.random() < 0.2:
         _add_shadow(sc, rng)
 

@@ -120,6 +120,22 @@ def stroke_width(cov: np.ndarray, steps: int) -> np.ndarray:
     return (cv2.dilate if steps > 0 else cv2.erode)(cov, k, iterations=abs(steps))
 
 
+def _inside(cov: np.ndarray, total: np.ndarray, size: int) -> float:
+    ys, xs = np.nonzero(cov > 0.5)
+    if len(ys) == 0:
+        return 0.0
+    pts = total @ np.vstack([xs, ys, np.ones_like(xs)]).astype(np.float64)
+    px, py = pts[0] / pts[2], pts[1] / pts[2]
+    return float(((px >= 0) & (px < size) & (py >= 0) & (py < size)).mean())
+
+
+def ink_inside(p: Placement, h: np.ndarray, size: int) -> float:
+    """Share of a placed glyph's ink pixels that land inside the frame."""
+    cov = stroke_width(np.ascontiguousarray(p.coverage, np.float32), p.thickness)
+    m = glyph_matrix(p, cov, size)
+    return 0.0 if m is None else _inside(cov, h @ m, size)
+
+
 def draw_glyph(p: Placement, h: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     """(coverage in the frame, share of the glyph's ink that lands inside the frame)."""
     cov = stroke_width(np.ascontiguousarray(p.coverage, np.float32), p.thickness)
@@ -127,11 +143,7 @@ def draw_glyph(p: Placement, h: np.ndarray, size: int) -> tuple[np.ndarray, floa
     if m is None:
         return np.zeros((size, size), np.float32), 0.0
     total = h @ m
-    # inside share: the glyph's ink pixels mapped into the frame (before any resampling)
-    ys, xs = np.nonzero(cov > 0.5)
-    pts = total @ np.vstack([xs, ys, np.ones_like(xs)]).astype(np.float64)
-    px, py = pts[0] / pts[2], pts[1] / pts[2]
-    inside = float(((px >= 0) & (px < size) & (py >= 0) & (py < size)).mean())
+    inside = _inside(cov, total, size)    # measured on the glyph's own pixels, before resampling
     # a large shrink would alias under bilinear sampling: shrink the glyph by area first
     s = math.sqrt(abs(np.linalg.det(m[:2, :2])))
     if s < 0.5:

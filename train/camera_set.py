@@ -91,18 +91,22 @@ class ConditionSet:
     conditions: np.ndarray      # (n,) str
     kinds: np.ndarray           # (n,) str: the condition's variant ("chalk", "speck", ...)
     sources: np.ndarray         # (n,) str: where the target digit came from ("" for none)
+    boxes: np.ndarray           # (n, 4) int: the target digit's ink box x0, y0, x1, y1 (exclusive)
+                                # in frame pixels, before blur; -1s for none
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def select(self, mask: np.ndarray) -> "ConditionSet":
         return ConditionSet(self.frames[mask], self.labels[mask], self.conditions[mask], self.kinds[mask],
-                            self.sources[mask])
+                            self.sources[mask], self.boxes[mask])
 
 
-def condition_stream(seed: int, condition: str, index: int) -> np.random.Generator:
-    """The Generator frame `index` of `condition` is drawn from (nothing else uses it)."""
-    return np.random.default_rng([seed, zlib.crc32(condition.encode()), index])
+def condition_stream(key: int | tuple[int, ...], condition: str, index: int) -> np.random.Generator:
+    """The Generator frame `index` of `condition` is drawn from (key: the split's seed,
+    or a longer tuple for training frames); nothing else draws from it."""
+    key = (key,) if isinstance(key, int) else tuple(key)
+    return np.random.default_rng([*key, zlib.crc32(condition.encode()), index])
 
 
 def sim_code_key() -> str:
@@ -119,44 +123,62 @@ def sim_code_key() -> str:
     return h.hexdigest()[:12]
 
 
-_worker_sources: dict = {}
+_worker: dict = {}
 
 
-def _render_chunk(args: tuple) -> tuple[np.ndarray, list, list, list]:
-    """Render frames [(condition, index), ...] of one split (runs in a worker process)."""
-    from pico4ml.train import camera_sim
+def _init_worker(split: str, mnist, data_dir: str | None) -> None:
     from pico4ml.train.digit_sources import DigitSource
-    split, seed, size, jobs, data_dir = args
-    key = (split, data_dir)
-    if key not in _worker_sources:
-        _worker_sources[key] = DigitSource(split, data_dir=data_dir)
-    source = _worker_sources[key]
+    _worker["source"] = DigitSource(split, mnist=mnist, data_dir=data_dir)
+
+
+def target_box(mask: np.ndarray | None, scale: int = 1) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 (exclusive) of a coverage mask's ink (> 0.5), divided by scale; -1s if none."""
+    if mask is None:
+        return -1, -1, -1, -1
+    ys, xs = np.nonzero(mask > 0.5)
+    if len(ys) == 0:
+        return -1, -1, -1, -1
+    return (int(xs.min()) // scale, int(ys.min()) // scale, -(-(int(xs.max()) + 1) // scale),
+            -(-(int(ys.max()) + 1) // scale))
+
+
+def _render_chunk(args: tuple) -> tuple[np.ndarray, list, list, list, list]:
+    """Render frames [(condition, index), ...] (in a worker process, after _init_worker)."""
+    from pico4ml.train import camera_sim
+    stream_key, size, jobs = args
+    source = _worker["source"]
     out = np.empty((len(jobs), size, size), np.uint8)
-    labels, kinds, names = [], [], []
+    labels, kinds, names, boxes = [], [], [], []
     for j, (condition, index) in enumerate(jobs):
-        f = camera_sim.render_frame(condition, condition_stream(seed, condition, index), source)
+        f = camera_sim.render_frame(condition, condition_stream(stream_key, condition, index), source)
         out[j] = f.image if size == camera_sim.SENSOR_SIZE else camera_sim.bin2x2(f.image)
         labels.append(f.label)
         kinds.append(f.kind)
         names.append(f.source)
-    return out, labels, kinds, names
+        boxes.append(target_box(f.target_mask, camera_sim.SENSOR_SIZE // size))
+    return out, labels, kinds, names, boxes
 
 
-def render_jobs(split: str, seed: int, size: int, jobs: list[tuple[str, int]], workers: int | None = None,
-                data_dir: str | None = None) -> ConditionSet:
-    """Render (condition, index) frames; deterministic whatever the number of workers."""
+def render_jobs(split: str, stream_key: tuple[int, ...], size: int, jobs: list[tuple[str, int]],
+                workers: int | None = None, data_dir: str | None = None,
+                mnist: tuple[np.ndarray, np.ndarray] | None = None) -> ConditionSet:
+    """Render (condition, index) frames of one side (digit_sources.SPLITS), frame i of
+    condition c from Generator([*stream_key, crc32(c), i]): deterministic whatever the
+    number of workers. size 324 (the sensor) or 162 (binned)."""
     workers = workers or min(2, os.cpu_count() or 1)
     chunks = [jobs[i:i + 50] for i in range(0, len(jobs), 50)]
-    args = [(split, seed, size, c, data_dir) for c in chunks]
+    args = [(tuple(stream_key), size, c) for c in chunks]
     if workers > 1 and len(chunks) > 1:
-        with ProcessPoolExecutor(workers) as ex:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(split, mnist, data_dir)) as ex:
             parts = list(ex.map(_render_chunk, args))
     else:
+        _init_worker(split, mnist, data_dir)
         parts = [_render_chunk(a) for a in args]
     frames = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, size, size), np.uint8)
     return ConditionSet(frames, np.array([v for p in parts for v in p[1]], np.int64),
                         np.array([c for c, _ in jobs], dtype=str), np.array([v for p in parts for v in p[2]], dtype=str),
-                        np.array([v for p in parts for v in p[3]], dtype=str))
+                        np.array([v for p in parts for v in p[3]], dtype=str),
+                        np.array([v for p in parts for v in p[4]], np.int64).reshape(-1, 4))
 
 
 def condition_set(split: str = "test", per_condition: int = BENCH_PER_CONDITION, size: int = 162,
@@ -178,16 +200,16 @@ def condition_set(split: str = "test", per_condition: int = BENCH_PER_CONDITION,
     if cache and path.is_file():
         try:
             with np.load(path) as z:
-                return ConditionSet(z["frames"], z["labels"], z["conditions"], z["kinds"], z["sources"])
+                return ConditionSet(z["frames"], z["labels"], z["conditions"], z["kinds"], z["sources"], z["boxes"])
         except (OSError, ValueError, KeyError):
             pass   # a damaged cache is rebuilt below
     jobs = [(c, i) for c in conditions for i in range(per_condition)]
-    cs = render_jobs(split, seed, size, jobs, workers, data_dir)
+    cs = render_jobs(split, (seed,), size, jobs, workers, data_dir)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npz")
         np.savez(tmp, frames=cs.frames, labels=cs.labels, conditions=cs.conditions, kinds=cs.kinds,
-                 sources=cs.sources)
+                 sources=cs.sources, boxes=cs.boxes)
         tmp.replace(path)
     return cs
 

@@ -103,15 +103,15 @@ def _lined(sc: Scene, rng, kind: str, digit_h: float, digit_bottom: float, digit
     if kind == "ruled":
         sc.pitch = digit_h * _u(rng, 0.9, 1.5)
         sc.line_phase = digit_bottom + _u(rng, -0.08, 0.08) * sc.pitch
-        sc.line_width, sc.line_contrast = _u(rng, 2.5, 5.0), _u(rng, 0.15, 0.45)
+        sc.line_width, sc.line_contrast = _u(rng, 2.0, 4.5), _u(rng, 0.12, 0.35)
         if rng.random() < 0.75:
             sc.margin = digit_left - _u(rng, 0.06, 0.3)
-            sc.margin_width, sc.margin_contrast = _u(rng, 3.0, 6.0), _u(rng, 0.2, 0.5)
+            sc.margin_width, sc.margin_contrast = _u(rng, 2.5, 5.0), _u(rng, 0.2, 0.45)
             sc.margin_double = _u(rng, 4, 8) if rng.random() < 0.3 else 0.0
     else:
         sc.pitch = digit_h * _u(rng, 0.3, 0.75)
         sc.line_phase = _u(rng, 0, 1) * sc.pitch
-        sc.line_width, sc.line_contrast = _u(rng, 2.0, 4.5), _u(rng, 0.12, 0.4)
+        sc.line_width, sc.line_contrast = _u(rng, 2.0, 3.6), _u(rng, 0.12, 0.3)
 
 
 def _paper_axes(sc: Scene, p: Placement) -> tuple[float, float]:

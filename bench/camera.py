@@ -6,8 +6,8 @@
     python bench/camera.py --frames 40        # fewer frames per condition (quick look)
 
 What runs: the default firmware pipeline exactly, the C preprocessing (core/preprocess.c,
-default parameters) and the firmware's default net() (int8, `--model float` for the
-float build), compiled for the host (pico4ml.host_twin.classify.FramePipeline). What it
+default parameters) and the firmware's default net() (the manifest's default, int8;
+`--model float` for the float build), compiled for the host (pico4ml.host_twin.classify.FramePipeline). What it
 reads: simulated HM01B0 frames of every condition of issue 8's table
 (train/camera_conditions.py; 300 per condition by default), rendered at 324x324 and
 2x2-binned to 162x162 as the firmware captures them (`--size 324` feeds the full frames).
@@ -48,13 +48,16 @@ STATUS_DIGIT = 0          # protocol v2 classifier status
 PP_NO_DIGIT = 1           # preprocessing status: nothing that looks like ink
 
 
-def make_pipeline(model: str = "int8"):
-    """The firmware pipeline built for the host: C preprocessing + the chosen net()."""
+def make_pipeline(model: str | None = None):
+    """The firmware pipeline built for the host: C preprocessing + net() of `model` (a name
+    or alias of core/model/manifest.json; None: the firmware's default)."""
     from pico4ml.host_twin.classify import FramePipeline
-    try:
-        return FramePipeline(model=model)          # newer API: model by name
-    except TypeError:
-        return FramePipeline(int8=model == "int8")
+    return FramePipeline(model=model)
+
+
+def model_choices() -> list[str]:
+    from pico4ml.common import manifest
+    return manifest.choices()
 
 
 def answer(pipe, frame: np.ndarray) -> tuple[int, float]:
@@ -109,15 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, choices=[162, 324], default=162,
                     help="162: 2x2-binned as the firmware captures (default); 324: the full sensor")
     ap.add_argument("--frames", type=int, default=None, help="frames per condition (default: the bench's 300)")
-    ap.add_argument("--model", choices=["int8", "float"], default="int8",
-                    help="net() build: int8 (the firmware's default) or float")
+    ap.add_argument("--model", choices=model_choices(), default=None,
+                    help="built-in model of core/model/manifest.json (default: the firmware's)")
     ap.add_argument("--conditions", help="comma-separated subset of the conditions")
     ap.add_argument("--workers", type=int, help="processes rendering frames (default 2)")
     ap.add_argument("--no-cache", action="store_true", help="render the frames again")
     ap.add_argument("--data-dir", help="MNIST directory (default: $PICO4ML_MNIST_DIR, ../shared/data/mnist)")
     args = ap.parse_args(argv)
 
-    from pico4ml.host_twin.cbuild import BuildError
+    from pico4ml.common.cbuild import BuildError
     from pico4ml.train import digit_fonts
     from pico4ml.train.camera_set import BENCH_PER_CONDITION, condition_set
     from pico4ml.train.data import MnistError
@@ -151,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"all digit conditions {100 * figures.get('all', 0):.1f} %, worst {figures.get('worst_condition')} "
           f"{100 * figures.get('worst', 0):.1f} %, empty frames answered 'no digit' "
           f"{100 * (figures['no_digit'] or 0):.1f} %   (frames {t1 - t0:.0f} s, pipeline {t2 - t1:.1f} s)")
-    out = {**figures, "split": args.split, "size": args.size, "model": args.model, "frames_per_condition": per}
+    model = getattr(getattr(pipe, "model", None), "name", None) or args.model
+    out = {**figures, "split": args.split, "size": args.size, "model": model, "frames_per_condition": per}
     print(json.dumps(out))
     return 0
 

@@ -69,7 +69,8 @@ def test_bench_prints_a_table_and_one_json_line(capsys, mnist):
     for key in (*DIGIT_CONDITIONS, "all", "worst", "no_digit"):
         assert key in figures and 0.0 <= figures[key] <= 1.0, key
     assert figures["worst"] == min(figures[c] for c in DIGIT_CONDITIONS)
-    assert figures["split"] == "tune" and figures["size"] == 162 and figures["model"] == "int8"
+    from pico4ml.common import manifest
+    assert figures["split"] == "tune" and figures["size"] == 162 and figures["model"] == manifest.default_name()
     assert any(line.startswith("dark_ground") for line in out)
 
 

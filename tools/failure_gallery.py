@@ -86,21 +86,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, choices=[162, 324], default=162, help="frame size (default %(default)s)")
     ap.add_argument("--frames", type=int, help="frames per condition to search (default: the bench's)")
     ap.add_argument("--per-row", type=int, default=5, help="failures shown per condition (default %(default)s)")
-    ap.add_argument("--model", choices=["int8", "float"], default="int8")
+    ap.add_argument("--model", help="built-in model (default: the firmware's)")
     ap.add_argument("--conditions", help="comma-separated subset")
     ap.add_argument("--data-dir", help="MNIST directory")
     args = ap.parse_args(argv)
     if args.per_row < 1:
         ap.error("--per-row must be >= 1")
     bench = _bench()
+    from pico4ml.common.cbuild import BuildError
     from pico4ml.train.camera_conditions import CONDITIONS
     from pico4ml.train.camera_set import BENCH_PER_CONDITION, condition_set
+    from pico4ml.train.data import MnistError
     conditions = [c.strip() for c in args.conditions.split(",")] if args.conditions else list(CONDITIONS)
     try:
         pipe = bench.make_pipeline(args.model)
         cs = condition_set(args.split, args.frames or BENCH_PER_CONDITION, args.size, tuple(conditions),
                            data_dir=args.data_dir)
-    except Exception as e:      # a build or data problem: say it, do not crash
+    except (BuildError, OSError, MnistError, ValueError) as e:   # unknown model/condition, no MNIST, no compiler
         print(f"failure_gallery: {e}", file=sys.stderr)
         return 2
     answers = bench.run(pipe, cs.frames)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from pico4ml.train import camera_clean, preprocess
-from pico4ml.train.paths import BUILD_DIR
+from pico4ml.common.paths import BUILD_DIR
 
 CACHE_DIR = BUILD_DIR / "cache"
 TRAIN_KEY = 0x7EA1_2026          # first word of every training frame's random stream

@@ -55,7 +55,7 @@ def tile(frame: np.ndarray, in28: np.ndarray, caption: str) -> np.ndarray:
 def gallery(cs, answers: np.ndarray, pipe, per_row: int, conditions: list[str]) -> np.ndarray:
     side = cs.frames.shape[1]
     tile_w, tile_h = side + GAP + 28 * ZOOM, CAPTION + side
-    name_w = 110
+    name_w = 150
     rows = []
     for name in conditions:
         m = np.nonzero(cs.conditions == name)[0]

@@ -37,6 +37,12 @@ from pico4ml.train.camera_clean import (  # noqa: F401  (the clean-sheet API, un
 from pico4ml.train.camera_optics import bin2x2  # noqa: F401
 from pico4ml.train.camera_scene import Placement
 
+__all__ = [  # the condition simulator, and the clean-sheet API re-exported from camera_clean
+    "SENSOR_SIZE", "BINNED_SIZE", "Scene", "SimFrame", "Placement", "render_scene", "render_frame", "bin2x2",
+    "DEFAULT_RANGES", "GLYPH_PX", "HERSHEY_FONTS", "N_HERSHEY_STYLES", "TTF_CANDIDATES", "SimRanges",
+    "camera_frame", "make_camera_set", "mnist_coverage", "n_printed_styles", "printed_coverage",
+    "render_handwritten", "render_printed", "ttf_fonts_available"]
+
 SENSOR_SIZE = 324     # HM01B0 full array
 BINNED_SIZE = 162     # what the firmware captures (2x2 binning)
 

@@ -65,7 +65,7 @@ def status_of(result: P.Result) -> int:
 def polarity_of(record: FrameRecord) -> str:
     """The polarity the device used (RESULT v2, or the work stage's value byte)."""
     res = record.prediction.result if record.prediction is not None else None
-    if res is not None and hasattr(res, "polarity"):
+    if res is not None and hasattr(res, "polarity") and res.polarity in (0, 1):
         return "light ink on dark" if res.polarity else "dark ink on light"
     work = record.stage_msgs.get("work")
     if work is not None:
@@ -360,8 +360,9 @@ class Binding:
                 color = (60, 220, 90, 255) if chosen else (255, 90, 90, 220)
                 dpg.configure_item(f"{name}_cand{i}", pmin=(x * k, y * k), pmax=((x + w) * k, (y + h) * k),
                                    color=color, thickness=2 if chosen else 1, show=True)
+                names = getattr(P, "CAND_REASON_NAMES", CANDIDATE_REASONS)
                 dpg.configure_item(f"{name}_candtext{i}", pos=(x * k + 2, max(0, y * k - 12)), show=name == "work",
-                                   text="" if chosen else CANDIDATE_REASONS.get(reason, f"reason {reason}"))
+                                   text="" if chosen else names.get(reason, f"reason {reason}"))
             else:
                 dpg.configure_item(f"{name}_cand{i}", show=False)
                 dpg.configure_item(f"{name}_candtext{i}", show=False)

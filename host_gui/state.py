@@ -273,6 +273,12 @@ class State:
                           m.t_net_us / 1e3, m.t_send_us / 1e3])
         self.scores_hist.push([t, *scores])
 
+    def _on_Candidates(self, t: float, m: Any) -> None:
+        """Protocol v2: the digit candidates the preprocessing weighed, each with why it was
+        kept or dropped, as (x, y, w, h, reason, chosen) on the work grid."""
+        rec = self._record(m.frame_id, bool(m.flags & P.FLAG_INJECTED), t)
+        rec.extra["candidates"] = [(c.x, c.y, c.w, c.h, c.reason, i == m.chosen) for i, c in enumerate(m.candidates)]
+
     def _on_Stats(self, t: float, m: P.Stats) -> None:
         self.stats = m
 

@@ -806,3 +806,37 @@ def test_gui_command_refuses_cleanly(tmp_path, capsys, monkeypatch):
     (tmp_path / "bad.json").write_text("{}")
     assert main(["--replay", str(tmp_path / "missing.p4rec"), "--preset", str(tmp_path / "bad.json")]) == 2
     assert "not a pico4ml preset" in capsys.readouterr().err
+
+
+def test_protocol_v2_status_polarity_and_candidate_boxes(gui_app, host_model):
+    """RESULT v2's status ('-' no digit, '?' unsure) and polarity, and CANDIDATES boxes on the
+    stage views (the chosen one green, the others red with the reason they were dropped)."""
+    from collections import namedtuple
+
+    Cand = namedtuple("Candidate", "x y w h reason score mass")
+
+    class Candidates:  # the v2 message, as common/protocol.py decodes it
+        def __init__(self, frame_id, chosen, candidates):
+            self.frame_id, self.flags, self.chosen, self.candidates = frame_id, 0, chosen, candidates
+
+    msgs = S.frame_messages(1, 4, host_model)
+    res = msgs[-1]
+    res.status, res.polarity = 2, 1  # unsure, read as light ink on dark
+    msgs.insert(-1, Candidates(1, 1, [Cand(2, 3, 6, 6, 3, 10, 30), Cand(20, 10, 20, 30, 0, 200, 900)]))
+    feed(gui_app, msgs)
+    assert gui_app.shown_digit == "?"
+    lines = [dpg.get_value(t) for t in ("digit_score", "digit_status", "digit_check", "digit_check2")]
+    assert "unsure (best 4)" in lines and "light ink on dark" in lines
+    k = gui_app.layout.sizes.stage_k
+    chosen = dpg.get_item_configuration("work_cand1")
+    assert chosen["show"] and chosen["pmin"] == pytest.approx([20 * k, 10 * k]) and chosen["color"][1] > 0.8
+    dropped = dpg.get_item_configuration("work_cand0")
+    assert dropped["show"] and dropped["color"][0] > 0.9 and dropped["color"][1] < 0.5
+    reason = dpg.get_item_configuration("work_candtext0")["text"]
+    assert reason == getattr(P, "CAND_REASON_NAMES", {3: "small"})[3]
+    assert not dpg.get_item_configuration("work_bbox")["show"]  # the candidates replace the plain box
+    assert not dpg.get_item_configuration("box_cand0")["show"]
+    res2 = S.frame_messages(2, 4, host_model)
+    res2[-1].status = 1
+    feed(gui_app, res2)
+    assert gui_app.shown_digit == "-" and not dpg.get_item_configuration("work_cand0")["show"]

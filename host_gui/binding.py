@@ -83,7 +83,7 @@ class Binding:
         self._key: tuple | None = None
         self._history_version = -1
         self._log_added = -1
-        self._scroll_log = False
+        self._scroll_log = 0
         self._glyph: tuple | None = None
         self._counters: dict[str, tuple[int, float]] = {}
         self.scene = Scene()  # the newest scene (its textures are written)
@@ -502,17 +502,18 @@ class Binding:
             dpg.set_value("replay_pos", self.app.source.position)
 
     def _push_log(self) -> None:
-        """The log follows its end unless the user scrolled up to read."""
+        """The log follows its newest line while 'follow' is ticked (untick it to read back)."""
         log = self.app.state.log
         if self._scroll_log:
+            # the new scroll range is known once the new text was laid out: scroll on the next frames
             dpg.set_y_scroll("log_window", dpg.get_y_scroll_max("log_window"))
-            self._scroll_log = False
+            self._scroll_log -= 1
         if log.added == self._log_added:
             return
         self._log_added = log.added
-        at_end = dpg.get_y_scroll("log_window") >= dpg.get_y_scroll_max("log_window") - 4
         dpg.set_value("log_text", "\n".join(log))
-        self._scroll_log = at_end and self.app.ctl.session.follow_log  # scroll max is known after the next render
+        if self.app.ctl.session.follow_log:
+            self._scroll_log = 2
 
     # ---------------------------------------------------------------- hover
     def pixel_under_mouse(self) -> str:

@@ -204,6 +204,11 @@ def wait_for(cond, timeout=8.0):
         time.sleep(0.05)
     return False
 
+def frames_pass(n=3):
+    """Wait (in the xdotool thread) until the render loop drew n more frames."""
+    start = dpg.get_frame_count()
+    wait_for(lambda: dpg.get_frame_count() >= start + n, timeout=20)
+
 def rect(tag):
     """[x, y, w, h] on screen (child windows report pos instead of rect_min)."""
     st = dpg.get_item_state(tag)

@@ -224,11 +224,12 @@ frames(app, 10)
 win = window_id()
 out_json = {}
 def click(tag, dx=None, dy=None, button=1):
+    frames_pass(2)  # the layout of the last change is on screen
     x, y, w, h = rect(tag)
     frame_w = dpg.get_item_configuration(tag).get("width") or 0  # a widget's frame, not its label
     dx = (min(w, frame_w) if frame_w > 0 else w) // 2 if dx is None else dx
     xdo("mousemove", "--window", win, x + dx, y + (h // 2 if dy is None else dy))
-    time.sleep(0.25); xdo("click", button); time.sleep(0.4)
+    frames_pass(2); xdo("click", button); frames_pass(2)
 def script():
     # drag an ROI on the camera view
     cx, cy, _, _ = rect("cam_draw")
@@ -270,7 +271,7 @@ def script():
     import glob
     wait_for(lambda: len(glob.glob(out + "/dataset/3/*")) == 3)
     # host tolerance: type into the field and press Enter (the control column scrolled down to it)
-    dpg.set_y_scroll("controls", dpg.get_y_scroll_max("controls")); time.sleep(0.5)
+    dpg.set_y_scroll("controls", dpg.get_y_scroll_max("controls")); frames_pass()
     click("tolerance")
     xdo("key", "ctrl+a"); xdo("type", "0.07"); xdo("key", "Return")
     wait_for(lambda: app.state.tolerance != 0.02)
@@ -280,17 +281,23 @@ def script():
     wait_for(lambda: app.state.history_window_s < 10)
     out_json["window"] = app.state.history_window_s
     # draw a stroke on the canvas
-    dpg.set_y_scroll("controls", 0); time.sleep(0.5)
+    dpg.set_y_scroll("controls", 0); frames_pass()
     kx, ky, _, _ = rect("canvas_draw")
-    xdo("mousemove", "--window", win, kx + 100, ky + 40); time.sleep(0.2)
-    xdo("mousedown", 1); time.sleep(0.2)
+    xdo("mousemove", "--window", win, kx + 100, ky + 40); frames_pass()
+    xdo("mousedown", 1); frames_pass()
     for i in range(1, 11):
-        xdo("mousemove", "--window", win, kx + 100, ky + 40 + 14 * i); time.sleep(0.05)
-    xdo("mouseup", 1); time.sleep(0.5)
+        xdo("mousemove", "--window", win, kx + 100, ky + 40 + 14 * i); frames_pass(1)
+    xdo("mouseup", 1); frames_pass()
     # copy the log
     click("log_copy")
     wait_for(lambda: "copied" in app.message)
     out_json["clipboard"] = dpg.get_clipboard_text()
+    # the log follows its newest line
+    for i in range(80):
+        app.say(f"line {i}")
+    wait_for(lambda: dpg.get_y_scroll_max("log_window") > 0
+             and dpg.get_y_scroll("log_window") >= dpg.get_y_scroll_max("log_window") - 1)
+    out_json["log_scroll"] = [dpg.get_y_scroll("log_window"), dpg.get_y_scroll_max("log_window")]
     out_json["done"] = True
 def guarded():
     try:
@@ -306,6 +313,7 @@ out_json["ink"] = int((app.ctl.inject.canvas < 128).sum())
 out_json["message"] = app.message
 import glob
 out_json["captured"] = sorted(glob.glob(out + "/dataset/3/*"))
+out_json["typed_labels"] = sorted(glob.glob(out + "/dataset/[07]"))  # digits typed into the tolerance field
 dpg.destroy_context()
 print(json.dumps(out_json))
 """
@@ -334,6 +342,9 @@ def test_real_mouse_and_keys_drive_the_window(tmp_path, display):
     assert out["window"] < 10
     assert out["ink"] > 300
     assert "[gui]" in out["clipboard"]
+    assert out["typed_labels"] == []  # "0.07" typed into a text field labels nothing
+    scroll, top = out["log_scroll"]
+    assert top > 0 and scroll >= top - 1  # the log shows its newest line
 
 
 # ---------------------------------------------------------------- replay by mouse

@@ -398,6 +398,8 @@ static void show_boot_screen(void) {
     snprintf(ram, sizeof ram, "RAM %luK", (unsigned long)(m.ram_static_bytes / 1024));
     const char *const lines[] = {"PICO4ML MNIST", "FW " PICO4ML_FIRMWARE_VERSION, "", "MODEL", model, "", flash, ram};
     display_text_screen(lines, (int)(sizeof lines / sizeof lines[0]), false);
+    /* Colour check for bring-up: the LCD draws only grey, except errors in red. */
+    display_status("RED TEXT: OK", "BLUE: BGR OFF", true);
     sleep_ms(1500);
     display_clear();
 }

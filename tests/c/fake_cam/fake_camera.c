@@ -100,7 +100,6 @@ int hm01b0_capture_wait(uint32_t vsync_timeout_us, uint32_t frame_timeout_us) {
     return HM01B0_OK;
 }
 
-bool hm01b0_capture_done(void) { return !capturing; }
 void hm01b0_last_capture(hm01b0_capture_info *info) { *info = last; }
 int hm01b0_set_orientation(uint8_t flags) {
     LOCKED(stats.orientation = flags; stats.orientation_sets++);

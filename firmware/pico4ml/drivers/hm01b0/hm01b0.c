@@ -481,10 +481,6 @@ int hm01b0_capture_start(uint8_t *buf, size_t len) {
     return HM01B0_OK;
 }
 
-bool hm01b0_capture_done(void) {
-    return cam.capturing && !dma_channel_is_busy((uint)cam.dma);
-}
-
 /* Whole lines in `landed` bytes; up to 3 bytes of a line wait in the PIO's
  * shift register for the next word (a 162-byte line is not whole words). */
 static uint16_t lines_in(uint32_t landed) {

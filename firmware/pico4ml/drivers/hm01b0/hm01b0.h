@@ -109,7 +109,6 @@ int hm01b0_capture_start(uint8_t *buf, size_t len);
  * next frame early, HM01B0_ERR_FRAME_TIMEOUT if the frame did not finish
  * within frame_timeout_us. The capture is stopped either way. */
 int hm01b0_capture_wait(uint32_t vsync_timeout_us, uint32_t frame_timeout_us);
-bool hm01b0_capture_done(void);
 void hm01b0_last_capture(hm01b0_capture_info *info);
 
 int hm01b0_set_orientation(uint8_t flags);

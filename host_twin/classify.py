@@ -1,8 +1,9 @@
 """pico4ml-classify: run the exact firmware pipeline on saved camera frames.
 
-The C preprocessing (core/preprocess.c, default parameters) and the built-in model's
-net() (core/classifier.c + core/model/) are compiled for the host by cbuild and called
-through ctypes, so the answer is the board's answer for the same frame. Prints one
+The C preprocessing (core/preprocess.c, default parameters) and the firmware's default
+model (core/classifier.c + the sources core/model/manifest.json names) are compiled for
+the host by cbuild and called through ctypes, so the answer is the board's answer for the
+same frame. Prints one
 line per frame: `<path> <digit> <score>`.
 """
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pico4ml.host_twin.cbuild import BuildError, build
-from pico4ml.train.paths import CORE_DIR
+from pico4ml.common import manifest
+from pico4ml.common.cbuild import BuildError, build
+from pico4ml.common.paths import CORE_DIR
 
 OUT = 28
 STATUS_NO_DIGIT = 1
@@ -29,14 +31,12 @@ class ClassifierResult(ctypes.Structure):
 class FramePipeline:
     """pp_run + classifier_run from one shared library built from core/*.c."""
 
-    def __init__(self, flags: list[str] | None = None, int8: bool = False) -> None:
-        """int8 builds the classifier with -DPICO4ML_MODEL_INT8=1 (core/model/model_int8.c)."""
-        model_dir = CORE_DIR / "model"
-        models = ([model_dir / "model_int8.c", *sorted(model_dir.glob("net_int8_*.c"))] if int8
-                  else [model_dir / "model_float.c"])
-        sources = [CORE_DIR / "preprocess.c", CORE_DIR / "classifier.c", *models]
-        flags = list(flags if flags is not None else ["-O2"]) + (["-DPICO4ML_MODEL_INT8=1"] if int8 else [])
-        name = "pico4ml_pipeline_int8" if int8 else "pico4ml_pipeline"
+    def __init__(self, flags: list[str] | None = None, model: str | None = None) -> None:
+        """model: a name or alias of core/model/manifest.json; None is the firmware's default."""
+        self.model = manifest.get(model)
+        sources = [CORE_DIR / "preprocess.c", *self.model.classifier_sources()]
+        flags = list(flags if flags is not None else ["-O2"]) + self.model.defines()
+        name = f"pico4ml_pipeline_{self.model.name}"
         self.lib = ctypes.CDLL(str(build(name, sources, shared=True, flags=flags)))
         self.lib.pp_run.restype = ctypes.c_int
         self.lib.pp_run.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
@@ -128,9 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("frames", nargs="+", metavar="FRAME", type=Path,
                     help="8-bit grayscale PGM or PNG, any size (the camera gives 324x324); "
                          "colour images are converted to gray with a warning")
+    ap.add_argument("--model", choices=manifest.choices(), default=None,
+                    help=f"built-in model (default: the firmware's, {manifest.default_name()}; "
+                         "'float' is the float MLP)")
     args = ap.parse_args(argv)
     try:
-        pipeline = FramePipeline()
+        pipeline = FramePipeline(model=args.model)
     except (BuildError, OSError) as e:
         print(f"pico4ml-classify: cannot build the firmware pipeline: {e}", file=sys.stderr)
         return 2

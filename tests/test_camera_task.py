@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from pico4ml.host_twin.cbuild import BuildError, build
-from pico4ml.train.paths import CORE_DIR, FIRMWARE_DIR, REPO_ROOT
+from conftest import host_build
+from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 
@@ -25,14 +25,9 @@ def test_lent_buffers_are_never_written_and_failures_recover(boot_mode):
     sources = [C_TESTS / "test_camera_task.c", C_TESTS / "fake_cam" / "fake_camera.c",
                C_TESTS / "fake_sdk" / "fake_cores.c", FIRMWARE_DIR / "app" / "camera_task.c",
                CORE_DIR / "preprocess.c"]
-    try:
-        exe = build(f"test_camera_task_{boot_mode or 'default'}", sources, flags=flags, libs=["-pthread"],
-                    include_dirs=[C_TESTS / "fake_cam", C_TESTS / "fake_sdk", FIRMWARE_DIR / "app",
-                                  FIRMWARE_DIR / "drivers" / "hm01b0", FIRMWARE_DIR / "board"])
-    except BuildError as e:
-        if "not found" in str(e):
-            pytest.skip(str(e))
-        raise
+    exe = host_build(f"test_camera_task_{boot_mode or 'default'}", sources, flags=flags, libs=["-pthread"],
+                     include_dirs=[C_TESTS / "fake_cam", C_TESTS / "fake_sdk", FIRMWARE_DIR / "app",
+                                   FIRMWARE_DIR / "drivers" / "hm01b0", FIRMWARE_DIR / "board"])
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300,
                           env={"TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
     if "unexpected memory mapping" in proc.stderr:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.hostc
 
 @pytest.fixture(scope="module")
 def pipeline():
-    from pico4ml.host_twin.cbuild import BuildError
+    from pico4ml.common.cbuild import BuildError
     try:
         return classify.FramePipeline()
     except BuildError as e:
@@ -44,18 +44,18 @@ def test_pipeline_is_c_preprocess_plus_net(pipeline, frames):
     assert correct >= 0.8 * len(labels)     # the committed model reads camera frames
 
 
-def test_int8_switch_point(frames, pipeline):
-    """-DPICO4ML_MODEL_INT8=1 swaps in the int8 model behind the same classifier API."""
-    if not (classify.CORE_DIR / "model" / "model_int8.c").is_file():
-        pytest.skip("no int8 model exported (core/model/model_int8.c)")
-    int8 = classify.FramePipeline(int8=True)
-    assert int8.model_name != pipeline.model_name and "int8" in int8.model_name
+def test_model_switch_point(frames, pipeline):
+    """A manifest entry's define swaps the model behind the same classifier API; the default
+    is the firmware's int8 model, `float` the float one."""
+    assert "int8" in pipeline.model_name
+    other = classify.FramePipeline(model="float")
+    assert other.model_name != pipeline.model_name
     f, labels, _ = frames
     same = 0
     for frame in f:
-        d8, s8, _ = int8.classify(frame)
-        same += d8 == pipeline.classify(frame)[0]
-        assert 0.0 < s8 <= 1.0
+        d, s, _ = other.classify(frame)
+        same += d == pipeline.classify(frame)[0]
+        assert 0.0 < s <= 1.0
     assert same >= 0.9 * len(f)
 
 

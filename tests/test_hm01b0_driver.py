@@ -11,9 +11,10 @@ import subprocess
 
 import pytest
 
-from pico4ml.host_twin import fwbuild
-from pico4ml.host_twin.cbuild import SANITIZE_FLAGS, build
-from pico4ml.train.paths import FIRMWARE_DIR, REPO_ROOT
+from pico4ml.common import fwbuild
+from conftest import host_build
+from pico4ml.common.cbuild import SANITIZE_FLAGS
+from pico4ml.common.paths import FIRMWARE_DIR, REPO_ROOT
 
 pytestmark = [pytest.mark.sdk, pytest.mark.hostc]
 
@@ -31,7 +32,7 @@ def pio_header_dir():
 def test_driver_on_the_fake_board(pio_header_dir):
     sources = [C_TESTS / "test_hm01b0_driver.c", C_TESTS / "fake_board" / "fake_board.c",
                FIRMWARE_DIR / "drivers" / "hm01b0" / "hm01b0.c"]
-    exe = build("test_hm01b0_driver", sources, flags=SANITIZE_FLAGS,
+    exe = host_build("test_hm01b0_driver", sources, flags=SANITIZE_FLAGS,
                 include_dirs=[C_TESTS / "fake_board", C_TESTS, FIRMWARE_DIR / "drivers" / "hm01b0",
                               FIRMWARE_DIR / "board", pio_header_dir])
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=600)

@@ -9,8 +9,9 @@ import subprocess
 
 import pytest
 
-from pico4ml.host_twin.cbuild import SANITIZE_FLAGS, build
-from pico4ml.train.paths import FIRMWARE_DIR, REPO_ROOT
+from conftest import host_build
+from pico4ml.common.cbuild import SANITIZE_FLAGS
+from pico4ml.common.paths import FIRMWARE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 
@@ -20,7 +21,7 @@ C_TESTS = REPO_ROOT / "tests" / "c"
 def test_init_stream_is_the_vendors():
     sources = [C_TESTS / "test_st7735_driver.c", C_TESTS / "fake_board" / "fake_board.c",
                FIRMWARE_DIR / "drivers" / "st7735" / "st7735.c"]
-    exe = build("test_st7735_driver", sources, flags=SANITIZE_FLAGS,
+    exe = host_build("test_st7735_driver", sources, flags=SANITIZE_FLAGS,
                 include_dirs=[C_TESTS / "fake_board", C_TESTS, FIRMWARE_DIR / "drivers" / "st7735",
                               FIRMWARE_DIR / "board"])
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)

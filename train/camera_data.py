@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pico4ml.train import camera_sim, preprocess
-from pico4ml.train.paths import BUILD_DIR
+from pico4ml.common.paths import BUILD_DIR
 
 CACHE_DIR = BUILD_DIR / "cache"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pico4ml.train import camera_sim
-from pico4ml.train.paths import BUILD_DIR
+from pico4ml.common.paths import BUILD_DIR
 
 CAMERA_TEST_SEED = 20261122
 CAMERA_TEST_SIZE = 2000

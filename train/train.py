@@ -22,7 +22,7 @@ from pico4ml.train.augment import AugmentConfig, augment_batch
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import (ARCHITECTURES, DEFAULT_ARCH, INPUT_SCALE, CheckpointError, build_model,
                                   metadata_path, numpy_forward, save_checkpoint)
-from pico4ml.train.paths import DEFAULT_CHECKPOINT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
 DEFAULT_EPOCHS = 25  # the recipe of the committed model: 99.0 % MNIST, 98.6 % simulated camera
 

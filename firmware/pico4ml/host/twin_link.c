@@ -147,6 +147,8 @@ static void flush(twin_link *l) {
     }
 }
 
+void link_flush(twin_link *l) { flush(l); }
+
 static void accept_client(twin_link *l) {
     int c = accept(l->listen_fd, NULL, NULL);
     if (c < 0) return;

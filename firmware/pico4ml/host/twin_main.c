@@ -109,6 +109,18 @@ static void skip_frame(frame_source *s) {
 
 static void on_rx(void *ctx, const uint8_t *data, size_t len) { device_receive(ctx, data, len); }
 
+/* Move FRAME bands out until the frame is sent or the host's side is full. A socket takes
+ * the whole queue at once: without this the twin would wait for the next frame with bands
+ * left and an empty queue (nothing for POLLOUT to wake it for), capping a 105 KB FULLRES
+ * frame at one queue (64 KB) per frame period. */
+static void pump_bands(twin_link *link, device *dev) {
+    for (int i = 0; i < 64 && dev->pending.active && link->connected; i++) {
+        link_flush(link);
+        if (link->len) return; /* full: link_service() waits for POLLOUT */
+        device_poll(dev);
+    }
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: pico4ml-twin-bin [options] [FRAME.pgm ...]\n"
@@ -284,6 +296,7 @@ int main(int argc, char **argv) {
         bool streaming = count == 0 || (long)frame_id < count;
         int timeout = 50;
         if (streaming) timeout = now >= next_at ? 0 : (int)((next_at - now + 999) / 1000);
+        pump_bands(&link, &dev);
         link_service(&link, timeout > 50 ? 50 : timeout, on_rx, &dev);
         if (src.feed && feed_pump(src.feed, err, sizeof err) < 0) { /* the camera process went away */
             fprintf(stderr, "pico4ml-twin: %s\n", err);

@@ -422,13 +422,7 @@ def _block_reader(ser: serial.SerialBase, port: str) -> Callable[[], bytes]:
         ser.timeout = READ_WAIT_S
 
         def read_waiting() -> bytes:
-            try:
-                waiting = ser.in_waiting
-            except serial.SerialException:
-                raise
-            except Exception:  # noqa: BLE001 -- some URL handlers cannot tell
-                waiting = 0
-            return ser.read(min(max(waiting, 1), READ_CHUNK))
+            return ser.read(min(max(ser.in_waiting, 1), READ_CHUNK))  # at least 1: waits up to the timeout
 
         return read_waiting
 

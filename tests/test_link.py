@@ -472,3 +472,15 @@ def test_the_link_keeps_up_with_the_twin_and_sees_it_go(twin_bin, kind):
         link.stop()
     finally:
         tw.stop()
+
+
+def test_a_handler_without_a_file_descriptor_is_read_too():
+    """pyserial URL handlers without fileno() (loop:// here; Windows COM ports alike) are read by
+    their in_waiting with a short timeout. loop:// echoes what is written: a tiny message only."""
+    with L.Link("loop://") as link:
+        d = Drain(link)
+        assert wait_for(lambda: link.connected)
+        assert link.send(P.encode(result(3, 2)))
+        assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+        assert d.messages(P.Result)[0].frame_id == 3
+        assert link.idle_s is not None and link.idle_s < 1.0

@@ -53,13 +53,13 @@ def _main(argv: list[str] | None) -> int:
     from . import view
     from .presets import Settings
 
+    state = make_state(args, args.window)  # first: loading the host model takes a while, the link must not wait
     try:
         settings = Settings.load(args.preset) if args.preset else Settings()
         source, twin = open_source(args)
     except Exception as e:  # noqa: BLE001 -- bad preset, unreadable recording, twin that will not build
         print(f"pico4ml-gui: {e}", file=sys.stderr)
         return 2
-    state = make_state(args, args.window)
     if not source.live:
         state = source.seek(0.0, state)
     dpg.create_context()

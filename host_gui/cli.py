@@ -21,8 +21,7 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                     "vendor id 0x2E8A and follow it by serial number across resets)")
     src.add_argument("--sim", action="store_true", help="start the firmware's host twin and connect to it "
                                                          "(no board needed)")
-    src.add_argument("--replay", metavar="FILE", type=existing_file,
-                     help="open a recording (from --record) instead of a board")
+    src.add_argument("--replay", metavar="FILE", help="open a recording (from --record) instead of a board")
     ap.add_argument("--record", metavar="FILE", help="record the raw stream with timestamps to FILE")
     ap.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
                     help=f"baud rate (USB CDC ignores it; {BOOTLOADER_BAUD} is refused: it reboots a Pico "
@@ -43,8 +42,7 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
                     help="model for the device-vs-host check (default: the committed models/*.safetensors)")
     ap.add_argument("--tolerance", type=non_negative_float, default=0.02,
                     help="largest score difference device vs host before a mismatch is flagged (default 0.02)")
-    ap.add_argument("--preset", metavar="FILE", type=existing_file,
-                    help="preprocessing/stream/camera settings to send (JSON preset)")
+    ap.add_argument("--preset", metavar="FILE", help="preprocessing/stream/camera settings to send (JSON preset)")
     return ap
 
 

@@ -162,16 +162,13 @@ def _no_answer(source: Any, why: str) -> str:
     return f"{why}: {st.text.removesuffix(' Retrying...')}"
 
 
-def _live(args: argparse.Namespace, source: Any, printer: Printer, out: TextIO) -> int:
-    from .presets import Settings
-
+def _live(args: argparse.Namespace, source: Any, printer: Printer, out: TextIO, settings: Any = None) -> int:
     def say(text: str) -> None:
         print(f"-- {text}", file=out, flush=True)
 
     def fail(text: str) -> None:
         print(f"pico4ml-monitor: {text}", file=sys.stderr, flush=True)
 
-    settings = Settings.load(args.preset) if args.preset else None
     pending, refused = inject_messages(args.inject) if args.inject else ([], [])
     for reason in refused:
         fail(reason)
@@ -263,6 +260,12 @@ def _main(argv: list[str] | None, out: TextIO) -> int:
     if args.csv and not Path(args.csv).resolve().parent.is_dir():
         print(f"pico4ml-monitor: --csv {args.csv}: its folder does not exist", file=sys.stderr)
         return 2
+    from .presets import PresetError, Settings
+    try:
+        settings = Settings.load(args.preset) if args.preset else None
+    except PresetError as e:
+        print(f"pico4ml-monitor: {e}", file=sys.stderr)
+        return 2
     state = make_state(args)  # first: loading the host model takes a while, and the link must not wait on it
     try:
         source, twin = open_source(args)
@@ -275,7 +278,7 @@ def _main(argv: list[str] | None, out: TextIO) -> int:
     code = 0
     try:
         if source.live:
-            code = _live(args, source, printer, out)
+            code = _live(args, source, printer, out, settings)
         else:
             _replay(args, source, printer)
     except KeyboardInterrupt:

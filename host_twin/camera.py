@@ -123,6 +123,11 @@ class CameraFeeder:
         self._thread = threading.Thread(target=self._run, name="pico4ml-twin-camera", daemon=True)
 
     def start(self) -> "CameraFeeder":
+        try:  # Linux: room for a few whole frames in the pipe, so each is handed over in one go
+            import fcntl
+            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (ImportError, AttributeError, OSError):
+            pass  # elsewhere the twin just reads a frame in more pieces
         self._thread.start()
         return self
 

@@ -119,8 +119,8 @@ def test_monitor_without_a_board_gives_up_after_its_default_timeout(monkeypatch)
     (["--baud", "0"], "argument --baud: must be >= 1"),
     (["--port", "/dev/ttyACM0", "--baud", "1200"], "refusing --baud 1200"),
     (["--inject", "/no/such.png"], "argument --inject: /no/such.png: no such file or folder"),
-    (["--replay", "/no/such.p4rec"], "argument --replay: /no/such.p4rec: no such file"),
-    (["--preset", "/no/such.json"], "argument --preset: /no/such.json: no such file"),
+    (["--replay", "/no/such.p4rec"], "/no/such.p4rec: no such recording"),
+    (["--preset", "/no/such.json", "--port", "/dev/null"], "/no/such.json: No such file or directory"),
     (["--camera", "0"], "--camera feeds the host twin: add --sim"),
     (["--csv", "/no/such/dir/p.csv", "--port", "/dev/null"], "its folder does not exist"),
 ])

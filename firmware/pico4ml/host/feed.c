@@ -43,6 +43,8 @@ frame_feed *feed_open(int fd, char *err, size_t errlen) {
     return f;
 }
 
+int feed_fd(const frame_feed *f) { return f->fd; }
+
 void feed_close(frame_feed *f) {
     if (!f) return;
     close(f->fd);

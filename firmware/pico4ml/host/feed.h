@@ -13,6 +13,8 @@ typedef struct frame_feed frame_feed;
 /* Takes over fd (made non-blocking). NULL with err on failure. */
 frame_feed *feed_open(int fd, char *err, size_t errlen);
 void feed_close(frame_feed *f);
+/* The descriptor to wait on for more frame bytes. */
+int feed_fd(const frame_feed *f);
 /* Read what the writer has sent so far, without blocking. 0, or -1 with err when the
  * writer closed the pipe or sent something that is not a frame of the right size. */
 int feed_pump(frame_feed *f, char *err, size_t errlen);

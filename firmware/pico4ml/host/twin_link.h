@@ -21,6 +21,7 @@ typedef struct {
     bool connected;      /* a host is there (always true for pty/stdio) */
     bool new_host;       /* set when a TCP client connected; the caller sends HELLO */
     bool input_closed;   /* stdin reached EOF */
+    int watch_fd;        /* another input that ends link_service()'s wait (the camera feed), or -1 */
 } twin_link;
 
 /* port: TCP port for LINK_TCP (0: any free port). Returns 0 or -1 with err. */

@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
     bool once = false;
     const char *dir = NULL;
     uint32_t hello_ms = 2000;
-    int feed_fd = -1;
+    int feed_arg = -1;
     double hold_s = 2.0;
     frame_source src = {.synth_w = 324, .synth_h = 324, .rng = 1};
     char **files = calloc((size_t)argc, sizeof *files);
@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--hold") && has) {
             hold_s = atof(argv[++i]);
         } else if (!strcmp(a, "--feed-fd") && has) {
-            feed_fd = atoi(argv[++i]);
+            feed_arg = atoi(argv[++i]);
         } else if (!strcmp(a, "--count") && has) {
             count = atol(argv[++i]);
         } else if (!strcmp(a, "--once")) {
@@ -204,8 +204,8 @@ int main(int argc, char **argv) {
     }
     src.hold_us = (uint64_t)(hold_s * 1e6);
     char err[512];
-    if (feed_fd >= 0) {
-        src.feed = feed_open(feed_fd, err, sizeof err);
+    if (feed_arg >= 0) {
+        src.feed = feed_open(feed_arg, err, sizeof err);
         if (!src.feed) {
             fprintf(stderr, "pico4ml-twin: %s\n", err);
             return 2;
@@ -250,6 +250,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pico4ml-twin: %s\n", err);
         return 1;
     }
+    if (src.feed) link.watch_fd = feed_fd(src.feed); /* a camera frame arriving ends the wait */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);

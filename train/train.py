@@ -3,7 +3,10 @@
 The training set mixes plain MNIST, MNIST augmented in the 28x28 domain, and (by
 default) MNIST and printed digits rendered as camera frames and run through the
 firmware's own preprocessing (its numpy twin), because what the camera sees is
-what the model must get right.
+what the model must get right. `--camera-mix` picks the camera frames: `clean` (the
+clean-sheet simulator, the committed model's recipe) or `conditions` (every condition
+of issue 8, MNIST training digits plus training-only fonts and pen-stroke writers;
+train/camera_data.py).
 
 Frames a user captured and labelled (--extra-frames DIR: <label>/ folders as the GUI's
 capture writes them) go through the same preprocessing and join every epoch
@@ -38,6 +41,8 @@ from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
 DEFAULT_EPOCHS = 25  # the recipe of the committed model: 99.0 % MNIST, 98.6 % simulated camera
 DEFAULT_EXTRA_REPEAT = 10  # each captured frame this many times per epoch (a few dozen among ~100k samples)
+CAMERA_MIXES = ("clean", "conditions")
+DEFAULT_CAMERA_MIX = "clean"  # the committed model's recipe; the issue-8 retrain uses "conditions"
 
 
 def accuracy(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
@@ -98,9 +103,9 @@ def epoch_data(x: np.ndarray, y: np.ndarray, pool: tuple[np.ndarray, np.ndarray]
 
 def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
           augment: str = "camera", data_dir: str | None = None, download: bool = False, limit: int | None = None,
-          camera_samples: int = 40000, max_steps: int | None = None, progress: bool = True, *,
-          extra: tuple[np.ndarray, np.ndarray] | None = None, extra_repeat: int = DEFAULT_EXTRA_REPEAT,
-          init: Path | None = None):
+          camera_samples: int = 40000, max_steps: int | None = None, progress: bool = True,
+          camera_mix: str = DEFAULT_CAMERA_MIX, *, extra: tuple[np.ndarray, np.ndarray] | None = None,
+          extra_repeat: int = DEFAULT_EXTRA_REPEAT, init: Path | None = None):
     """Train and return (model, metadata). Deterministic for a given seed.
 
     extra: (28x28 inputs, labels) mixed into every epoch extra_repeat times (extra_frames());
@@ -111,11 +116,14 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
         x_train, y_train = x_train[:limit], y_train[:limit]
     rng = np.random.default_rng(seed)
     Tensor.manual_seed(seed)
+    if camera_mix not in CAMERA_MIXES:
+        raise ValueError(f"camera_mix must be one of {CAMERA_MIXES}, got {camera_mix!r}")
     pool = None
     if augment == "camera":
-        from pico4ml.train.camera_data import camera_pool  # needs OpenCV + the preprocessing twin
+        from pico4ml.train import camera_data  # needs OpenCV + the preprocessing twin
         n = camera_samples if not limit else min(camera_samples, limit)
-        pool = camera_pool(x_train, y_train, n, seed=seed)
+        make_pool = camera_data.conditions_pool if camera_mix == "conditions" else camera_data.camera_pool
+        pool = make_pool(x_train, y_train, n, seed=seed)
     init_meta: dict = {}
     if init is not None:
         model, init_meta = load_model(init)
@@ -164,6 +172,7 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
     metadata = {
         "architecture": arch, "accuracy": history[-1]["test_accuracy"], "seed": seed, "epochs": len(history),
         "batch_size": batch_size, "lr": lr, "augment": augment, "camera_samples": len(pool[0]) if pool else 0,
+        "camera_mix": camera_mix if pool else None,
         "train_samples": len(x_train), "tinygrad_version": tinygrad.__version__ if hasattr(tinygrad, "__version__")
         else _tinygrad_version(), "train_seconds": round(time.perf_counter() - t0, 1), "history": history,
         "input": "28x28 uint8 from preprocessing, white ink on black, row-major; x = u8 / 255",
@@ -205,6 +214,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=existing_file, metavar="CKPT",
                    help="start from this checkpoint instead of random weights (fine-tuning: use few --epochs "
                         "and a lower --lr, e.g. 3 and 2e-4)")
+    p.add_argument("--camera-mix", choices=CAMERA_MIXES, default=DEFAULT_CAMERA_MIX,
+                   help="clean: the clean-sheet simulator (the committed model's recipe); conditions: every camera "
+                        "condition of issue 8 with training-only digit sources (default %(default)s)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files (default: $PICO4ML_MNIST_DIR, "
                                       "../shared/data/mnist, ~/.cache/pico4ml/mnist)")
     p.add_argument("--download", action="store_true", help="download MNIST to ~/.cache/pico4ml/mnist if not found")
@@ -241,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = extra_frames(args.extra_frames) if args.extra_frames else None
         model, metadata = train(args.arch or DEFAULT_ARCH, args.epochs, args.batch_size, args.lr, args.seed,
                                 args.augment, args.data_dir, args.download, args.limit, args.camera_samples,
-                                args.max_steps, progress=not args.no_progress, extra=extra,
+                                args.max_steps, progress=not args.no_progress, camera_mix=args.camera_mix, extra=extra,
                                 extra_repeat=args.extra_repeat, init=args.init)
         if args.extra_frames:
             metadata["extra_frames"]["dir"] = str(args.extra_frames)

@@ -137,6 +137,8 @@ def run_frames(args: argparse.Namespace) -> int:
         return 2
     for why in fs.skipped:
         print(f"pico4ml-eval: skipped {why}", file=sys.stderr)
+    for note in fs.notes():
+        print(f"pico4ml-eval: note: {note}", file=sys.stderr)
     results = []
     try:
         from pico4ml.host_twin.classify import FramePipeline

@@ -103,12 +103,14 @@ def test_load_frame_set_reads_label_folders_and_skips_the_rest(tmp_path, rng):
     for i in range(3):
         write_capture(tmp_path, 4, crossed_circle(rng), i)
     write_capture(tmp_path, 9, crossed_circle(rng)[:200], 9, in28=False)
+    (tmp_path / "9" / "20250101-120000-1009-0.json").write_text(json.dumps({"label": 9, "scale": 4}))
     (tmp_path / "9" / "broken.png").write_bytes(b"no")
     (tmp_path / "misc").mkdir()
     fs = load_frame_set(tmp_path)
     assert fs.labels == [4, 4, 4, 9] and fs.counts() == {4: 3, 9: 1}
     assert all(not p.stem.endswith("-in28") for p in fs.paths)
     assert fs.frames[-1].shape == (200, 324)
+    assert fs.previews == 1 and "1 of 4 frames are downscaled previews" in fs.notes()[0]
     assert any("broken.png" in s for s in fs.skipped) and any("misc: not a label folder" in s for s in fs.skipped)
     with pytest.raises(FrameSetError, match="no such folder"):
         load_frame_set(tmp_path / "nope")
@@ -147,3 +149,17 @@ def test_init_must_match_the_architecture_and_not_be_overwritten(tmp_path, capsy
     assert "--arch mlp784_64_10 but --init" in capsys.readouterr().err
     assert train_mod.main(["--init", str(DEFAULT_CHECKPOINT), "--out", str(DEFAULT_CHECKPOINT), "--force"]) == 2
     assert "is the --init checkpoint" in capsys.readouterr().err
+
+
+def test_the_guis_captures_are_what_extra_frames_and_eval_read(tmp_path, rng):
+    """The GUI's labelled capture (host_gui/dataset.py) and load_frame_set agree on the layout."""
+    from pico4ml.host_gui.dataset import save_labelled
+    from pico4ml.train.frame_set import load_frame_set
+    full, small = crossed_circle(rng), crossed_circle(rng)[::4, ::4].copy()
+    for i, (img, scale) in enumerate([(full, 1), (full, 1), (small, 4)]):  # the same frame id twice: -0, -1
+        save_labelled(tmp_path, 7, img, np.zeros((28, 28), np.uint8), frame_id=42 if i < 2 else 43, params=None,
+                      answer=1, score=0.9, status=0, source="live", scale=scale)
+    fs = load_frame_set(tmp_path)
+    assert fs.labels == [7, 7, 7] and fs.previews == 1 and not fs.skipped
+    assert sorted(p.name.split("-", 2)[2] for p in fs.paths) == ["42-0.pgm", "42-1.pgm", "43-0.pgm"]
+    assert np.array_equal(fs.frames[0], full) and fs.frames[-1].shape == small.shape

@@ -33,12 +33,30 @@ class FrameSet:
     labels: list[int] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # why a file or folder was not used
+    previews: int = 0  # frames whose .json says "scale" > 1: a downscaled FRAME, not the full capture
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def counts(self) -> dict[int, int]:
         return {d: self.labels.count(d) for d in range(10) if d in self.labels}
+
+    def notes(self) -> list[str]:
+        """What a user should know about the set beyond the skipped files."""
+        if not self.previews:
+            return []
+        return [f"{self.previews} of {len(self)} frames are downscaled previews (\"scale\" > 1 in their .json): "
+                f"the board preprocessed the full capture, so answers on them can differ; capture with "
+                f"full-resolution frames on for exact ones"]
+
+
+def _scale(frame_path: Path) -> int:
+    """The "scale" its capture's .json records (1 when there is none or it is unreadable)."""
+    import json
+    try:
+        return int(json.loads(frame_path.with_suffix(".json").read_text()).get("scale", 1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 1
 
 
 def read_grey(path: Path) -> np.ndarray:
@@ -81,6 +99,7 @@ def load_frame_set(root: str | Path) -> FrameSet:
                 continue
             out.labels.append(int(sub.name))
             out.paths.append(path)
+            out.previews += _scale(path) > 1
     if not out.frames:
         loose = [p.name for p in root.iterdir() if is_frame_file(p)]
         hint = (f" ({len(loose)} frame files lie directly in it: put each in the folder of its label, e.g. "

@@ -62,6 +62,8 @@ def extra_frames(path: Path, log=print) -> tuple[np.ndarray, np.ndarray]:
     fs = load_frame_set(path)
     for why in fs.skipped:
         log(f"extra frames: skipped {why}")
+    for note in fs.notes():
+        log(f"extra frames: note: {note}")
     xs, ys, blank = [], [], 0
     for frame, label in zip(fs.frames, fs.labels):
         out, stages = preprocess.preprocess(frame, return_stages=True)

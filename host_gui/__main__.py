@@ -14,7 +14,7 @@ import os
 import sys
 
 from pico4ml.common.argtypes import positive_float
-from .cli import add_common, check_args, make_state, open_source, sigterm_as_interrupt, start_sim
+from .cli import StopRequest, add_common, check_args, make_state, open_source, start_sim
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,11 +30,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with sigterm_as_interrupt():
-        return _main(argv)
+    with StopRequest().installed() as stop:
+        return _main(argv, stop)
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, stop: StopRequest) -> int:
     args = parser().parse_args(argv)
     problem = check_args(args)
     if problem:
@@ -76,13 +76,17 @@ def _main(argv: list[str] | None) -> int:
             state = source.seek(0.0, state)
         dpg.create_context()
         try:
-            app = view.App(source, state, settings, out_dir=args.out, twin=twin,
-                           twin_factory=(lambda: start_sim(args)) if args.sim else None)
-            view.create(app, width=width, height=height)
-            app.run()
+            if not stop:
+                app = view.App(source, state, settings, out_dir=args.out, twin=twin,
+                               twin_factory=(lambda: start_sim(args)) if args.sim else None)
+                view.create(app, width=width, height=height)
+                stop.on_request = dpg.stop_dearpygui
+                if not stop:
+                    app.run()
         finally:
+            stop.on_request = None
             dpg.destroy_context()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl+C while a step hung
         pass
     finally:
         source.close()

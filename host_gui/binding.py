@@ -404,6 +404,7 @@ class Binding:
         label = "prediction" if rec is None else (
             f"prediction, {'injected' if rec.injected else 'frame'} {rec.frame_id}" + (", host re-run" if sc.rerun else ""))
         self.app.digit_text = "-" if sc.digit is None else str(sc.digit)
+        frame_id = None if rec is None else rec.frame_id
         winner = sc.digit if isinstance(sc.digit, int) else None
         colors = (WIN_COLOR, BAR_COLOR)
 
@@ -416,6 +417,7 @@ class Binding:
             dpg.set_value("pred_label", label)
             lay.set_bar_geometry(sc.scores, winner, colors)
             self.app.shown_digit = self.app.digit_text
+            self.app.shown_frame_id = frame_id
         return put
 
     # ---------------------------------------------------------------- header, history, log

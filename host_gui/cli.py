@@ -65,6 +65,41 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class StopRequest:
+    """SIGTERM or SIGINT (Ctrl+C) as a request to stop, not an exception at whatever line runs
+    then: a KeyboardInterrupt raised inside a library or a Dear PyGui callback can be swallowed
+    or make the interpreter exit with 130 after a clean shutdown. The program checks the
+    request between its steps (`if stop: ...`) and its render loop ends at the next frame
+    (`on_request`); a second signal raises KeyboardInterrupt, for a step that hangs."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.on_request: Any = None
+
+    def __bool__(self) -> bool:
+        return self.requested
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.on_request is not None:
+            self.on_request()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["StopRequest"]:
+        try:
+            previous = {s: signal.signal(s, self._handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        except ValueError:  # not the main thread: leave signals alone
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+
 def check_args(args: argparse.Namespace) -> str | None:
     """An error message for arguments that must never reach a port, else None."""
     if args.baud == BOOTLOADER_BAUD:

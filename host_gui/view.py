@@ -70,6 +70,7 @@ class App:
         self.message = ""
         self.digit_text = "-"  # what the big digit shows (once its frame is on screen: shown_digit)
         self.shown_digit = "-"
+        self.shown_frame_id = None  # the frame whose prediction is on screen
         self.layout_generation = 0
         self.fonts = Fonts()
         self.text_scale = 1.0

@@ -379,7 +379,7 @@ def script():
     click("replay_back")
     wait_for(lambda: app.state.shown.frame_id == fid - 1)
     res["back"] = app.state.shown.frame_id
-    wait_for(lambda: app.shown_digit == app.digit_text)
+    wait_for(lambda: app.shown_frame_id == fid - 1 and app.shown_digit == app.digit_text)
     res["digit"] = app.shown_digit
     click("replay_play")
     wait_for(lambda: app.source.playing)

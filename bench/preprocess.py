@@ -73,6 +73,23 @@ def c_bytes(rows: np.ndarray) -> str:
     return "{\n" + ",\n".join(one(r) for r in rows) + "\n}"
 
 
+# -nostdlib: the two libc routines preprocess.c uses, word at a time like the Pico SDK's
+# (a byte loop would charge preprocessing ~8 cycles per byte cleared)
+LIBC_WORDWISE = "\n".join([
+    "#include <stdint.h>",
+    "void *memset(void *d, int c, size_t n) { unsigned char *p = d; uint32_t w = (uint8_t)c * 0x01010101u;",
+    "  while (n && ((uintptr_t)p & 3)) { *p++ = (unsigned char)c; n--; }",
+    "  uint32_t *q = (uint32_t *)(void *)p; for (; n >= 16; n -= 16, q += 4) { q[0] = w; q[1] = w; q[2] = w; q[3] = w; }",
+    "  for (; n >= 4; n -= 4) *q++ = w;",
+    "  p = (unsigned char *)q; while (n--) *p++ = (unsigned char)c; return d; }",
+    "void *memcpy(void *d, const void *s, size_t n) { unsigned char *p = d; const unsigned char *q = s;",
+    "  if ((((uintptr_t)p | (uintptr_t)q) & 3) == 0) { uint32_t *a = (uint32_t *)(void *)p;",
+    "    const uint32_t *b = (const uint32_t *)(const void *)q; for (; n >= 4; n -= 4) *a++ = *b++;",
+    "    p = (unsigned char *)a; q = (const unsigned char *)b; }",
+    "  while (n--) *p++ = *q++; return d; }",
+])
+
+
 def rp2040_cycles(frames: np.ndarray) -> dict | None:
     """pp_run on the emulated RP2040: cycles per frame; None when the tools are missing."""
     spec = importlib.util.spec_from_file_location("rp2040_harness", HERE / "rp2040" / "harness.py")
@@ -93,11 +110,7 @@ def rp2040_cycles(frames: np.ndarray) -> dict | None:
     prelude = "\n".join([
         '#include "preprocess.h"',
         "#include <stddef.h>",
-        # -nostdlib: the two libc routines preprocess.c uses
-        "void *memset(void *d, int c, size_t n) { unsigned char *p = d;"
-        " while (n--) *p++ = (unsigned char)c; return d; }",
-        "void *memcpy(void *d, const void *s, size_t n) { unsigned char *p = d; const unsigned char *q = s;"
-        " while (n--) *p++ = *q++; return d; }",
+        LIBC_WORDWISE,
         f"static const uint8_t pp_frames[{n}][{height * width}] = {frame_array};",
         "static uint8_t pp_out[784];",
         "static unsigned pp_v;",

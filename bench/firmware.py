@@ -69,7 +69,7 @@ def portable_sizes(model: str) -> dict[str, dict[str, int]] | None:
 def pipeline(model: str) -> FramePipeline:
     """The host build of pp_run + classifier_run for the chosen model."""
     if model == "float":
-        return FramePipeline()
+        return FramePipeline(model="float")
     pipe = FramePipeline.__new__(FramePipeline)
     sources = [CORE_DIR / "preprocess.c", CORE_DIR / "classifier.c", CORE_DIR / "model" / "model_int8.c",
                CORE_DIR / "model" / "net_int8_fast.c"]

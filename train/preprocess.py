@@ -234,14 +234,21 @@ def _relative_ink(paper: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.where(paper > q, ((paper - q) * RECIP[paper] + 128) >> 8, 0)
 
 
-def _ink_map(work: np.ndarray, dark_on_light: np.ndarray, p: PreprocessParams):
-    """(ink (B, gh, gw), paper on the half grid (B, hh, hw) or None) of one reading per frame."""
-    q = np.where(dark_on_light[:, None, None], work, 255 - work)
+def _paper_half_batch(work: np.ndarray, dark_on_light: bool, p: PreprocessParams) -> np.ndarray:
+    """(B, hh, hw): the closing of the 2x2 block maxima of q (v, or 255 - v light on dark)."""
+    q = work if dark_on_light else 255 - work
+    return _close_or_open(_half_max(q), (p.bg_radius + 1) // 2, closing=True)
+
+
+def _ink_map(work: np.ndarray, dark_on_light: bool, p: PreprocessParams, paper_half: np.ndarray | None = None):
+    """(ink (B, gh, gw), paper per work pixel (B, gh, gw) or None) of one reading of every frame."""
+    q = work if dark_on_light else 255 - work
     if not p.bg_remove:
         return 255 - q, None
-    paper_half = _close_or_open(_half_max(q), (p.bg_radius + 1) // 2, closing=True)
+    if paper_half is None:
+        paper_half = _paper_half_batch(work, dark_on_light, p)
     paper = _paper_at(paper_half, *work.shape[1:])
-    return _relative_ink(paper, q), paper_half
+    return _relative_ink(paper, q), paper
 
 
 def _otsu(d: np.ndarray) -> np.ndarray:
@@ -292,7 +299,7 @@ class _Reading:
     """One polarity's ink, levels and components (read_frame() in C)."""
     dark_on_light: int
     ink: np.ndarray            # (gh, gw) int64
-    paper_half: np.ndarray | None
+    paper: np.ndarray | None   # (gh, gw): the paper under each work pixel (bg_remove)
     lo: int
     hi: int
     t: int
@@ -398,15 +405,10 @@ def _choose(r: _Reading, p: PreprocessParams) -> None:
     r.union = (x0, y0, x1, y1)
 
 
-def _read(work: np.ndarray, dark_on_light: int, p: PreprocessParams, ink=None, paper_half=None,
-          levels=None) -> _Reading:
-    """Stages 2-5 of one frame in one polarity (the batch may have computed 2-4 already)."""
-    if ink is None:
-        ink_b, ph_b = _ink_map(work[None], np.array([bool(dark_on_light)]), p)
-        ink, paper_half = ink_b[0], None if ph_b is None else ph_b[0]
-        levels = tuple(v[0] for v in _levels(ink_b, p))
+def _read(dark_on_light: int, p: PreprocessParams, ink: np.ndarray, paper, levels) -> _Reading:
+    """Stage 5 of one frame in one polarity, from its batch-computed ink and levels."""
     lo, hi, t, sat, low = (int(v) for v in levels)
-    r = _Reading(int(dark_on_light), ink, paper_half, lo, hi, t, sat, bool(low))
+    r = _Reading(int(dark_on_light), ink, paper, lo, hi, t, sat, bool(low))
     if r.low_contrast:
         r.no_digit, r.comps, r.labels = ND_LOW_CONTRAST, [], np.zeros_like(ink)
         return r
@@ -416,50 +418,58 @@ def _read(work: np.ndarray, dark_on_light: int, p: PreprocessParams, ink=None, p
     return r
 
 
-def _paper_half(work: np.ndarray, dark_on_light: int, p: PreprocessParams, r: _Reading) -> np.ndarray:
-    """The half-grid paper of one reading of this frame (the reading's own when it has one)."""
-    if r.paper_half is not None and r.dark_on_light == dark_on_light:
-        return r.paper_half
-    q = work if dark_on_light else 255 - work
-    return _close_or_open(_half_max(q[None]), (p.bg_radius + 1) // 2, closing=True)[0]
+def _read_batch(idx: np.ndarray, work: np.ndarray, dark_on_light: bool, p: PreprocessParams,
+                paper_half: np.ndarray | None) -> dict:
+    """Stages 2-5 of the frames idx in one polarity: {frame index: _Reading}."""
+    if len(idx) == 0:
+        return {}
+    ink, paper = _ink_map(work[idx], dark_on_light, p, None if paper_half is None else paper_half[idx])
+    levels = _levels(ink, p)
+    return {int(i): _read(dark_on_light, p, ink[k], None if paper is None else paper[k], [v[k] for v in levels])
+            for k, i in enumerate(idx)}
 
 
-def _vote(work: np.ndarray, r: _Reading, p: PreprocessParams) -> bool:
-    """True for dark on light: vote_polarity() in C."""
-    gh, gw = work.shape
-    c = _paper_half(work, 1, p, r)
-    o = 255 - _paper_half(work, 0, p, r)
-    hh, hw = c.shape
-    ux0, uy0, ux1, uy1 = r.union
-    m = max(2, max(ux1 - ux0 + 1, uy1 - uy0 + 1) * VOTE_MARGIN_PCT // 100)
-    x0, x1 = max(ux0 - m, 0) // 2, min(ux1 + m, gw - 1) // 2
-    y0, y1 = max(uy0 - m, 0) // 2, min(uy1 + m, gh - 1) // 2
+def _vote_batch(idx: np.ndarray, readings: dict, closing_dl: np.ndarray, closing_ld: np.ndarray,
+                work_shape: tuple[int, int]) -> dict:
+    """vote_polarity() in C for the frames idx (each reading has a chosen digit): {i: dark on light}."""
+    if len(idx) == 0:
+        return {}
+    gh, gw = work_shape
+    c = closing_dl[idx]
+    o = 255 - closing_ld[idx]
+    n, hh, hw = c.shape
+    box = np.array([readings[int(i)].union for i in idx]).reshape(-1, 4)   # x0 y0 x1 y1
+    size = np.maximum(box[:, 2] - box[:, 0] + 1, box[:, 3] - box[:, 1] + 1)
+    m = np.maximum(2, size * VOTE_MARGIN_PCT // 100)
+    x0, x1 = np.maximum(box[:, 0] - m, 0) // 2, np.minimum(box[:, 2] + m, gw - 1) // 2
+    y0, y1 = np.maximum(box[:, 1] - m, 0) // 2, np.minimum(box[:, 3] + m, gh - 1) // 2
+    yy, xx = np.arange(hh)[None, :, None], np.arange(hw)[None, None, :]
+    region = ((yy >= y0[:, None, None]) & (yy <= y1[:, None, None]) &
+              (xx >= x0[:, None, None]) & (xx <= x1[:, None, None]))
     d = c - o
-    region = np.sort(d[y0:y1 + 1, x0:x1 + 1].ravel())
-    nr = len(region)
-    dmed, dhi = int(region[(nr - 1) // 2]), int(region[nr - 1 - nr // 16])
+    nr = (x1 - x0 + 1) * (y1 - y0 + 1)
+    ranked = np.sort(np.where(region, d, 1 << 20).reshape(n, -1), axis=1)
+    dmed = ranked[np.arange(n), (nr - 1) // 2][:, None, None]
+    dhi = ranked[np.arange(n), nr - 1 - nr // 16][:, None, None]
     stroke = (d - dmed) * 100 > (dhi - dmed) * VOTE_FEATURE_PCT
     mid = (c + o) >> 1
-    ground_mid = np.where(stroke, 0, mid)
-    ground_n = (~stroke).astype(np.int64)
     rg = VOTE_GROUND_R
 
-    def box_sum(a):     # sums over [i-R, i+R] on both axes, clipped
-        for axis in (1, 0):
-            cs = np.cumsum(np.pad(a, [(rg + 1, rg) if ax == axis else (0, 0) for ax in range(2)]), axis=axis)
-            n = a.shape[axis]
-            hi = np.take(cs, np.arange(n) + 2 * rg + 1, axis=axis)
-            lo = np.take(cs, np.arange(n), axis=axis)
-            a = hi - lo
+    def box_sum(a):     # sums over [i-R, i+R] along both grid axes, clipped
+        for axis in (2, 1):
+            width = [(0, 0)] * 3
+            width[axis] = (rg + 1, rg)
+            cs = np.cumsum(np.pad(a, width), axis=axis)
+            k = a.shape[axis]
+            a = np.take(cs, np.arange(k) + 2 * rg + 1, axis=axis) - np.take(cs, np.arange(k), axis=axis)
         return a
 
-    s, n = box_sum(ground_mid), box_sum(ground_n)
-    sel = np.zeros_like(stroke)
-    sel[y0:y1 + 1, x0:x1 + 1] = True
-    sel &= stroke & (n > 0)
-    vd = int(d[sel & (mid * n < s)].sum())
-    vl = int(d[sel & (mid * n > s)].sum())
-    return vd >= vl
+    gsum = box_sum(np.where(stroke, 0, mid))
+    gcnt = box_sum((~stroke).astype(np.int64))
+    voting = region & stroke & (gcnt > 0)
+    vd = np.where(voting & (mid * gcnt < gsum), d, 0).sum(axis=(1, 2))
+    vl = np.where(voting & (mid * gcnt > gsum), d, 0).sum(axis=(1, 2))
+    return {int(i): bool(vd[k] >= vl[k]) for k, i in enumerate(idx)}
 
 
 def _overlaps(n_src: int, n_dst: int) -> np.ndarray:
@@ -469,7 +479,24 @@ def _overlaps(n_src: int, n_dst: int) -> np.ndarray:
     return np.maximum(np.minimum((j + 1) * n_dst, (i + 1) * n_src) - np.maximum(j * n_dst, i * n_src), 0)
 
 
-def _digit(frame_roi: np.ndarray, r: _Reading, p: PreprocessParams, bins) -> dict:
+def _source_index(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """Frame pixel -> work bin along one axis: (bin of each frame pixel, contiguous). Downscaling
+    bins tile the ROI (a box of bins is a slice of pixels); upscaling ones repeat single pixels."""
+    contiguous = bool(np.all(lo[1:] == hi[:-1]))
+    return (np.repeat(np.arange(len(lo)), hi - lo) if contiguous else None), contiguous
+
+
+def _box_axis(u0: int, u1: int, bins, src_index) -> tuple[np.ndarray, np.ndarray]:
+    """(frame indices, their work bins) of the work range [u0, u1] along one axis, in order."""
+    lo, hi = bins
+    bin_of, contiguous = src_index
+    if contiguous:
+        return np.arange(lo[u0], hi[u1]), bin_of[lo[u0]:hi[u1]]
+    return (np.concatenate([np.arange(lo[g], hi[g]) for g in range(u0, u1 + 1)]),
+            np.concatenate([np.full(hi[g] - lo[g], g) for g in range(u0, u1 + 1)]))
+
+
+def _digit(frame_roi: np.ndarray, r: _Reading, p: PreprocessParams, bins, src_index) -> dict:
     """Stages 7-8 of one frame whose reading has a chosen digit: levels, box, placement."""
     ux0, uy0, ux1, uy1 = r.union
     sel_labels = np.array([0] + [c["reason"] in (CAND_CHOSEN, CAND_MERGED) for c in r.comps], bool)
@@ -489,19 +516,11 @@ def _digit(frame_roi: np.ndarray, r: _Reading, p: PreprocessParams, bins) -> dic
     lut = _lut(dt, dsat)
     other = (lab > 0) & ~sel          # pixels of components that are not the digit
     if p.full_res:
-        (xb0, xb1), (yb0, yb1) = bins
-        gxs = np.concatenate([np.full(xb1[g] - xb0[g], g) for g in range(ux0, ux1 + 1)])
-        gys = np.concatenate([np.full(yb1[g] - yb0[g], g) for g in range(uy0, uy1 + 1)])
-        xs = np.concatenate([np.arange(xb0[g], xb1[g]) for g in range(ux0, ux1 + 1)])
-        ys = np.concatenate([np.arange(yb0[g], yb1[g]) for g in range(uy0, uy1 + 1)])
+        xs, gxs = _box_axis(ux0, ux1, bins[0], src_index[0])
+        ys, gys = _box_axis(uy0, uy1, bins[1], src_index[1])
         q = frame_roi[np.ix_(ys, xs)].astype(np.int64)
         q = q if r.dark_on_light else 255 - q
-        if p.bg_remove:
-            gh, gw = r.ink.shape
-            paper = _paper_at(r.paper_half[None], gh, gw)[0]
-            ink = _relative_ink(paper[np.ix_(gys, gxs)], q)
-        else:
-            ink = 255 - q
+        ink = _relative_ink(r.paper[np.ix_(gys, gxs)], q) if p.bg_remove else 255 - q
         src = np.where(other[np.ix_(gys - uy0, gxs - ux0)], 0, lut[ink])
     else:
         src = np.where(other, 0, lut[r.ink[uy0:uy1 + 1, ux0:ux1 + 1]])
@@ -592,27 +611,36 @@ def preprocess_batch(frames: np.ndarray, params: PreprocessParams | None = None,
     rois = frames[:, ry:ry + rh, rx:rx + rw]
     bins = (_bins(rw, gw), _bins(rh, gh))
 
-    # 1-4 for every frame in the first reading (dark on light unless fixed otherwise)
+    src_index = (_source_index(*bins[0]), _source_index(*bins[1]))
+
+    # 1-5 for every frame in the first reading (dark on light unless fixed otherwise)
     work = _area_down(rois, gw, gh)
+    everyone = np.arange(b)
     first = p.polarity != POLARITY_LIGHT_ON_DARK
-    ink, paper_half = _ink_map(work, np.full(b, first), p)
-    levels = _levels(ink, p)
+    closing = {}
+    if p.bg_remove or p.polarity == POLARITY_AUTO:
+        closing[first] = _paper_half_batch(work, first, p)
+    readings = _read_batch(everyone, work, first, p, closing.get(first))
+    if p.polarity == POLARITY_AUTO:
+        # 6. the vote around each dark-on-light digit needs the light-on-dark paper too
+        closing[False] = _paper_half_batch(work, False, p)
+        chosen = np.array([i for i in everyone if readings[i].chosen], np.int64)
+        votes = _vote_batch(chosen, readings, closing[True], closing[False], (gh, gw))
+        flip = np.array([i for i in everyone if not readings[i].chosen or not votes[i]], np.int64)
+        light = _read_batch(flip, work, False, p, closing[False])
+        # with no dark-on-light digit, a light-on-dark one counts only if its vote agrees
+        retry = np.array([i for i in flip if not readings[i].chosen and light[i].chosen], np.int64)
+        votes.update(_vote_batch(retry, light, closing[True], closing[False], (gh, gw)))
+        for i in flip:
+            if readings[i].chosen or (light[i].chosen and not votes[i]):
+                readings[i] = light[i]
+            elif readings[i].no_digit == ND_NONE:
+                readings[i].no_digit = ND_NO_CANDIDATE
 
     per_frame = []
-    for i in range(b):
-        r = _read(work[i], first, p, ink[i], None if paper_half is None else paper_half[i],
-                  tuple(v[i] for v in levels))
-        if p.polarity == POLARITY_AUTO:
-            if r.chosen:
-                if not _vote(work[i], r, p):
-                    r = _read(work[i], 0, p)
-            else:
-                lod = _read(work[i], 0, p)
-                if lod.chosen and not _vote(work[i], lod, p):
-                    r = lod
-                elif r.no_digit == ND_NONE:
-                    r.no_digit = ND_NO_CANDIDATE
-        d = _digit(rois[i], r, p, bins) if r.chosen else {}
+    for i in everyone:
+        r = readings[i]
+        d = _digit(rois[i], r, p, bins, src_index) if r.chosen else {}
         if r.chosen and "no_digit" in d:
             r.no_digit = d["no_digit"]
         found = r.no_digit == ND_NONE and "out" in d

@@ -9,7 +9,7 @@ and the accuracy of the full pipeline on the simulated camera test set.
    arm-none-eabi-gcc -mcpu=cortex-m0plus -mthumb -Os: text/data/bss per file and in total.
 2. Where the Pico SDK is found ($PICO_SDK_PATH or ~/.pico-sdk/sdk/<version>): the firmware
    built (incrementally, under build/firmware*/), its static SRAM and flash use counted
-   from the ELF (see pico4ml.host_twin.fwbuild for exactly what is counted).
+   from the ELF (see pico4ml.common.fwbuild for exactly what is counted).
 3. The board's pipeline, C preprocessing (default parameters) + the exported net(), built
    for the host and run through ctypes on the simulated camera test set
    (pico4ml.train.camera_set: 324x324 frames), and on the same frames 2x2-binned to
@@ -20,7 +20,6 @@ Prints its figures and ends with one JSON line of them (null where not measured)
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import re
 import shutil
@@ -32,25 +31,21 @@ from pathlib import Path
 
 import numpy as np
 
-from pico4ml.host_twin import fwbuild
-from pico4ml.host_twin.cbuild import BuildError, build
-from pico4ml.host_twin.classify import ClassifierResult, FramePipeline
-from pico4ml.train.paths import CORE_DIR
+from pico4ml.common import fwbuild, manifest
+from pico4ml.common.cbuild import BuildError
+from pico4ml.common.paths import CORE_DIR
+from pico4ml.host_twin.classify import FramePipeline
 
 CROSS_FLAGS = ["-mcpu=cortex-m0plus", "-mthumb", "-Os", "-std=c11", "-Wall", "-Wextra"]
 
 
-def portable_sizes(model: str) -> dict[str, dict[str, int]] | None:
+def portable_sizes(model: str | None) -> dict[str, dict[str, int]] | None:
     """{file: {text, data, bss}} for the portable C of one firmware build (None without the cross compiler)."""
     if shutil.which("arm-none-eabi-gcc") is None or shutil.which("arm-none-eabi-size") is None:
         return None
-    files = [CORE_DIR / n for n in ("protocol.c", "device.c", "preprocess.c", "classifier.c")]
-    defines = []
-    if model == "int8":
-        files += [CORE_DIR / "model" / "model_int8.c", CORE_DIR / "model" / "net_int8_fast.c"]
-        defines = ["-DPICO4ML_MODEL_INT8=1"]
-    else:
-        files.append(CORE_DIR / "model" / "model_float.c")
+    entry = manifest.get(model)
+    files = [CORE_DIR / n for n in ("protocol.c", "device.c", "preprocess.c")] + entry.classifier_sources()
+    defines = entry.defines()
     sizes = {}
     with tempfile.TemporaryDirectory() as tmp:
         for src in files:
@@ -64,23 +59,6 @@ def portable_sizes(model: str) -> dict[str, dict[str, int]] | None:
             text, data, bss = (int(v) for v in re.findall(r"^\s*(\d+)\s+(\d+)\s+(\d+)", out, re.M)[0])
             sizes[str(src.relative_to(CORE_DIR))] = {"text": text, "data": data, "bss": bss}
     return sizes
-
-
-def pipeline(model: str) -> FramePipeline:
-    """The host build of pp_run + classifier_run for the chosen model."""
-    if model == "float":
-        return FramePipeline(model="float")
-    pipe = FramePipeline.__new__(FramePipeline)
-    sources = [CORE_DIR / "preprocess.c", CORE_DIR / "classifier.c", CORE_DIR / "model" / "model_int8.c",
-               CORE_DIR / "model" / "net_int8_fast.c"]
-    pipe.lib = ctypes.CDLL(str(build("pico4ml_pipeline_int8", sources, shared=True,
-                                     flags=["-O2", "-DPICO4ML_MODEL_INT8=1"])))
-    pipe.lib.pp_run.restype = ctypes.c_int
-    pipe.lib.pp_run.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    pipe.lib.classifier_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(ClassifierResult)]
-    pipe.lib.classifier_model_name.restype = ctypes.c_char_p
-    return pipe
 
 
 def bin2x2(frames: np.ndarray) -> np.ndarray:
@@ -98,12 +76,12 @@ def accuracy(pipe: FramePipeline, frames: np.ndarray, labels: np.ndarray) -> tup
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=2000, help="camera test frames to score (default %(default)s)")
-    p.add_argument("--model", choices=("float", "int8"), default="int8",
-                   help="which model the firmware and the pipeline use (default %(default)s, as the CMake default)")
+    p.add_argument("--model", choices=manifest.choices(), default=manifest.default_name(),
+                   help="which manifest model the firmware and the pipeline use (default %(default)s, as CMake's)")
     p.add_argument("--no-build", action="store_true", help="do not build the firmware even if the SDK is present")
     p.add_argument("--data-dir", help="MNIST directory (default: see pico4ml.train.data)")
     args = p.parse_args(argv)
-    figures: dict = {"model": args.model}
+    figures: dict = {"model": manifest.get(args.model).name}
 
     # 1. portable C for the M0+
     sizes = portable_sizes(args.model)
@@ -132,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         t0 = time.perf_counter()
         try:
-            fw = fwbuild.build_firmware(sdk=sdk, int8=args.model == "int8")
+            fw = fwbuild.build_firmware(sdk=sdk, model=args.model)
         except fwbuild.FirmwareBuildError as e:
             print(f"firmware: build failed: {e}", file=sys.stderr)
         else:
@@ -149,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(camera_accuracy=None, camera_accuracy_binned162=None, camera_frames=0)
     try:
         from pico4ml.train.camera_set import camera_test_set
-        pipe = pipeline(args.model)
+        pipe = FramePipeline(model=args.model)
         frames, labels, printed = camera_test_set(args.frames, data_dir=args.data_dir)
     except (BuildError, OSError, RuntimeError, ImportError) as e:
         print(f"camera accuracy: skipped ({e})")

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pico4ml.host_gui import protocol as P
+from pico4ml.common import protocol as P
 from pico4ml.host_gui import synthetic as S
 from pico4ml.host_gui.headless import run_python, why_no_display
 from pico4ml.host_gui.hostcheck import try_load

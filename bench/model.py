@@ -22,7 +22,7 @@ from pico4ml.export.parity import HostModel, compare
 from pico4ml.train.data import load_mnist
 from pico4ml.train.evaluate import camera_inputs
 from pico4ml.train.models import load_model, numpy_forward, load_state, save_checkpoint
-from pico4ml.train.paths import DEFAULT_CHECKPOINT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT
 from pico4ml.train.train import DEFAULT_EPOCHS, train
 
 

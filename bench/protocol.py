@@ -4,7 +4,7 @@ decoder throughput, and what the host twin really sends.
     python bench/protocol.py              # everything (about 15 s)
     python bench/protocol.py --twin-seconds 0   # without the twin run
 
-1. Wire size of each message type, encoded by host_gui/protocol.py on random pixels (the
+1. Wire size of each message type, encoded by common/protocol.py on random pixels (the
    worst case for COBS), and the bandwidth each stream option needs at 10/15/30 fps
    against the ~500 KB/s that USB full-speed CDC carries in practice (docs/protocol.md).
 2. Python decoder throughput (MB/s) on a stream of default-option messages.
@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 
-from pico4ml.host_gui import protocol as P
+from pico4ml.common import protocol as P
 
 USB_FS_PRACTICAL = 500_000  # bytes/s, docs/protocol.md
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pico4ml.train.paths import MODEL_C_DIR
+from pico4ml.common import manifest
+from pico4ml.common.paths import MODEL_C_DIR
 
 HERE = Path(__file__).resolve().parent
 
@@ -71,15 +72,14 @@ def _model_object(name: str, sources: list[Path], image) -> Path:
 def emulate(x_flat: np.ndarray, host_float: np.ndarray, host_int8: np.ndarray, host_fast: np.ndarray,
             nf: int, ni: int, nk: int) -> tuple[dict, dict, dict]:
     """Run the three images: float, TinyGrad-rendered int8, hand-written int8."""
-    from pico4ml.export.int8_host import FAST_C, MODEL_C
-    float_c = MODEL_C_DIR / "model_float.c"
+    float_c = manifest.get("mlp_float").sources[0]
     # float: the u8 -> float conversion (as classifier.c does it) runs before the timed net() call
     fl = run_model("float", [float_c], "model_float.h", "net(bench_xf, out);", "static float bench_xf[784];",
                    x_flat[:nf], host_float[:nf], 60_000_000,
                    prepare_macro="for (int i = 0; i < 784; i++) bench_xf[i] = (in)[i] * MODEL_FLOAT_INPUT_SCALE;")
-    rd = run_model("int8", [MODEL_C], "model_int8.h", "net_int8(in, out);", "", x_flat[:ni], host_int8[:ni],
+    rd = run_model("int8", list(manifest.get("mlp_int8").sources), "model_int8.h", "net_int8(in, out);", "", x_flat[:ni], host_int8[:ni],
                    6_000_000)
-    fa = run_model("int8_fast", [MODEL_C, FAST_C], "model_int8.h", "net_int8_fast(in, out);",
+    fa = run_model("int8_fast", list(manifest.get("mlp_int8_fast").sources), "model_int8.h", "net_int8_fast(in, out);",
                    '#include "net_int8_fast.h"', x_flat[:nk], host_fast[:nk], 3_000_000)
     return fl, rd, fa
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from pico4ml.export.int8_host import HostInt8Net
     from pico4ml.export.parity import HostModel
     from pico4ml.train.data import load_mnist
-    from pico4ml.train.paths import DEFAULT_CHECKPOINT
+    from pico4ml.common.paths import DEFAULT_CHECKPOINT
     from pico4ml.train.quantize import int8_forward, int8_path, load_quantized
 
     from pico4ml.train.data import MnistError
@@ -117,12 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     x_flat = x_test.reshape(len(x_test), -1)
-    float_c = MODEL_C_DIR / "model_float.c"
+    float_c = manifest.get("mlp_float").sources[0]
 
     # host builds of the very C that runs on the emulated core: accuracy on all 10,000
     host_float = HostModel(float_c).logits(x_test)
-    host_int8 = HostInt8Net("net_int8")(x_test)
-    host_fast = HostInt8Net("net_int8_fast")(x_test)
+    host_int8 = HostInt8Net("mlp_int8")(x_test)
+    host_fast = HostInt8Net("mlp_int8_fast")(x_test)
     ref_int8 = int8_forward(q, x_test)
     float_accuracy = float((host_float.argmax(1) == y_test).mean())
     int8_accuracy = float((host_int8.argmax(1) == y_test).mean())

@@ -17,12 +17,9 @@ from tinygrad.nn.state import get_state_dict
 from pico4ml.export.tinygrad_c import TINYGRAD_VERSION, RenderError, buffer_names, render_function
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import INPUT_SCALE, CheckpointError, load_model
-from pico4ml.train.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
+from pico4ml.common.budgets import FLASH_FOR_WEIGHTS, RAM_FOR_SCRATCH
+from pico4ml.common.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
 
-# What the Pico4ML can give a model: its 2 MB flash less ~128 KB for the firmware itself
-# (measured: ~68 KB), and a small slice of the SRAM that frame buffers mostly fill.
-FLASH_FOR_WEIGHTS = 2 * 1024 * 1024 - 128 * 1024
-RAM_FOR_SCRATCH = 8 * 1024
 
 
 class ModelTooBigError(RuntimeError):

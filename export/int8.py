@@ -24,7 +24,7 @@ from tinygrad import Tensor, dtypes
 from pico4ml.export.export import ModelTooBigError, check_fits
 from pico4ml.export.tinygrad_c import TINYGRAD_VERSION, RenderedC, RenderError, render_function
 from pico4ml.train.quantize import QuantizedMLP, QuantizeError, int8_forward, int8_path, load_quantized
-from pico4ml.train.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
 
 PREFIX = "model_int8"
 # Scalar unrolling for the hidden layer's kernel: 8 outputs x 2 inputs per loop step

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pico4ml.host_twin.cbuild import build
+from pico4ml.common.cbuild import build
 from pico4ml.train.models import INPUT_SCALE
 
 

@@ -36,7 +36,7 @@ class HostModel:
 
     def __init__(self, checkpoint: str | Path | None = None) -> None:
         from pico4ml.train import models
-        from pico4ml.train.paths import DEFAULT_CHECKPOINT
+        from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
         self.path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         self.state, self.metadata = models.load_state(self.path)

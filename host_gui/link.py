@@ -155,7 +155,7 @@ def open_port(port: str, baudrate: int = DEFAULT_BAUD, timeout: float = 0.05) ->
 
 
 def _default_decoder() -> Any:
-    from .protocol import Decoder
+    from pico4ml.common.protocol import Decoder
 
     return Decoder()
 

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from . import protocol as P
+from pico4ml.common import protocol as P
 from .cli import add_common, check_args, make_state, open_source, sigterm_as_interrupt
 from .link import LinkStatus
 from .state import Prediction, State

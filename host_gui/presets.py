@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pico4ml.train.preprocess import PreprocessParams
 
-from . import protocol as P
+from pico4ml.common import protocol as P
 
 PRESET_FORMAT = 1
 # User-facing ranges of the preprocessing fields (the C's pp_validate_params rules).

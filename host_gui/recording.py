@@ -130,7 +130,7 @@ class Replay:
 def load_replay(path: str | Path, decoder_factory: Callable[[], Any] | None = None) -> Replay:
     """Decode a whole recording into timed messages (what scrubbing needs)."""
     if decoder_factory is None:
-        from .protocol import Decoder as decoder_factory  # noqa: N813
+        from pico4ml.common.protocol import Decoder as decoder_factory  # noqa: N813
     path = Path(path)
     if not path.is_file():
         raise RecordingError(f"{path}: no such recording")

@@ -9,7 +9,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from . import protocol as P
+from pico4ml.common import protocol as P
 from .link import Link, LinkStatus
 from .recording import Recorder, Replay, load_replay
 from .state import State

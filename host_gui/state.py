@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import protocol as P
+from pico4ml.common import protocol as P
 from .hostcheck import CheckResult, HostModel
 from .link import LinkStatus
 

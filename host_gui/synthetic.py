@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import protocol as P
+from pico4ml.common import protocol as P
 
 
 def camera_frame(digit: int, size: int = 324, seed: int = 0) -> np.ndarray:

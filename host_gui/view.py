@@ -20,7 +20,7 @@ import dearpygui.dearpygui as dpg
 from pico4ml.train.preprocess import PreprocessParams
 
 from . import images
-from . import protocol as P
+from pico4ml.common import protocol as P
 from .presets import PARAM_RANGES, Settings
 from .state import State
 

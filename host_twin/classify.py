@@ -1,10 +1,11 @@
 """pico4ml-classify: run the exact firmware pipeline on saved camera frames.
 
 The C preprocessing (core/preprocess.c) and the built-in model's net() with the
-classifier's verdict (core/classifier.c + core/model/) are compiled for the host by
-cbuild and called through ctypes, so the answer is the board's answer for the same
-frame and parameters. By default that is the firmware's default build: the int8 model
-run by the hand-written kernel net_int8_fast(); `--model float` picks the float one.
+classifier's verdict (core/classifier.c + the sources core/model/manifest.json names) are
+compiled for the host by cbuild and called through ctypes, so the answer is the board's
+answer for the same frame and parameters. By default that is the firmware's default
+model (the manifest's: the int8 MLP run by the hand-written kernel net_int8_fast());
+`--model float` picks the float one.
 Parameters are the defaults, or a GUI preset (`--preset FILE`) and/or `--param
 NAME=VALUE` on top. Prints one line per frame: `<path> <digit> <score>`, or
 `<path> - <score>` when there is no digit or the answer is unsure.
@@ -21,16 +22,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pico4ml.host_twin.cbuild import BuildError, build
+from pico4ml.common import manifest
+from pico4ml.common.cbuild import BuildError, build
+from pico4ml.common.paths import CORE_DIR
 from pico4ml.train import preprocess as pp
-from pico4ml.train.paths import CORE_DIR
 
 OUT = 28
 STATUS_NO_DIGIT = pp.NO_DIGIT                     # pp_run's status
 DIGIT, NO_DIGIT, UNSURE = 0, 1, 2                 # CLASSIFIER_* (core/classifier.h)
 STATUS_NAMES = ("digit", "no digit", "unsure")
-MODELS = ("int8", "float")
-DEFAULT_MODEL = "int8"                            # as the firmware builds by default (PICO4ML_MODEL_INT8)
 PRESET_FORMAT = 1                                 # host_gui/presets.py writes this format
 FIXED_FIELDS = ("version", "size", "reserved")    # set by the layout, not by a user
 
@@ -48,27 +48,15 @@ class Answer(NamedTuple):
     status: int         # DIGIT, NO_DIGIT or UNSURE, decided by classifier_set_status()
 
 
-def model_sources(model: str) -> list[Path]:
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
-    model_dir = CORE_DIR / "model"
-    if model == "int8":
-        return [model_dir / "model_int8.c", *sorted(model_dir.glob("net_int8_*.c"))]
-    return [model_dir / "model_float.c"]
-
-
 class FramePipeline:
     """pp_run + classifier_run + classifier_set_status from one shared library built from core/*.c."""
 
-    def __init__(self, flags: list[str] | None = None, model: str = DEFAULT_MODEL, int8: bool | None = None) -> None:
-        """model "int8" (the firmware's default: -DPICO4ML_MODEL_INT8=1) or "float"; int8= is the
-        older spelling of the same choice."""
-        if int8 is not None:
-            model = "int8" if int8 else "float"
-        sources = [CORE_DIR / "preprocess.c", CORE_DIR / "classifier.c", *model_sources(model)]
-        self.model = model
-        flags = list(flags if flags is not None else ["-O2"]) + [f"-DPICO4ML_MODEL_INT8={int(model == 'int8')}"]
-        self.lib = ctypes.CDLL(str(build(f"pico4ml_pipeline_{model}", sources, shared=True, flags=flags)))
+    def __init__(self, flags: list[str] | None = None, model: str | None = None) -> None:
+        """model: a name or alias of core/model/manifest.json; None is the firmware's default."""
+        self.model = manifest.get(model)
+        sources = [CORE_DIR / "preprocess.c", *self.model.classifier_sources()]
+        flags = list(flags if flags is not None else ["-O2"]) + self.model.defines()
+        self.lib = ctypes.CDLL(str(build(f"pico4ml_pipeline_{self.model.name}", sources, shared=True, flags=flags)))
         self.lib.pp_run.restype = ctypes.c_int
         self.lib.pp_run.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                     ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
@@ -232,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("frames", nargs="+", metavar="FRAME", type=Path,
                     help="8-bit grayscale PGM or PNG, any size (the camera gives 324x324); "
                          "colour images are converted to gray with a warning")
-    ap.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
-                    help="built-in model: int8 (default, as the firmware: the hand-written fast kernel) or float")
+    ap.add_argument("--model", choices=manifest.choices(), default=None,
+                    help=f"built-in model (default: the firmware's, {manifest.default_name()}; "
+                         "'float' is the float MLP)")
     ap.add_argument("--preset", type=Path, metavar="FILE",
                     help="preprocessing parameters from a pico4ml-gui preset (JSON)")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",

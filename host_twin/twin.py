@@ -6,8 +6,9 @@ PNG/JPG frames to PGM with OpenCV, and starts it on a pseudo-terminal (default),
 TCP port on 127.0.0.1 or stdin/stdout. It speaks docs/protocol.md exactly as the
 firmware does, so the GUI, the monitor and the tests need no hardware.
 
-Like the firmware (CMake option PICO4ML_MODEL_INT8, ON by default) it runs the int8
-net() unless told otherwise: `--model float` / `start_twin(model="float")`.
+Like the firmware it builds in the default model of core/model/manifest.json (the int8
+MLP with the hand-written kernel) unless told otherwise: `--model float` /
+`start_twin(model="mlp_float")` (any manifest name or alias).
 
 Python API (tests, `pico4ml-gui --sim`):
     with start_twin(frames=[...], port="pty") as twin:
@@ -28,33 +29,28 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from pico4ml.host_twin.cbuild import SANITIZE_FLAGS, BuildError, build
-from pico4ml.train.paths import CORE_DIR, FIRMWARE_DIR
+from pico4ml.common import manifest
+from pico4ml.common.cbuild import SANITIZE_FLAGS, BuildError, build
+from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR
 
 HOST_DIR = FIRMWARE_DIR / "host"
 IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
-MODELS = ("int8", "float")
-DEFAULT_MODEL = "int8"  # as the firmware builds by default
 
 
-def twin_sources(model: str = DEFAULT_MODEL) -> list[Path]:
-    """All C files of the twin: its own host/ files and the firmware's portable core."""
-    if model not in MODELS:
-        raise ValueError(f"model must be 'int8' or 'float', not {model!r}")
-    model_dir = CORE_DIR / "model"
-    model_c = [model_dir / "model_float.c"] if model == "float" else sorted(model_dir.glob("*int8*.c"))
+def twin_sources(model: str | None = None) -> list[Path]:
+    """All C files of the twin: its own host/ files and the firmware's portable core with
+    the manifest's model (None: the firmware's default)."""
     return [HOST_DIR / "twin_main.c", HOST_DIR / "twin_link.c", HOST_DIR / "pgm.c", HOST_DIR / "synth.c",
-            CORE_DIR / "device.c", CORE_DIR / "protocol.c", CORE_DIR / "preprocess.c", CORE_DIR / "classifier.c",
-            *model_c]
+            CORE_DIR / "device.c", CORE_DIR / "protocol.c", CORE_DIR / "preprocess.c",
+            *manifest.get(model).classifier_sources()]
 
 
-def build_twin(sanitize: bool = False, model: str = DEFAULT_MODEL) -> Path:
+def build_twin(sanitize: bool = False, model: str | None = None) -> Path:
     """Compile the twin (cached by cbuild); sanitize adds ASan + UBSan; model picks the built-in net()."""
-    flags = list(SANITIZE_FLAGS) if sanitize else ["-O2"]
-    if model == "int8":
-        flags.append("-DPICO4ML_MODEL_INT8=1")
-    name = "pico4ml-twin" + ("-int8" if model == "int8" else "") + ("-san" if sanitize else "")
-    return build(name, twin_sources(model), flags=flags, include_dirs=[HOST_DIR])
+    entry = manifest.get(model)
+    flags = (list(SANITIZE_FLAGS) if sanitize else ["-O2"]) + entry.defines()
+    name = f"pico4ml-twin-{entry.name}" + ("-san" if sanitize else "")
+    return build(name, twin_sources(entry.name), flags=flags, include_dirs=[HOST_DIR])
 
 
 def write_pgm(path: Path, image: Any) -> None:
@@ -169,15 +165,15 @@ def _drain(stream, sink: collections.deque) -> None:
 
 def start_twin(frames: Any = None, port: int | str | None = None, *, source: Any = None, fps: float = 10.0,
                count: int | None = None, once: bool = False, seed: int = 1, size: tuple[int, int] | None = None,
-               hello_ms: int = 2000, sanitize: bool = False, model: str = DEFAULT_MODEL,
+               hello_ms: int = 2000, sanitize: bool = False, model: str | None = None,
                timeout: float = 60.0) -> TwinHandle:
     """Build (cached) and start the twin.
 
     frames (or source): None = synthetic digits; a PGM/PNG/JPG file or directory; a list
     of files; or a list/array of 2-D uint8 images. port: None or "pty" = a new
     pseudo-terminal; an int = TCP on 127.0.0.1 (0: any free port); "stdio" = the
-    handle's proc.stdin/proc.stdout carry the protocol. model: the net() built in, "int8"
-    (default, like the firmware) or "float".
+    handle's proc.stdin/proc.stdout carry the protocol. model: the built-in model, a name
+    or alias of core/model/manifest.json (None: the firmware's default).
     """
     frames = source if frames is None else frames
     binary = build_twin(sanitize, model)
@@ -245,8 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="seed of the synthetic digits")
     ap.add_argument("--size", metavar="WxH", help="size of synthetic frames (default 324x324)")
     ap.add_argument("--hello-ms", type=int, default=2000, help="HELLO period in ms (0: only at start and on request)")
-    ap.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
-                    help="net() to build in: int8 (default, as the firmware) or float")
+    ap.add_argument("--model", choices=manifest.choices(), default=None,
+                    help="built-in model from core/model/manifest.json (default: the firmware's, "
+                         f"{manifest.default_name()}; 'float' is the float MLP)")
     ap.add_argument("--sanitize", action="store_true", help="build with AddressSanitizer + UBSan (debugging)")
     args = ap.parse_args(argv)
 

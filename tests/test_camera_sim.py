@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pico4ml.train import camera_sim as cs
+from pico4ml.train import camera_clean as cs
 from pico4ml.train import preprocess as pp
 from pico4ml.train.camera_set import camera_test_set, write_pgm
 

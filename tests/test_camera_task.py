@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from pico4ml.host_twin.cbuild import BuildError, build
-from pico4ml.train.paths import CORE_DIR, FIRMWARE_DIR, REPO_ROOT
+from pico4ml.common.cbuild import BuildError, build
+from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 

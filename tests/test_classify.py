@@ -6,17 +6,19 @@ model (train/quantize.py), with the UNSURE rule of docs/preprocessing.md."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from pico4ml.common import manifest
+from pico4ml.common.paths import DEFAULT_CHECKPOINT
 from pico4ml.host_twin import classify
 from pico4ml.train import preprocess as pp
 from pico4ml.train.camera_set import camera_test_set, write_pgm
-from pico4ml.train.paths import DEFAULT_CHECKPOINT
 from pico4ml.train.quantize import float_logits, int8_forward, int8_path, load_quantized
 
 pytestmark = pytest.mark.hostc
@@ -48,9 +50,15 @@ def reference(frame: np.ndarray, q, params: pp.PreprocessParams | None = None) -
     return (str(int(np.argmax(logits))) if sure else "-"), score
 
 
-def test_default_is_the_firmwares_int8(pipeline):
-    assert pipeline.model == classify.DEFAULT_MODEL == "int8" and "int8" in pipeline.model_name
-    assert "int8" not in classify.FramePipeline(model="float").model_name
+def test_default_is_the_firmwares_model(pipeline, frames):
+    """The manifest's default (the firmware's int8 MLP with the fast kernel); `float` swaps
+    the float model in behind the same classifier API, and reads the same digits."""
+    assert pipeline.model.name == manifest.default_name() and pipeline.model.kind == "int8"
+    assert "int8" in pipeline.model_name
+    other = classify.FramePipeline(model="float")
+    assert other.model.kind == "float" and other.model_name != pipeline.model_name
+    same = sum(other.classify(f).digit == pipeline.classify(f).digit for f in frames[0])
+    assert same >= 0.9 * len(frames[0])
     with pytest.raises(ValueError):
         classify.FramePipeline(model="int4")
 
@@ -208,10 +216,10 @@ def lines_for(frame: np.ndarray) -> list[str]:
 
 
 def test_console_script_help():
-    exe = shutil.which("pico4ml-classify")
-    if exe is None:
-        pytest.skip("pico4ml-classify not installed (pip install -e .)")
-    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    exe = Path(sys.executable).with_name("pico4ml-classify")    # this venv's, not another on PATH
+    if not exe.is_file():
+        pytest.skip("pico4ml-classify not installed in this venv (pip install -e .)")
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "FRAME" in proc.stdout and "--preset" in proc.stdout and "--param" in proc.stdout
-    proc = subprocess.run([exe], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "FRAME" in proc.stderr

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pico4ml.train.paths import CORE_DIR, FIRMWARE_DIR
+from pico4ml.common import manifest
+from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR
 
 pytestmark = pytest.mark.cross
 
@@ -34,20 +35,19 @@ def test_portable_sources_exist():
         assert needed in names, f"core/{needed} missing"
 
 
-# Every file as the default (float) build compiles it; the files that depend on the model
-# choice also as the int8 build does.
-CASES = [(src, []) for src in PORTABLE_C] + [(CORE_DIR / n, ["-DPICO4ML_MODEL_INT8=1"])
-                                             for n in ("classifier.c", "device.c")]
+# Every file as the firmware's default build compiles it; classifier.c (the one file that
+# depends on the model choice) also with every other model of the manifest.
+_DEFAULT = manifest.get()
+CASES = [(src, _DEFAULT.defines()) for src in PORTABLE_C] + [
+    (CORE_DIR / "classifier.c", manifest.get(n).defines()) for n in manifest.names() if n != _DEFAULT.name]
 
 
 def _case_id(v) -> str:
-    return str(v.relative_to(CORE_DIR)) if isinstance(v, Path) else ("int8" if v else "float")
+    return str(v.relative_to(CORE_DIR)) if isinstance(v, Path) else (v[0][2:].split("=")[0] if v else "")
 
 
 @pytest.mark.parametrize("src,defines", CASES, ids=_case_id)
 def test_cross_compiles_warning_free(src: Path, defines: list[str], tmp_path: Path):
-    if defines and not (CORE_DIR / "model" / "model_int8.h").is_file():
-        pytest.skip("no int8 model exported yet")
     cmd = [_cc(), *CROSS_FLAGS, *defines, f"-I{CORE_DIR}", f"-I{CORE_DIR / 'model'}", "-c", str(src),
            "-o", str(tmp_path / "out.o")]
     p = subprocess.run(cmd, capture_output=True, text=True)

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from pico4ml.host_twin.cbuild import SANITIZE_FLAGS, BuildError, build
-from pico4ml.train.paths import FIRMWARE_DIR, REPO_ROOT
+from pico4ml.common.cbuild import SANITIZE_FLAGS, BuildError, build
+from pico4ml.common.paths import FIRMWARE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from pico4ml.host_twin import fwbuild
-from pico4ml.train.paths import FIRMWARE_DIR, REPO_ROOT
+from pico4ml.common import fwbuild
+from pico4ml.common.paths import FIRMWARE_DIR, REPO_ROOT
 
 DOCKER = REPO_ROOT / "docker"
 

@@ -2,7 +2,7 @@
 
 Needs the Pico SDK ($PICO_SDK_PATH or ~/.pico-sdk/sdk/<version>) and arm-none-eabi-gcc;
 skipped with the reason otherwise. The build is incremental under build/firmware/.
-Budget (how it is counted: pico4ml.host_twin.fwbuild): static SRAM <= 200 KB, flash <= 2 MB.
+Budget (how it is counted: pico4ml.common.fwbuild): static SRAM <= 200 KB, flash <= 2 MB.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pico4ml.host_twin import fwbuild
+from pico4ml.common import fwbuild
 
 pytestmark = pytest.mark.sdk
 
@@ -106,7 +106,7 @@ def test_board_code_is_in_the_image(firmware):
 @pytest.mark.slow
 def test_float_variant_builds_and_fits():
     sdk = _require_sdk()
-    fw = fwbuild.build_firmware(sdk=sdk, int8=False)
+    fw = fwbuild.build_firmware(sdk=sdk, model="mlp_float")
     m = fwbuild.memory_use(fw.elf)
     assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES
     assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES

@@ -114,7 +114,7 @@ def e2e(tmp_path_factory):
 def exported_model_digits(inputs: np.ndarray, kind: int) -> np.ndarray:
     """What the exported model predicts on these 28x28 inputs (float or int8 reference)."""
     from pico4ml.train import models, quantize
-    from pico4ml.train.paths import DEFAULT_CHECKPOINT
+    from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
     if kind == 1:
         q = quantize.load_quantized(quantize.int8_path(DEFAULT_CHECKPOINT))

@@ -18,7 +18,8 @@ RENDER = r"""
 import json, sys
 import numpy as np
 import dearpygui.dearpygui as dpg
-from pico4ml.host_gui import protocol as P, view
+from pico4ml.common import protocol as P
+from pico4ml.host_gui import view
 from pico4ml.host_gui.link import LinkStatus
 from pico4ml.host_gui.state import State
 
@@ -125,7 +126,8 @@ MOUSE = r"""
 import json, subprocess, sys, threading, time
 import numpy as np
 import dearpygui.dearpygui as dpg
-from pico4ml.host_gui import protocol as P, view
+from pico4ml.common import protocol as P
+from pico4ml.host_gui import view
 from pico4ml.host_gui.link import LinkStatus
 from pico4ml.host_gui.state import State
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from pico4ml.host_gui import protocol as P
+from pico4ml.common import protocol as P
 from pico4ml.host_gui import synthetic as S
 from pico4ml.host_gui.hostcheck import try_load
 from pico4ml.host_gui.link import LinkStatus

@@ -13,7 +13,7 @@ import pytest
 dpg = pytest.importorskip("dearpygui.dearpygui", reason="Dear PyGui not installed")
 
 from pico4ml.host_gui import images  # noqa: E402
-from pico4ml.host_gui import protocol as P  # noqa: E402
+from pico4ml.common import protocol as P  # noqa: E402
 from pico4ml.host_gui import synthetic as S  # noqa: E402
 from pico4ml.host_gui import view  # noqa: E402
 from pico4ml.host_gui.hostcheck import try_load  # noqa: E402

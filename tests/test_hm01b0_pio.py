@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pico4ml.host_twin import fwbuild
+from pico4ml.common import fwbuild
 
 pytestmark = pytest.mark.sdk
 

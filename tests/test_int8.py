@@ -11,10 +11,10 @@ import pytest
 from conftest import require_tool
 from pico4ml.export import int8 as export_int8
 from pico4ml.export.int8_host import FAST_C, MODEL_C, HostInt8Net
-from pico4ml.host_twin.cbuild import SANITIZE_FLAGS, build
+from pico4ml.common.cbuild import SANITIZE_FLAGS, build
 from pico4ml.train import quantize
 from pico4ml.train.models import load_state, numpy_forward
-from pico4ml.train.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
 from pico4ml.train.quantize import QuantizeError, int8_forward, int8_path, load_quantized
 
 INT8_MODEL = int8_path(DEFAULT_CHECKPOINT)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from pico4ml.host_gui import link as L
-from pico4ml.host_gui import protocol as P
+from pico4ml.common import protocol as P
 
 
 def wait_for(pred, timeout=5.0, step=0.01):

@@ -58,7 +58,7 @@ def test_full_resolution_frames_reach_the_monitor_and_the_gui_state(twin_ok, tmp
     them pixel for pixel."""
     import numpy as np
 
-    from pico4ml.host_gui import protocol as P
+    from pico4ml.common import protocol as P
     from pico4ml.host_gui.images import save_png
     from pico4ml.host_gui.presets import Settings
     from pico4ml.host_gui.recording import iter_chunks
@@ -141,7 +141,7 @@ def test_monitor_never_imports_dearpygui(tmp_path):
 
 
 def test_printer_shows_each_log_line_once_and_live_results_during_an_injected_hold():
-    from pico4ml.host_gui import protocol as P
+    from pico4ml.common import protocol as P
     from pico4ml.host_gui.state import State
 
     out = io.StringIO()

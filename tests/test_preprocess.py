@@ -14,14 +14,14 @@ import pytest
 
 from pico4ml.train import camera_sim
 from pico4ml.train import preprocess as pp
-from pico4ml.train.paths import CORE_DIR, REPO_ROOT
+from pico4ml.common.paths import CORE_DIR, REPO_ROOT
 
 hostc = pytest.mark.hostc
 
 
 @pytest.fixture(scope="module")
 def clib():
-    from pico4ml.host_twin.cbuild import BuildError
+    from pico4ml.common.cbuild import BuildError
     try:
         return pp.c_library()
     except BuildError as e:
@@ -191,7 +191,7 @@ def test_bad_arguments_c(clib):
 
 @hostc
 def test_c_unit_tests_under_sanitizers():
-    from pico4ml.host_twin.cbuild import SANITIZE_FLAGS, BuildError, build
+    from pico4ml.common.cbuild import SANITIZE_FLAGS, BuildError, build
     try:
         exe = build("test_preprocess_asan", [REPO_ROOT / "tests" / "c" / "test_preprocess.c",
                                              CORE_DIR / "preprocess.c"], flags=SANITIZE_FLAGS)

@@ -1,4 +1,4 @@
-"""host_gui/protocol.py: round trips, golden bytes, and fuzzing (the decoder never raises)."""
+"""common/protocol.py: round trips, golden bytes, and fuzzing (the decoder never raises)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pico4ml.host_gui import protocol as P
+from pico4ml.common import protocol as P
 
 
 def sample_messages() -> list[P.Message]:

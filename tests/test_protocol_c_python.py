@@ -1,4 +1,4 @@
-"""C (core/protocol.c) and Python (host_gui/protocol.py) speak the same protocol, byte for byte."""
+"""C (core/protocol.c) and Python (common/protocol.py) speak the same protocol, byte for byte."""
 from __future__ import annotations
 
 import os
@@ -8,9 +8,9 @@ import zlib
 
 import pytest
 
-from pico4ml.host_gui import protocol as P
-from pico4ml.host_twin.cbuild import BuildError, build
-from pico4ml.train.paths import CORE_DIR, REPO_ROOT
+from pico4ml.common import protocol as P
+from pico4ml.common.cbuild import BuildError, build
+from pico4ml.common.paths import CORE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 
@@ -32,8 +32,8 @@ def test_protocol_version_constants_agree(vectors):
     out = subprocess.run([str(vectors), "version"], capture_output=True, text=True, check=True).stdout.split()
     assert [int(v) for v in out] == [P.PROTOCOL_VERSION, P.MAX_PACKET, 32]
     # each side names the other
-    assert "host_gui/protocol.py" in header
-    assert "firmware/pico4ml/core/protocol.h" in (REPO_ROOT / "host_gui" / "protocol.py").read_text()
+    assert "common/protocol.py" in header
+    assert "firmware/pico4ml/core/protocol.h" in (REPO_ROOT / "common" / "protocol.py").read_text()
 
 
 def expected_device_messages() -> dict[str, P.Message]:

@@ -9,7 +9,7 @@ from tinygrad import Tensor
 from pico4ml.train import train as train_mod
 from pico4ml.train.augment import augment_batch
 from pico4ml.train.models import CheckpointError, load_state, numpy_forward
-from pico4ml.train.paths import DEFAULT_CHECKPOINT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
 
 def test_smoke_training_learns_and_saves(tmp_path, mnist):

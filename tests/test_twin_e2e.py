@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from pico4ml.host_gui import protocol as P
+from pico4ml.common import protocol as P
 
 serial = pytest.importorskip("serial")
 pytestmark = pytest.mark.hostc
@@ -40,7 +40,7 @@ def camera_frames(mnist):
 def host_model():
     """The exported model: the checkpoint the C was exported from, run with numpy (no C involved)."""
     from pico4ml.train import models
-    from pico4ml.train.paths import CORE_DIR, DEFAULT_CHECKPOINT
+    from pico4ml.common.paths import CORE_DIR, DEFAULT_CHECKPOINT
     state, meta = models.load_state(DEFAULT_CHECKPOINT)
     header = (CORE_DIR / "model" / "model_float.h").read_text()
     if meta.get("weights_sha256", "") not in header:
@@ -275,9 +275,9 @@ def test_synthetic_digits_are_readable_by_the_firmware_pipeline():
     """The twin's built-in digits (host/synth.c) are real digits: the C pipeline reads them."""
     import ctypes
 
-    from pico4ml.host_twin.cbuild import build
+    from pico4ml.common.cbuild import build
     from pico4ml.host_twin.classify import FramePipeline
-    from pico4ml.train.paths import FIRMWARE_DIR
+    from pico4ml.common.paths import FIRMWARE_DIR
     host = FIRMWARE_DIR / "host"
     lib = ctypes.CDLL(str(build("synth", [host / "synth.c"], shared=True, include_dirs=[host])))
     lib.synth_digit.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from pico4ml.host_gui.headless import run_python, why_no_display
-from pico4ml.train.paths import REPO_ROOT
+from pico4ml.common.paths import REPO_ROOT
 
 SHOOT = r"""
 import sys, time

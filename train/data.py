@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pico4ml.train.paths import REPO_ROOT
+from pico4ml.common.paths import REPO_ROOT
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",

@@ -13,7 +13,7 @@ import numpy as np
 
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import CheckpointError, load_state, numpy_forward
-from pico4ml.train.paths import DEFAULT_CHECKPOINT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int = 10) -> np.ndarray:
     cm = np.zeros((n, n), dtype=np.int64)

@@ -773,8 +773,8 @@ def c_library(flags: list[str] | None = None) -> ctypes.CDLL:
     """The C preprocessing as a shared library (built once by cbuild, then cached)."""
     global _clib
     if _clib is None or flags is not None:
-        from pico4ml.host_twin.cbuild import build
-        from pico4ml.train.paths import CORE_DIR
+        from pico4ml.common.cbuild import build
+        from pico4ml.common.paths import CORE_DIR
         lib = ctypes.CDLL(str(build("pico4ml_preprocess", [CORE_DIR / "preprocess.c"], shared=True,
                                     flags=flags)))
         lib.pp_run.restype = ctypes.c_int

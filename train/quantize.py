@@ -282,7 +282,7 @@ def load_quantized(path: Path) -> QuantizedMLP:
 def main(argv: list[str] | None = None) -> int:
     from pico4ml.train.data import MnistError, load_mnist
     from pico4ml.train.models import CheckpointError, load_state, numpy_forward
-    from pico4ml.train.paths import DEFAULT_CHECKPOINT
+    from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
     p = argparse.ArgumentParser(prog="pico4ml-quantize", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -3,7 +3,10 @@
 The training set mixes plain MNIST, MNIST augmented in the 28x28 domain, and (by
 default) MNIST and printed digits rendered as camera frames and run through the
 firmware's own preprocessing (its numpy twin), because what the camera sees is
-what the model must get right.
+what the model must get right. `--camera-mix` picks the camera frames: `clean` (the
+clean-sheet simulator, the committed model's recipe) or `conditions` (every condition
+of issue 8, MNIST training digits plus training-only fonts and pen-stroke writers;
+train/camera_data.py).
 """
 from __future__ import annotations
 
@@ -22,9 +25,11 @@ from pico4ml.train.augment import AugmentConfig, augment_batch
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import (ARCHITECTURES, DEFAULT_ARCH, INPUT_SCALE, CheckpointError, build_model,
                                   metadata_path, numpy_forward, save_checkpoint)
-from pico4ml.train.paths import DEFAULT_CHECKPOINT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
 DEFAULT_EPOCHS = 25  # the recipe of the committed model: 99.0 % MNIST, 98.6 % simulated camera
+CAMERA_MIXES = ("clean", "conditions")
+DEFAULT_CAMERA_MIX = "clean"  # the committed model's recipe; the issue-8 retrain uses "conditions"
 
 
 def accuracy(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
@@ -53,7 +58,8 @@ def epoch_data(x: np.ndarray, y: np.ndarray, pool: tuple[np.ndarray, np.ndarray]
 
 def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
           augment: str = "camera", data_dir: str | None = None, download: bool = False, limit: int | None = None,
-          camera_samples: int = 40000, max_steps: int | None = None, progress: bool = True):
+          camera_samples: int = 40000, max_steps: int | None = None, progress: bool = True,
+          camera_mix: str = DEFAULT_CAMERA_MIX):
     """Train and return (model, metadata). Deterministic for a given seed."""
     t0 = time.perf_counter()
     x_train, y_train, x_test, y_test = load_mnist(data_dir, download=download)
@@ -61,11 +67,14 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
         x_train, y_train = x_train[:limit], y_train[:limit]
     rng = np.random.default_rng(seed)
     Tensor.manual_seed(seed)
+    if camera_mix not in CAMERA_MIXES:
+        raise ValueError(f"camera_mix must be one of {CAMERA_MIXES}, got {camera_mix!r}")
     pool = None
     if augment == "camera":
-        from pico4ml.train.camera_data import camera_pool  # needs OpenCV + the preprocessing twin
+        from pico4ml.train import camera_data  # needs OpenCV + the preprocessing twin
         n = camera_samples if not limit else min(camera_samples, limit)
-        pool = camera_pool(x_train, y_train, n, seed=seed)
+        make_pool = camera_data.conditions_pool if camera_mix == "conditions" else camera_data.camera_pool
+        pool = make_pool(x_train, y_train, n, seed=seed)
     model = build_model(arch)
     opt = nn.optim.Adam(get_parameters(model), lr=lr)
 
@@ -108,6 +117,7 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
     metadata = {
         "architecture": arch, "accuracy": history[-1]["test_accuracy"], "seed": seed, "epochs": len(history),
         "batch_size": batch_size, "lr": lr, "augment": augment, "camera_samples": len(pool[0]) if pool else 0,
+        "camera_mix": camera_mix if pool else None,
         "train_samples": len(x_train), "tinygrad_version": tinygrad.__version__ if hasattr(tinygrad, "__version__")
         else _tinygrad_version(), "train_seconds": round(time.perf_counter() - t0, 1), "history": history,
         "input": "28x28 uint8 from preprocessing, white ink on black, row-major; x = u8 / 255",
@@ -133,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="none: plain MNIST; mnist: + 28x28 augmentation; camera: + simulated camera frames "
                         "through the firmware preprocessing (default)")
     p.add_argument("--camera-samples", type=int, default=40000, help="simulated camera frames mixed into each epoch")
+    p.add_argument("--camera-mix", choices=CAMERA_MIXES, default=DEFAULT_CAMERA_MIX,
+                   help="clean: the clean-sheet simulator (the committed model's recipe); conditions: every camera "
+                        "condition of issue 8 with training-only digit sources (default %(default)s)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files (default: $PICO4ML_MNIST_DIR, "
                                       "../shared/data/mnist, ~/.cache/pico4ml/mnist)")
     p.add_argument("--download", action="store_true", help="download MNIST to ~/.cache/pico4ml/mnist if not found")
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, metadata = train(args.arch, args.epochs, args.batch_size, args.lr, args.seed, args.augment,
                                 args.data_dir, args.download, args.limit, args.camera_samples, args.max_steps,
-                                progress=not args.no_progress)
+                                progress=not args.no_progress, camera_mix=args.camera_mix)
         save_checkpoint(model, args.out, metadata, force=args.force)
     except (MnistError, CheckpointError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -2,7 +2,7 @@
  *   proto_vectors emit   prints "<NAME> <hex of the wire bytes>" for one message of each
  *                        device->host type, packed by core/protocol.c with fixed values
  *   proto_vectors parse  reads hex lines (wire bytes of host->device commands, encoded by
- *                        host_gui/protocol.py), decodes and parses them, prints the fields
+ *                        common/protocol.py), decodes and parses them, prints the fields
  *   proto_vectors version
  */
 #include <stdio.h>

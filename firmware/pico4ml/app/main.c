@@ -17,14 +17,8 @@
 #include "pico/version.h"
 #include "usb_link.h"
 
-#if PICO4ML_MODEL_INT8
-#include "model_int8.h"
-#define MODEL_KIND "int8"
-#define MODEL_BYTES MODEL_INT8_WEIGHT_BYTES
-#else
-#include "model_float.h"
-#define MODEL_KIND "float"
-#define MODEL_BYTES MODEL_FLOAT_WEIGHT_BYTES
+#ifndef PICO4ML_MODEL_ID
+#define PICO4ML_MODEL_ID "?" /* CMake passes the manifest entry it built in */
 #endif
 
 #define RX_CHUNK 256
@@ -52,7 +46,7 @@ static void report_memory(void) {
     device_log(&dev, PROTO_LOG_INFO,
                "memory: flash %lu B, static RAM %lu B (data+bss), heap free %lu B, model %s %lu B",
                (unsigned long)m.flash_bytes, (unsigned long)m.ram_static_bytes, (unsigned long)m.heap_free_bytes,
-               MODEL_KIND, (unsigned long)MODEL_BYTES);
+               PICO4ML_MODEL_ID, classifier_weight_bytes());
     device_log(&dev, PROTO_LOG_INFO, "stack headroom: core0 %lu of %lu B, core1 %lu of %lu B",
                (unsigned long)m.stack0_unused, (unsigned long)m.stack0_bytes, (unsigned long)m.stack1_unused,
                (unsigned long)m.stack1_bytes);
@@ -148,7 +142,7 @@ int main(void) {
 
     const device_config cfg = {
         .firmware_version = PICO4ML_FIRMWARE_VERSION,
-        .build_info = "pico-sdk " PICO_SDK_VERSION_STRING ", model " MODEL_KIND,
+        .build_info = "pico-sdk " PICO_SDK_VERSION_STRING ", model " PICO4ML_MODEL_ID,
         .capture_width = CAMERA_WIDTH,
         .capture_height = CAMERA_HEIGHT,
         .rx_buf = cmd_buf,

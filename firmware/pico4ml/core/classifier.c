@@ -9,34 +9,42 @@
 
 #include "preprocess.h"
 
-#ifndef PICO4ML_MODEL_INT8
-#define PICO4ML_MODEL_INT8 0
-#endif
-
-#if PICO4ML_MODEL_INT8
-/* The int8 model (issue 5) takes the u8 image as is and gives int32 logits in
- * units of MODEL_INT8_OUTPUT_SCALE. */
+/* Which built-in model: one define per entry of core/model/manifest.json, which CMake
+ * (PICO4ML_MODEL) and the host builds (common/manifest.py) pass. */
+#if defined(PICO4ML_MODEL_MLP_INT8_FAST) || defined(PICO4ML_MODEL_MLP_INT8)
+/* The int8 models take the u8 image as is and give int32 logits in units of
+ * MODEL_INT8_OUTPUT_SCALE. */
 #include "model/model_int8.h"
-#include "model/net_int8_fast.h"
 #define MODEL_NAME_STR MODEL_INT8_NAME
 #define MODEL_HASH_STR MODEL_INT8_WEIGHTS_SHA256
+#define MODEL_KIND CLASSIFIER_KIND_INT8
+#define MODEL_BYTES MODEL_INT8_WEIGHT_BYTES
 _Static_assert(MODEL_INT8_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
 _Static_assert(MODEL_INT8_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
 
 static int32_t s_logits_q[CLASSIFIER_CLASSES];
 
+#if defined(PICO4ML_MODEL_MLP_INT8_FAST)
+#include "model/net_int8_fast.h"
+/* the hand-written kernel: bit-identical to the TinyGrad-rendered net_int8()
+ * (tests/test_int8.py) and several times faster on the M0+ (bench/rp2040.py) */
+#define RUN_INT8 net_int8_fast
+#else
+#define RUN_INT8 net_int8 /* TinyGrad's own rendering of the int8 forward pass */
+#endif
+
 static void run_model(const uint8_t *in28, float *logits) {
-    /* the hand-written kernel: bit-identical to the TinyGrad-rendered net_int8()
-     * (tests/test_int8.py) and about 8x faster on the M0+ (bench/rp2040.py) */
-    net_int8_fast(in28, s_logits_q);
+    RUN_INT8(in28, s_logits_q);
     for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
         logits[i] = (float)s_logits_q[i] * MODEL_INT8_OUTPUT_SCALE;
     }
 }
-#else
+#elif defined(PICO4ML_MODEL_MLP_FLOAT)
 #include "model/model_float.h"
 #define MODEL_NAME_STR MODEL_FLOAT_NAME
 #define MODEL_HASH_STR MODEL_FLOAT_WEIGHTS_SHA256
+#define MODEL_KIND CLASSIFIER_KIND_FLOAT
+#define MODEL_BYTES MODEL_FLOAT_WEIGHT_BYTES
 _Static_assert(MODEL_FLOAT_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
 _Static_assert(MODEL_FLOAT_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
 
@@ -48,6 +56,8 @@ static void run_model(const uint8_t *in28, float *logits) {
     }
     net(s_input, logits);
 }
+#else
+#error "no model selected: build with -DPICO4ML_MODEL_<NAME>=1 for an entry of core/model/manifest.json"
 #endif
 
 void classifier_run(const uint8_t in28[CLASSIFIER_INPUT_SIZE], classifier_result *r) {
@@ -89,4 +99,12 @@ const char *classifier_model_name(void) {
 
 const char *classifier_weights_sha256(void) {
     return MODEL_HASH_STR;
+}
+
+int classifier_model_kind(void) {
+    return MODEL_KIND;
+}
+
+unsigned long classifier_weight_bytes(void) {
+    return (unsigned long)MODEL_BYTES;
 }

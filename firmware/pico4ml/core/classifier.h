@@ -1,7 +1,8 @@
 /* classifier.h: the 28x28 input -> logits, top class and its score.
  *
- * Hides which exported model is built in: the float model (core/model/model_float.h,
- * the default) or, with -DPICO4ML_MODEL_INT8=1, the int8 model (model_int8.h).
+ * Hides which exported model is built in: one entry of core/model/manifest.json,
+ * chosen at build time by its define (-DPICO4ML_MODEL_MLP_INT8_FAST=1, the firmware's
+ * default, and so on).
  * Portable C11, no heap; not reentrant (one static input buffer). Also decides whether
  * an answer is a digit, no digit or unsure (classifier_set_status).
  */
@@ -34,7 +35,11 @@ void classifier_run(const uint8_t in28[CLASSIFIER_INPUT_SIZE], classifier_result
  * else DIGIT. */
 void classifier_set_status(classifier_result *r, int pp_status, int min_score_pct);
 
+enum { CLASSIFIER_KIND_FLOAT = 0, CLASSIFIER_KIND_INT8 = 1 }; /* = PROTO_MODEL_FLOAT / _INT8 */
+
 const char *classifier_model_name(void);
+int classifier_model_kind(void);
+unsigned long classifier_weight_bytes(void); /* bytes of constant weights (flash) */
 const char *classifier_weights_sha256(void);
 
 #endif

@@ -20,11 +20,7 @@
 
 #define DEFAULT_BAND_BYTES 8192u
 
-#if defined(PICO4ML_MODEL_INT8) && PICO4ML_MODEL_INT8
-#define MODEL_KIND PROTO_MODEL_INT8 /* the same switch classifier.c uses */
-#else
-#define MODEL_KIND PROTO_MODEL_FLOAT
-#endif
+#define MODEL_KIND ((uint8_t)classifier_model_kind()) /* CLASSIFIER_KIND_* = PROTO_MODEL_* */
 
 static uint64_t now_us(const device *d) { return d->hooks.now_us(d->hooks.ctx); }
 

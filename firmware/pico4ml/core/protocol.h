@@ -6,7 +6,7 @@
  * The CRC is zlib's CRC-32 over every byte before it. Payloads are fixed
  * little-endian layouts; docs/protocol.md gives every field and number.
  *
- * Portable C11: no heap, no SDK headers. Keep in sync with host_gui/protocol.py
+ * Portable C11: no heap, no SDK headers. Keep in sync with common/protocol.py
  * (tests/test_protocol_c_python.py checks the version and the encoded bytes).
  */
 #ifndef PICO4ML_PROTOCOL_H
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 1  /* keep in sync with host_gui/protocol.py */
+#define PROTOCOL_VERSION 1  /* keep in sync with common/protocol.py */
 
 /* Sizes of the decoded packet. */
 #define PROTO_HEADER_SIZE 4

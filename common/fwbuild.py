@@ -20,13 +20,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pico4ml.train.paths import BUILD_DIR, FIRMWARE_DIR
+from pico4ml.common import manifest
+from pico4ml.common.budgets import FLASH_BUDGET_BYTES, SRAM_BUDGET_BYTES
+from pico4ml.common.paths import BUILD_DIR, FIRMWARE_DIR
 
 SDK_VERSION = "2.2.0"
 SRAM_RANGE = (0x20000000, 0x20042000)
 FLASH_RANGE = (0x10000000, 0x11000000)
-SRAM_BUDGET_BYTES = 200 * 1024
-FLASH_BUDGET_BYTES = 2 * 1024 * 1024
 UF2_FAMILY_RP2040 = 0xE48BFF56
 BUILD_TIMEOUT_S = 1800
 
@@ -75,26 +75,29 @@ class FirmwareBuild:
     build_dir: Path
     elf: Path
     uf2: Path | None  # None when built without picotool
-    int8: bool
+    model: str  # the manifest entry built in
 
 
-def build_firmware(build_dir: Path | None = None, sdk: Path | None = None, *, int8: bool = True,
+def build_firmware(build_dir: Path | None = None, sdk: Path | None = None, *, model: str | None = None,
                    jobs: int = 2) -> FirmwareBuild:
-    """Configure and build firmware/pico4ml; incremental when build_dir already holds a build."""
+    """Configure and build firmware/pico4ml with a model of the manifest (None: its default);
+    incremental when build_dir already holds a build."""
+    model = manifest.get(model).name
     sdk = sdk or find_pico_sdk()
     if sdk is None:
         raise FirmwareBuildError("Pico SDK not found: set PICO_SDK_PATH or install it in ~/.pico-sdk/sdk/"
                                  f"{SDK_VERSION} (see firmware/pico4ml/README.md)")
     if missing_tools():
         raise FirmwareBuildError(f"missing tools: {', '.join(missing_tools())}")
-    build_dir = Path(build_dir or BUILD_DIR / ("firmware" if int8 else "firmware-float"))
+    default = model == manifest.default_name()
+    build_dir = Path(build_dir or BUILD_DIR / ("firmware" if default else f"firmware-{model}"))
     if _stale_cache(build_dir, sdk):
         shutil.rmtree(build_dir)  # configured for another checkout or SDK: CMake would refuse it
     build_dir.mkdir(parents=True, exist_ok=True)
     picotool = find_picotool_dir()
     gen = ["-G", "Ninja"] if shutil.which("ninja") else []
     cfg = ["cmake", *gen, "-S", str(FIRMWARE_DIR), "-B", str(build_dir), f"-DPICO_SDK_PATH={sdk}",
-           f"-DPICO4ML_MODEL_INT8={'ON' if int8 else 'OFF'}"]
+           f"-DPICO4ML_MODEL={model}"]
     cfg.append(f"-Dpicotool_DIR={picotool}" if picotool else "-DPICO_NO_PICOTOOL=1")
     env = dict(os.environ, PICO_SDK_PATH=str(sdk))
     for cmd in (cfg, ["cmake", "--build", str(build_dir), "--parallel", str(jobs)]):
@@ -109,7 +112,7 @@ def build_firmware(build_dir: Path | None = None, sdk: Path | None = None, *, in
     if not elf.is_file():
         raise FirmwareBuildError(f"build finished but {elf} is missing")
     uf2 = build_dir / "pico4ml_mnist.uf2"
-    return FirmwareBuild(build_dir, elf, uf2 if picotool and uf2.is_file() else None, int8)
+    return FirmwareBuild(build_dir, elf, uf2 if picotool and uf2.is_file() else None, model)
 
 
 def _stale_cache(build_dir: Path, sdk: Path) -> bool:

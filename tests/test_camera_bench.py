@@ -1,0 +1,124 @@
+"""bench/camera.py, tools/failure_gallery.py and the training generator, on tiny runs."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections import namedtuple
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pico4ml.train import camera_data
+from pico4ml.train.camera_conditions import DIGIT_CONDITIONS
+from pico4ml.train.camera_set import TEST_SEED, TUNE_SEED, condition_set, render_jobs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem + "_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bench = _load(ROOT / "bench" / "camera.py")
+
+
+class _Answers:
+    """A pipeline double returning prepared results: only to pin down how answers are read."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def classify(self, frame):
+        return self.result
+
+
+def test_answer_reads_a_status_when_the_result_has_one():
+    frame = np.zeros((8, 8), np.uint8)
+    assert bench.answer(_Answers((3, 0.9, 0)), frame) == (3, 0.9)             # today: (digit, score, pp status)
+    assert bench.answer(_Answers((3, 0.9, 1)), frame)[0] == bench.NONE        # PP_NO_DIGIT
+    Result = namedtuple("Result", "digit score status")
+    assert bench.answer(_Answers(Result(5, 0.99, 0)), frame)[0] == 5          # protocol v2 DIGIT
+    assert bench.answer(_Answers(Result(5, 0.99, 1)), frame)[0] == bench.NONE  # NO_DIGIT
+    assert bench.answer(_Answers(Result(5, 0.40, 2)), frame)[0] == bench.NONE  # UNSURE
+
+
+def test_sets_are_deterministic_and_the_splits_differ(mnist):
+    a = condition_set("tune", 2, 162, ("clean", "empty"), cache=False, workers=1)
+    b = condition_set("tune", 2, 162, ("clean", "empty"), cache=False, workers=2)
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.frames.shape == (4, 162, 162) and list(a.labels[2:]) == [-1, -1]
+    t = condition_set("test", 2, 162, ("clean", "empty"), cache=False, workers=1)
+    assert not np.array_equal(a.frames, t.frames) and TUNE_SEED != TEST_SEED
+    assert (a.boxes[:2] >= 0).all() and (a.boxes[2:] == -1).all()
+    with pytest.raises(ValueError):
+        condition_set("train", 2)
+
+
+@pytest.mark.hostc
+def test_bench_prints_a_table_and_one_json_line(capsys, mnist):
+    rc = bench.main(["--frames", "3", "--split", "tune"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert rc == 0
+    figures = json.loads(out[-1])
+    for key in (*DIGIT_CONDITIONS, "all", "worst", "no_digit"):
+        assert key in figures and 0.0 <= figures[key] <= 1.0, key
+    assert figures["worst"] == min(figures[c] for c in DIGIT_CONDITIONS)
+    from pico4ml.common import manifest
+    assert figures["split"] == "tune" and figures["size"] == 162 and figures["model"] == manifest.default_name()
+    assert any(line.startswith("dark_ground") for line in out)
+
+
+@pytest.mark.hostc
+def test_failure_gallery_writes_a_png(tmp_path, mnist):
+    gallery = _load(ROOT / "tools" / "failure_gallery.py")
+    out = tmp_path / "f.png"
+    assert gallery.main(["--out", str(out), "--frames", "4", "--per-row", "2",
+                         "--conditions", "empty,dark_ground"]) == 0
+    img = cv2.imread(str(out), cv2.IMREAD_GRAYSCALE)
+    assert img is not None and img.shape[0] >= 2 * 162 and img.shape[1] >= 2 * 162
+    assert img.min() < 50 and img.max() == 255
+
+
+def test_training_frames_come_from_the_training_side_only(mnist):
+    x_train, y_train = mnist[0][:3000], mnist[1][:3000]
+    counts = camera_data.condition_counts(130)
+    assert sum(counts.values()) == 130 and set(counts) == set(DIGIT_CONDITIONS)
+    assert counts["clean"] > max(v for k, v in counts.items() if k != "clean")
+    cs = camera_data.conditions_frames(x_train, y_train, 130, seed=0, workers=1)
+    assert (cs.labels >= 0).all() and set(cs.conditions) == set(DIGIT_CONDITIONS)
+    names = set(cs.sources.tolist())
+    assert all(n.startswith(("mnist-train-", "writer-train-", "font-")) for n in names)
+    from pico4ml.train import digit_fonts
+    test_fonts = {f"font-{f.name}" for f in digit_fonts.ALL_FONTS if f.split == "test"}
+    assert not names & test_fonts
+    mnist_ids = {int(n.rsplit("-", 1)[1]) for n in names if n.startswith("mnist")}
+    assert mnist_ids and max(mnist_ids) < 3000             # only the images it was given
+    # the same condition and index as the bench frames, yet other frames (other random streams)
+    bench_frames = render_jobs("train", (TEST_SEED,), 162, [("clean", 0)], workers=1)
+    assert not np.array_equal(bench_frames.frames[0], cs.frames[0])
+
+
+def test_conditions_pool_gives_firmware_inputs(mnist):
+    x_train, y_train = mnist[0][:2000], mnist[1][:2000]
+    x, y = camera_data.conditions_pool(x_train, y_train, 60, seed=1, cache=False, workers=1)
+    again = camera_data.conditions_pool(x_train, y_train, 60, seed=1, cache=False, workers=1)
+    np.testing.assert_array_equal(x, again[0])
+    assert x.dtype == np.uint8 and x.shape[1:] == (28, 28) and 30 <= len(x) <= 60
+    assert ((y >= 0) & (y <= 9)).all() and np.median(x.reshape(len(x), -1).max(1)) > 200
+
+
+def test_train_cli_with_the_conditions_mix(tmp_path, mnist):
+    from pico4ml.train import train as train_mod
+    from pico4ml.train.models import load_state
+    out = tmp_path / "m.safetensors"
+    rc = train_mod.main(["--arch", "mlp784_64_10", "--camera-mix", "conditions", "--limit", "400",
+                         "--camera-samples", "120", "--max-steps", "4", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    _, meta = load_state(out)
+    assert meta["camera_mix"] == "conditions" and 60 <= meta["camera_samples"] <= 120

@@ -62,6 +62,9 @@ VOTE_FEATURE_PCT = 33
 VOTE_GROUND_R = 4
 MERGE_ASPECT_W, MERGE_ASPECT_H = 5, 4
 THIN_PX = 2
+CLOSE_MIN_PCT = 50
+CLOSE_CENTRE_PCT = 20
+RETRY_RANGE_PCT = 75
 
 _STRUCT = struct.Struct("<HHhhHH20B")   # the packed little-endian pp_params layout
 PARAMS_SIZE = _STRUCT.size              # 32
@@ -78,7 +81,7 @@ class PreprocessParams:
     roi_h: int = 0
     polarity: int = POLARITY_AUTO
     bg_remove: int = 1
-    bg_radius: int = 8        # closing window radius on the work grid (> half a stroke)
+    bg_radius: int = 6        # closing window radius on the work grid (> half a stroke)
     threshold_pct: int = 35   # 0 = Otsu
     saturate_pct: int = 80    # ink at this share of the range becomes 255
     min_contrast: int = 24    # below this ink range of the grid: no digit
@@ -266,18 +269,23 @@ def _otsu(d: np.ndarray) -> np.ndarray:
     return np.argmax(score, axis=1)        # first maximum, as the C loop (strict >)
 
 
-def _levels(ink: np.ndarray, p: PreprocessParams) -> tuple[np.ndarray, ...]:
-    """(lo, hi, t, sat, low_contrast) of each frame's ink, as normalise() in C."""
-    b = ink.shape[0]
-    flat = ink.reshape(b, -1)
-    n = flat.shape[1]
-    sv = np.sort(flat, axis=1)
-    lo, hi = sv[:, (n - 1) // 2], sv[:, n - 1 - n // 256]
+def _set_levels(lo: np.ndarray, hi: np.ndarray, p: PreprocessParams, flat: np.ndarray | None = None):
+    """(lo, hi, t, sat, low_contrast) from the background and near-maximum (flat: the
+    pixels Otsu ranks, per frame, when threshold_pct is 0), as set_levels() in C."""
     rng = hi - lo
     t = lo + rng * p.threshold_pct // 100 if p.threshold_pct > 0 else _otsu(flat)
     sat = lo + rng * p.saturate_pct // 100
     sat = np.where(sat <= t, t + 1, sat)
     return lo, hi, t, sat, rng < p.min_contrast
+
+
+def _levels(ink: np.ndarray, p: PreprocessParams) -> tuple[np.ndarray, ...]:
+    """(lo, hi, t, sat, low_contrast) of each frame's whole grid."""
+    b = ink.shape[0]
+    flat = ink.reshape(b, -1)
+    n = flat.shape[1]
+    sv = np.sort(flat, axis=1)
+    return _set_levels(sv[:, (n - 1) // 2], sv[:, n - 1 - n // 256], p, flat)
 
 
 def _lut(t: int, sat: int) -> np.ndarray:
@@ -373,6 +381,15 @@ def _choose(r: _Reading, p: PreprocessParams) -> None:
             c["reason"] = CAND_WEAKER
             if not best or c["score"] > r.comps[best - 1]["score"]:
                 best = k
+    if not best:    # a digit close to the camera may touch the frame's edge: long, near the middle
+        rc = 2 * CLOSE_CENTRE_PCT * g // 100
+        for k, c in enumerate(r.comps, start=1):
+            length = max(c["x1"] - c["x0"] + 1, c["y1"] - c["y0"] + 1)
+            cx2, cy2 = c["x0"] + c["x1"] - (gw - 1), c["y0"] + c["y1"] - (gh - 1)
+            if (c["reason"] == CAND_BORDER and length * 100 >= CLOSE_MIN_PCT * g
+                    and length * 100 <= p.max_size_pct * g and cx2 * cx2 + cy2 * cy2 <= rc * rc
+                    and (not best or c["score"] > r.comps[best - 1]["score"])):
+                best = k
     r.chosen = best
     if not best:
         r.no_digit = ND_NO_CANDIDATE
@@ -405,16 +422,34 @@ def _choose(r: _Reading, p: PreprocessParams) -> None:
     r.union = (x0, y0, x1, y1)
 
 
-def _read(dark_on_light: int, p: PreprocessParams, ink: np.ndarray, paper, levels) -> _Reading:
-    """Stage 5 of one frame in one polarity, from its batch-computed ink and levels."""
-    lo, hi, t, sat, low = (int(v) for v in levels)
-    r = _Reading(int(dark_on_light), ink, paper, lo, hi, t, sat, bool(low))
+def _segment(r: _Reading, p: PreprocessParams) -> None:
+    r.no_digit, r.chosen, r.union = ND_NONE, 0, None
     if r.low_contrast:
-        r.no_digit, r.comps, r.labels = ND_LOW_CONTRAST, [], np.zeros_like(ink)
-        return r
+        r.no_digit, r.comps, r.labels = ND_LOW_CONTRAST, [], np.zeros_like(r.ink)
+        return
     _components(r, p)
     if r.no_digit == ND_NONE:
         _choose(r, p)
+
+
+def _read(dark_on_light: int, p: PreprocessParams, ink: np.ndarray, paper, levels) -> _Reading:
+    """Stage 5 of one frame in one polarity, from its batch-computed ink and levels: the
+    components, and again with the levels of the pixels off the border's and the large
+    components when those had set the range (read_frame() in C)."""
+    lo, hi, t, sat, low = (int(v) for v in levels)
+    r = _Reading(int(dark_on_light), ink, paper, lo, hi, t, sat, bool(low))
+    _segment(r, p)
+    if r.low_contrast or r.no_digit == ND_CLUTTERED:
+        return r
+    dropped = np.array([False] + [c["reason"] in (CAND_BORDER, CAND_LARGE) for c in r.comps])
+    rest = ink[~dropped[r.labels]]
+    n = len(rest)
+    hi_rest = max(int(np.sort(rest)[n - 1 - n // 256]), r.lo) if n else r.hi
+    if (hi_rest - r.lo) * 100 < (r.hi - r.lo) * RETRY_RANGE_PCT:
+        lv = _set_levels(np.array([r.lo]), np.array([hi_rest]), p, rest[None] if n else np.zeros((1, 1), np.int64))
+        r.lo, r.hi, r.t, r.sat, r.low_contrast = (int(lv[0][0]), int(lv[1][0]), int(lv[2][0]), int(lv[3][0]),
+                                                  bool(lv[4][0]))
+        _segment(r, p)
     return r
 
 
@@ -466,7 +501,18 @@ def _vote_batch(idx: np.ndarray, readings: dict, closing_dl: np.ndarray, closing
 
     gsum = box_sum(np.where(stroke, 0, mid))
     gcnt = box_sum((~stroke).astype(np.int64))
-    voting = region & stroke & (gcnt > 0)
+    # only cells within one cell of the digit's own pixels vote
+    near = np.zeros((n, hh + 2, hw + 2), bool)
+    for k, i in enumerate(idx):
+        r = readings[int(i)]
+        sel = np.array([False] + [c["reason"] in (CAND_CHOSEN, CAND_MERGED) for c in r.comps])[r.labels]
+        ys, xs = np.nonzero(sel)
+        cells = np.zeros((hh + 2, hw + 2), bool)
+        cells[ys // 2 + 1, xs // 2 + 1] = True
+        near[k] = cells
+    near = (near[:, :-2, :-2] | near[:, :-2, 1:-1] | near[:, :-2, 2:] | near[:, 1:-1, :-2] | near[:, 1:-1, 1:-1]
+            | near[:, 1:-1, 2:] | near[:, 2:, :-2] | near[:, 2:, 1:-1] | near[:, 2:, 2:])
+    voting = region & stroke & (gcnt > 0) & near
     vd = np.where(voting & (mid * gcnt < gsum), d, 0).sum(axis=(1, 2))
     vl = np.where(voting & (mid * gcnt > gsum), d, 0).sum(axis=(1, 2))
     return {int(i): bool(vd[k] >= vl[k]) for k, i in enumerate(idx)}

@@ -21,6 +21,9 @@
 #define MERGE_ASPECT_W 5     /* a merged digit stays at most 5/4 as wide as high (+4 px) */
 #define MERGE_ASPECT_H 4
 #define THIN_PX 2            /* a "thin" line averages under 2 pixels across */
+#define CLOSE_MIN_PCT 50     /* with no other candidate, a border-touching one this long ... */
+#define CLOSE_CENTRE_PCT 20  /* ... and this central is a close digit, not a cut neighbour */
+#define RETRY_RANGE_PCT 75   /* levels again without the border's ink if it had set them this high */
 
 /* Work buffers: file scope, never on the stack (about 27 KB in all). */
 static uint8_t s_work[GRID];   /* ROI on the work grid, as captured */
@@ -31,6 +34,7 @@ static union {              /* two byte images on the half grid, or one u16 imag
     uint16_t h[HGRID];
 } s_half;
 static uint8_t s_half_n[HGRID];  /* polarity vote: ground counts */
+static uint8_t s_cells[HGRID];   /* polarity vote: half-grid cells near the digit's strokes */
 static union {              /* paper estimates on the half grid: [1] dark on light, [0] light on dark */
     uint32_t w[2][HGRID / 4];
     uint8_t b[2][HGRID];
@@ -65,7 +69,7 @@ void pp_default_params(pp_params *p) {
     p->size = PP_PARAMS_SIZE;
     p->polarity = PP_POLARITY_AUTO;
     p->bg_remove = 1;
-    p->bg_radius = 8;
+    p->bg_radius = 6;
     p->threshold_pct = 35;
     p->saturate_pct = 80;
     p->min_contrast = 24;
@@ -476,19 +480,15 @@ static void make_lut(int t, int sat) {
     }
 }
 
-/* 4. contrast normalisation + soft threshold: levels of the whole grid, into s_lut. */
-static void normalise(const pp_params *p, run_state *s) {
-    memset(s_hist, 0, sizeof s_hist);
-    for (int y = 0; y < s->gh; y++) {
-        for (int x = 0; x < s->gw; x++) {
-            s_hist[s_ink[y * PP_WORK + x]]++;
-        }
-    }
-    s->lo = hist_kth((s->n - 1) / 2);
-    s->hi = hist_kth(s->n - 1 - s->n / 256);
-    int range = s->hi - s->lo;
-    s->t = p->threshold_pct > 0 ? s->lo + range * p->threshold_pct / 100 : otsu(s->n);
-    s->sat = s->lo + range * p->saturate_pct / 100;
+/* 4. contrast normalisation + soft threshold: the background lo, the near-maximum hi,
+ * the threshold and the saturation (from the n pixels counted in s_hist for Otsu), into
+ * s_lut. */
+static void set_levels(const pp_params *p, run_state *s, int lo, int hi, int n) {
+    s->lo = lo;
+    s->hi = hi;
+    int range = hi - lo;
+    s->t = p->threshold_pct > 0 ? lo + range * p->threshold_pct / 100 : otsu(n);
+    s->sat = lo + range * p->saturate_pct / 100;
     if (s->sat <= s->t) {
         s->sat = s->t + 1;
     }
@@ -659,6 +659,19 @@ static void choose_digit(const pp_params *p, run_state *s) {
             }
         }
     }
+    if (!best) {
+        /* a digit close to the camera may touch the frame's edge: a long one near the middle */
+        int64_t rc = (int64_t)2 * CLOSE_CENTRE_PCT * g / 100;
+        for (int c = 1; c <= s->n_comp; c++) {
+            component *cp = &s_comp[c];
+            int len = imax(cp->x1 - cp->x0 + 1, cp->y1 - cp->y0 + 1);
+            int64_t cx2 = cp->x0 + cp->x1 - (gw - 1), cy2 = cp->y0 + cp->y1 - (gh - 1);
+            if (cp->reason == PP_CAND_BORDER && len * 100 >= CLOSE_MIN_PCT * g && len * 100 <= p->max_size_pct * g
+                && cx2 * cx2 + cy2 * cy2 <= rc * rc && (!best || cp->score > s_comp[best].score)) {
+                best = c;
+            }
+        }
+    }
     s->chosen = best;
     if (!best) {
         s->no_digit = PP_ND_NO_CANDIDATE;
@@ -699,12 +712,14 @@ static void choose_digit(const pp_params *p, run_state *s) {
     s->uy0 = y0;
     s->ux1 = x1;
     s->uy1 = y1;
+    s_sel[0] = 0;
+    for (int c = 1; c <= s->n_comp; c++) {
+        s_sel[c] = s_comp[c].reason == PP_CAND_CHOSEN || s_comp[c].reason == PP_CAND_MERGED;
+    }
 }
 
 /* 2-5 for one polarity: ink, levels, components, the chosen digit. */
-static void read_frame(const pp_params *p, run_state *s, int dark_on_light) {
-    ink_map(p, s, dark_on_light);
-    normalise(p, s);
+static void segment(const pp_params *p, run_state *s) {
     s->n_comp = 0;
     s->chosen = 0;
     s->no_digit = PP_ND_NONE;
@@ -720,6 +735,41 @@ static void read_frame(const pp_params *p, run_state *s, int dark_on_light) {
         return;
     }
     choose_digit(p, s);
+}
+
+/* 2-5 for one polarity: ink, levels, components, the chosen digit. When the ink that
+ * touches the frame's border (a desk's corner, a shadow's edge) set the range, the levels
+ * are taken again from the rest of the grid and the components found again, so that a
+ * fainter digit in the middle is not lost below a threshold it never reaches. */
+static void read_frame(const pp_params *p, run_state *s, int dark_on_light) {
+    ink_map(p, s, dark_on_light);
+    memset(s_hist, 0, sizeof s_hist);
+    for (int y = 0; y < s->gh; y++) {
+        for (int x = 0; x < s->gw; x++) {
+            s_hist[s_ink[y * PP_WORK + x]]++;
+        }
+    }
+    set_levels(p, s, hist_kth((s->n - 1) / 2), hist_kth(s->n - 1 - s->n / 256), s->n);
+    segment(p, s);
+    if (s->low_contrast || s->no_digit == PP_ND_CLUTTERED) {
+        return;
+    }
+    memset(s_hist, 0, sizeof s_hist);
+    int n = 0;
+    for (int y = 0; y < s->gh; y++) {
+        for (int x = 0; x < s->gw; x++) {
+            int c = s_lab[y * PP_WORK + x];
+            if (!c || (s_comp[c].reason != PP_CAND_BORDER && s_comp[c].reason != PP_CAND_LARGE)) {
+                s_hist[s_ink[y * PP_WORK + x]]++;
+                n++;
+            }
+        }
+    }
+    int hi = n > 0 ? imax(hist_kth(n - 1 - n / 256), s->lo) : s->hi;
+    if ((hi - s->lo) * 100 < (s->hi - s->lo) * RETRY_RANGE_PCT) { /* the background stays the grid's */
+        set_levels(p, s, s->lo, hi, n);
+        segment(p, s);
+    }
 }
 
 /* 6. Polarity (auto): around the candidate digit (its box grown by VOTE_MARGIN_PCT), on
@@ -769,11 +819,26 @@ static int vote_polarity(const pp_params *p, run_state *s) {
             s_half_n[y * HALF + x] = (uint8_t)(pre_cnt[hi] - pre_cnt[lo]);
         }
     }
+    /* only cells within one cell of the digit's own pixels vote: its strokes and the
+     * ground right around them, not a desk's edge or a shadow's further off */
+    memset(s_cells, 0, sizeof s_cells);
+    for (int y = s->uy0; y <= s->uy1; y++) {
+        for (int x = s->ux0; x <= s->ux1; x++) {
+            if (s_sel[s_lab[y * PP_WORK + x]]) {
+                int cx = x >> 1, cy = y >> 1;
+                for (int yy = imax(cy - 1, 0); yy <= imin(cy + 1, hh - 1); yy++) {
+                    for (int xx = imax(cx - 1, 0); xx <= imin(cx + 1, hw - 1); xx++) {
+                        s_cells[yy * HALF + xx] = 1;
+                    }
+                }
+            }
+        }
+    }
     uint32_t vd = 0, vl = 0;
     for (int y = y0; y <= y1; y++) {
         for (int x = x0; x <= x1; x++) {
             int i = y * HALF + x;
-            if (!IS_STROKE(i)) {
+            if (!s_cells[i] || !IS_STROKE(i)) {
                 continue;
             }
             int32_t sum = 0, cnt = 0;
@@ -798,10 +863,6 @@ static int vote_polarity(const pp_params *p, run_state *s) {
 /* 7a. The digit's own levels: its near-maximum among the chosen and merged pixels sets
  * the soft threshold and saturation of the box (s_lut). 0, or PP_ND_FAINT. */
 static int digit_levels(const pp_params *p, run_state *s) {
-    memset(s_sel, 0, sizeof s_sel);
-    for (int c = 1; c <= s->n_comp; c++) {
-        s_sel[c] = s_comp[c].reason == PP_CAND_CHOSEN || s_comp[c].reason == PP_CAND_MERGED;
-    }
     memset(s_hist, 0, sizeof s_hist);
     int n = 0;
     for (int y = s->uy0; y <= s->uy1; y++) {

@@ -6,7 +6,7 @@
 Measures: camera_sim rendering and numpy preprocess_batch speed (frames/s) at 162x162
 and 324x324; the C pp_run built for the host (frames/s); pp_run's cycles on an emulated
 RP2040 (Cortex-M0+, rp2040py, bare-metal image from bench/rp2040/, output checked
-against the numpy twin); how close preprocess(camera frame of an MNIST digit) is to
+against the numpy twin; the 162x162 frames also inverted, light on dark); how close preprocess(camera frame of an MNIST digit) is to
 the digit itself (pixel correlation); and the full firmware pipeline's accuracy (C
 preprocessing + the built-in net()) on the simulated camera test set.
 Prints its figures and ends with one JSON line of them.
@@ -158,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             if r:
                 print(f"  {r['cycles_mean']:.0f} cycles = {r['ms_at_125mhz']} ms at 125 MHz, "
                       f"output equals numpy: {r['matches_numpy']}")
+            if size == 162:
+                # the same frames as light on dark: auto polarity reads them twice (both polarities)
+                r = rp2040_cycles(255 - frames[:3])
+                fig["rp2040_pp_run_162_light_on_dark"] = r
+                if r:
+                    print(f"  light on dark: {r['cycles_mean']:.0f} cycles = {r['ms_at_125mhz']} ms, "
+                          f"output equals numpy: {r['matches_numpy']}")
 
     fig["mnist_correlation"] = mnist_likeness(x_test, 200 if args.quick else 1000)
     print(f"pixel correlation of preprocess(camera frame of an MNIST digit) with the digit: "

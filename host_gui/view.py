@@ -46,7 +46,7 @@ PARAM_LABELS = {
     "roi_x": "ROI x", "roi_y": "ROI y", "roi_w": "ROI width (0 = centred square)", "roi_h": "ROI height",
     "bg_remove": "background removal", "bg_radius": "background radius", "threshold_pct": "threshold % (0 = Otsu)",
     "saturate_pct": "saturate %", "min_contrast": "min contrast", "speck_min": "speck filter",
-    "max_gap": "max gap", "border": "border", "box_size": "box size (MNIST 20)", "center_mass": "centre of mass",
+    "border": "border", "box_size": "box size (MNIST 20)", "center_mass": "centre of mass",
 }
 # The device's intermediate images (STAGE messages), left to right as the pipeline runs.
 STAGES = {"work": "ROI on work grid", "ink": "ink", "norm": "threshold", "box": "digit box"}

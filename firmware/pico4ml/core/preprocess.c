@@ -31,13 +31,13 @@ static uint8_t s_ink[GRID];    /* ink signal of the reading in progress */
 static uint8_t s_lab[GRID];    /* speck mask, then component labels (0: none) */
 static union {              /* two byte images on the half grid, or one u16 image */
     uint32_t w[HGRID / 2];  /* word access: the closing's column passes */
-    uint16_t h[HGRID];
+    uint16_t h[HGRID];      /* halfword access: the vote's row sums */
 } s_half;
 static uint8_t s_half_n[HGRID];  /* polarity vote: ground counts */
 static uint8_t s_cells[HGRID];   /* polarity vote: half-grid cells near the digit's strokes */
 static union {              /* paper estimates on the half grid: [1] dark on light, [0] light on dark */
     uint32_t w[2][HGRID / 4];
-    uint8_t b[2][HGRID];
+    uint8_t b[2][HGRID];    /* byte access: everything else */
 } s_papers;
 static const uint8_t *s_paper = s_papers.b[1]; /* ... of the reading in progress */
 static uint32_t s_acc28[PP_OUT * PP_OUT]; /* box resample accumulators */
@@ -85,7 +85,7 @@ void pp_default_params(pp_params *p) {
     p->grow_pct = 150;
     p->cand_contrast = 32;
     p->full_res = 1;
-    p->min_score_pct = 60;
+    p->min_score_pct = 62;
 }
 
 int pp_validate_params(const pp_params *p) {

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from .cli import add_common, check_args, make_state, open_source, sigterm_as_interrupt
+from .cli import add_common, check_args, make_state, open_source, sigterm_as_interrupt, start_sim
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,6 +23,8 @@ def parser() -> argparse.ArgumentParser:
     add_common(ap)
     ap.add_argument("--out", metavar="DIR", default="pico4ml-out", help="folder for PNGs, CSV and recordings")
     ap.add_argument("--window", type=float, default=30.0, help="history window of the plots in seconds")
+    ap.add_argument("--size", metavar="WxH", default="1280x720", help="window size (default 1280x720; it can be "
+                                                                      "resized, the panels follow)")
     return ap
 
 
@@ -36,6 +38,14 @@ def _main(argv: list[str] | None) -> int:
     problem = check_args(args)
     if problem:
         print(f"pico4ml-gui: {problem}", file=sys.stderr)
+        return 2
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        if not (640 <= width <= 7680 and 400 <= height <= 4320):
+            raise ValueError
+    except ValueError:
+        print(f"pico4ml-gui: --size wants WIDTHxHEIGHT between 640x400 and 7680x4320, not {args.size!r}",
+              file=sys.stderr)
         return 2
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         # Dear PyGui would abort the whole process here: say what to do instead.
@@ -58,21 +68,25 @@ def _main(argv: list[str] | None) -> int:
     except Exception as e:  # noqa: BLE001 -- bad preset, unreadable recording, twin that will not build
         print(f"pico4ml-gui: {e}", file=sys.stderr)
         return 2
-    state = make_state(args, args.window)
-    if not source.live:
-        state = source.seek(0.0, state)
-    dpg.create_context()
-    try:
-        app = view.App(source, state, settings, out_dir=args.out, twin=twin)
-        view.create(app)
-        app.run()
+    app = None
+    try:  # from here on, Ctrl+C or SIGTERM at any moment stops the twin and closes the recording
+        state = make_state(args, args.window)
+        if not source.live:
+            state = source.seek(0.0, state)
+        dpg.create_context()
+        try:
+            app = view.App(source, state, settings, out_dir=args.out, twin=twin,
+                           twin_factory=(lambda: start_sim(args)) if args.sim else None)
+            view.create(app, width=width, height=height)
+            app.run()
+        finally:
+            dpg.destroy_context()
     except KeyboardInterrupt:
         pass
     finally:
         source.close()
-        if twin is not None:
-            twin.stop()
-        dpg.destroy_context()
+        for t in {id(x): x for x in (twin, app.twin if app is not None else None) if x is not None}.values():
+            t.stop()  # the twin it started with, and one restarted from the window
     return 0
 
 

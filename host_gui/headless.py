@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-SCREEN = "1600x1000x24"
+SCREEN = "2600x1500x24"  # room for a 2560x1440 window
 
 
 def why_no_display() -> str | None:

@@ -18,6 +18,18 @@ def enlarge(img: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
 
 
+def reduce(img: np.ndarray, step: int) -> np.ndarray:
+    """Area-average downscale by an integer step (edges that do not fill a block are dropped)."""
+    step = max(1, int(step))
+    if step == 1:
+        return img
+    h, w = img.shape[0] // step * step, img.shape[1] // step * step
+    if h == 0 or w == 0:
+        return img[::step, ::step]
+    blocks = img[:h, :w].reshape(h // step, step, w // step, step, *img.shape[2:])
+    return blocks.mean(axis=(1, 3)).round().astype(np.uint8)
+
+
 def grey_stats(img: np.ndarray, bins: int = 64) -> tuple[np.ndarray, dict[str, float]]:
     """Histogram (counts per equal bin of 0..255) and the numbers one tunes exposure by."""
     flat = np.asarray(img, np.uint8).ravel()

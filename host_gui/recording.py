@@ -3,8 +3,14 @@
 Raw bytes, not decoded messages, so a recording replays through the very decoder the live
 link uses (and a decoder bug can be reproduced from a user's file). Layout:
 
-    b"P4MLREC1"  u32 LE header length  JSON header (utf-8)
+    b"P4MLREC1"  u32 LE header length  JSON header (utf-8, padded with spaces)
     then records: f64 LE host time (s since epoch)  u32 LE length  bytes
+
+The header (format 2) holds what the board said and was set to when the recording began:
+"hello" (the HELLO fields), "params" (PreprocessParams fields), "stream" and "camera". It
+is written with room to spare and rewritten in place once the board's HELLO arrives, so
+a recording started before the board answered still names it. Format 1 recordings (no
+such fields) are read as before; a newer format is refused with a clear message.
 
 A recording cut short (app killed, disk full) is read up to its last whole record.
 """
@@ -19,6 +25,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 MAGIC = b"P4MLREC1"
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
+HEADER_ROOM = 4096  # bytes reserved for the JSON header so it can be rewritten in place
 _RECORD = struct.Struct("<dI")
 MAX_CHUNK = 1 << 24
 
@@ -33,12 +42,34 @@ class Recorder:
     def __init__(self, path: str | Path, header: dict | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.header = {"format": FORMAT, "created": time.time(), **(header or {})}
+        meta = self._meta()
+        self._room = max(HEADER_ROOM, len(meta))
         self._f: BinaryIO | None = open(self.path, "wb")
-        meta = json.dumps({"format": 1, "created": time.time(), **(header or {})}).encode()
-        self._f.write(MAGIC + struct.pack("<I", len(meta)) + meta)
+        self._f.write(MAGIC + struct.pack("<I", self._room) + meta.ljust(self._room))
         self._lock = threading.Lock()
         self.bytes = 0
         self.chunks = 0
+
+    def _meta(self) -> bytes:
+        return json.dumps(self.header).encode()
+
+    def update_header(self, **fields: Any) -> bool:
+        """Add fields to the header in place (e.g. the HELLO once the board answered).
+        False when they do not fit in the room reserved for it (the header is unchanged)."""
+        with self._lock:
+            if self._f is None:
+                return False
+            new = {**self.header, **fields}
+            meta = json.dumps(new).encode()
+            if len(meta) > self._room:
+                return False
+            self.header = new
+            end = self._f.tell()
+            self._f.seek(len(MAGIC) + 4)
+            self._f.write(meta.ljust(self._room))
+            self._f.seek(end)
+            return True
 
     def write(self, t: float, data: bytes) -> None:
         with self._lock:
@@ -70,9 +101,16 @@ def read_header(f: BinaryIO, path: Path) -> dict:
         raise RecordingError(f"{path}: recording header is truncated")
     (n,) = struct.unpack("<I", raw)
     try:
-        return json.loads(f.read(n).decode())
+        header = json.loads(f.read(n).decode())
     except (ValueError, UnicodeDecodeError) as e:
         raise RecordingError(f"{path}: recording header is damaged ({e})") from e
+    if not isinstance(header, dict):
+        raise RecordingError(f"{path}: recording header is damaged (not a JSON object)")
+    fmt = header.get("format", 1)
+    if fmt not in READABLE_FORMATS:
+        raise RecordingError(f"{path}: recording format {fmt!r} is not one this pico4ml reads "
+                             f"({', '.join(map(str, READABLE_FORMATS))}): update pico4ml-mnist to open it")
+    return header
 
 
 def iter_chunks(path: str | Path) -> Iterator[tuple[float, bytes]]:
@@ -139,8 +177,29 @@ def load_replay(path: str | Path, decoder_factory: Callable[[], Any] | None = No
     replay = Replay(path, header)
     decoder = decoder_factory()
     replay.decoder = decoder
+    fresh = True
     for t, data in iter_chunks(path):
         replay.bytes += len(data)
-        for msg in decoder.feed(data):
-            replay.events.append((t, msg))
+        if fresh:  # a recording started mid-stream begins with the tail of a packet: not a decode error
+            msgs, fresh = _first_chunk(decoder, data)
+        else:
+            msgs = decoder.feed(data)
+        replay.events.extend((t, msg) for msg in msgs)
     return replay
+
+
+def _first_chunk(decoder: Any, data: bytes) -> tuple[list, bool]:
+    """Decode the start of a recording. The bytes up to the first 0x00 are the tail of a packet
+    when recording began mid-stream: if they decode to nothing, their error counts are undone
+    (as the live link forgives a packet cut by opening the port)."""
+    end = data.find(b"\0")
+    if end < 0:
+        return decoder.feed(data), True
+    stats = getattr(decoder, "stats", None)
+    before = dict(vars(stats)) if stats is not None else {}
+    head = decoder.feed(data[:end + 1])
+    if not head and stats is not None:
+        for name, value in before.items():
+            if name not in ("bytes_in", "packets", "lost", "bytes_discarded"):
+                setattr(stats, name, value)
+    return head + decoder.feed(data[end + 1:]), False

@@ -30,7 +30,21 @@ class LiveSource:
         if self.link.status.n > state.status.n:  # its queue item was dropped by a full queue
             state.apply(time.time(), self.link.status)
         state.update_rates(self.link.stats.bytes_rx)
+        if self.recorder is not None and state.hello is not None and "hello" not in self.recorder.header:
+            self.recorder.update_header(hello=hello_fields(state.hello))  # started before the board answered
         return n
+
+    def describe(self, **fields: object) -> None:
+        """Header fields of the running recording it does not have yet (the settings sent)."""
+        if self.recorder is not None:
+            missing = {k: v for k, v in fields.items() if k not in self.recorder.header}
+            if missing:
+                self.recorder.update_header(**missing)
+
+    def retarget(self, port: str) -> None:
+        """Follow the board (or a restarted twin) to another port: the link opens it on its next retry."""
+        self.link.target = port
+        self.link.serial_number = None
 
     def send(self, msg: P.Message) -> bool:
         try:
@@ -60,10 +74,15 @@ class LiveSource:
     def bytes_rx(self) -> int:
         return self.link.stats.bytes_rx
 
-    def start_recording(self, path: str | Path) -> Recorder:
+    def start_recording(self, path: str | Path, hello: P.Hello | None = None, **header: object) -> Recorder:
+        """Record the raw stream to path; header fields (params, stream, camera) and the HELLO
+        go into the recording's header."""
         self.stop_recording()
-        self.recorder = Recorder(path, {"port": self.link.status.port or self.link.target,
-                                        "protocol_version": P.PROTOCOL_VERSION})
+        meta = {"port": self.link.status.port or self.link.target, "protocol_version": P.PROTOCOL_VERSION,
+                **header}
+        if hello is not None:
+            meta["hello"] = hello_fields(hello)
+        self.recorder = Recorder(path, meta)
         self.link.recorder = self.recorder
         return self.recorder
 
@@ -77,6 +96,10 @@ class LiveSource:
     def close(self) -> None:
         self.stop_recording()
         self.link.stop()
+
+
+def hello_fields(h: P.Hello) -> dict:
+    return {f.name: getattr(h, f.name) for f in fields(h) if f.name != "seq"}
 
 
 class ReplaySource:
@@ -94,6 +117,42 @@ class ReplaySource:
         self._next = 0  # index of the next event to apply while playing
         self._wall = time.monotonic()
         self._hellos = [i for i, (_, m) in enumerate(self.replay.events) if isinstance(m, P.Hello)]
+        # the time of every camera frame's answer: what "one frame back / forward" steps over
+        self.frame_times = [t - self.replay.start for t, m in self.replay.events
+                            if isinstance(m, P.Result) and not m.injected]
+
+    @property
+    def header(self) -> dict:
+        return self.replay.header
+
+    def params_bytes(self) -> bytes | None:
+        """The preprocessing parameters the recording began with: the board's own PARAMS answer
+        if it sent one, else the header's (format 2)."""
+        for _, m in self.replay.events:
+            if isinstance(m, P.Params):
+                return m.data
+        params = self.header.get("params")
+        if isinstance(params, dict):
+            from pico4ml.train.preprocess import PreprocessParams
+
+            try:
+                return PreprocessParams(**params).to_bytes()
+            except (TypeError, ValueError, Exception):  # noqa: BLE001 -- a header from another version
+                return None
+        return None
+
+    def step(self, direction: int, state: State) -> State:
+        """The state one camera frame later (direction > 0) or earlier (< 0); playback pauses."""
+        import bisect
+
+        self.playing = False
+        times = self.frame_times
+        if not times:
+            return self.seek(self.position, state)
+        current = bisect.bisect_right(times, self.position + 1e-5) - 1  # the frame at the play head
+        i = min(max(current + (1 if direction > 0 else -1), 0), len(times) - 1)
+        target = times[i]
+        return self.seek(target + 1e-6, state)  # the answer at exactly `target` included
 
     @property
     def duration(self) -> float:

@@ -22,7 +22,10 @@ from .link import LinkStatus
 HISTORY = 4096  # samples kept per series (a few minutes at device frame rates)
 MAX_PREDICTIONS = 200_000  # rows kept for CSV export
 CSV_HEADER = (["host_time", "frame_id", "injected", "digit", "score"] + [f"score_{i}" for i in range(10)]
-              + ["capture_us", "preprocess_us", "net_us", "send_us", "device_fps", "host_digit", "host_max_diff"])
+              + ["capture_us", "preprocess_us", "net_us", "send_us", "device_fps", "host_digit", "host_max_diff",
+                 "file"])
+RECORDS = 32  # frames kept whole (image, stages, 28x28, answer) for display, freeze and capture
+FRAME_WAIT_S = 1.0  # how long an answer waits for its own camera frame still arriving in bands
 
 
 class LogLines(collections.deque):
@@ -74,6 +77,36 @@ class Prediction:
 
 
 @dataclass
+class FrameRecord:
+    """Everything the device sent about one processed frame, joined by frame id.
+
+    The views show one record at a time, so the camera image, the stages, the 28x28 and the
+    answer on screen always belong together. `image` is what was injected (the device does
+    not send it back), `frame` the camera FRAME when one came for this frame id."""
+    frame_id: int
+    injected: bool = False
+    t: float = 0.0
+    frame: np.ndarray | None = None
+    frame_msg: P.Frame | None = None
+    stages: dict[str, np.ndarray] = field(default_factory=dict)
+    stage_msgs: dict[str, P.Stage] = field(default_factory=dict)
+    input28: np.ndarray | None = None
+    prediction: Prediction | None = None
+    image: np.ndarray | None = None
+    name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # messages of newer protocol versions (candidates)
+
+    @property
+    def key(self) -> tuple[int, bool]:
+        return self.frame_id, self.injected
+
+    @property
+    def scale(self) -> int:
+        """Capture pixels per frame pixel (1: the frame is the full-resolution capture)."""
+        return int(self.frame_msg.scale) if self.frame_msg is not None and self.frame_msg.scale else 1
+
+
+@dataclass
 class State:
     """Everything the views show. apply() one (time, item) at a time, or drain() a queue."""
     history_window_s: float = 30.0
@@ -103,6 +136,8 @@ class State:
     hold_injected_s: float = 3.0  # an injected image's answer stays on screen this long
     last_injected: Prediction | None = None
     camera_stage: P.Stage | None = None
+    status_since: float = 0.0  # host time of the last connection state change
+    shown: FrameRecord | None = None  # the newest whole frame: what the views show
 
     def __post_init__(self) -> None:
         # columns: t, device fps, gui fps, capture ms, preprocess ms, net ms, send ms
@@ -113,6 +148,9 @@ class State:
         self._assembler = P.FrameAssembler()
         self._inputs: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
         self.inject_names: dict[int, str] = {}  # INJECT seq -> what was sent, to name the answer
+        self.inject_images: dict[int, np.ndarray] = {}  # INJECT seq -> the image sent, shown with its answer
+        self.records: collections.OrderedDict[tuple[int, bool], FrameRecord] = collections.OrderedDict()
+        self._pending_frame: tuple[int, float] | None = None  # (frame id, t) of a FRAME still in bands
         self._hold_until = 0.0
         self._rate_t0 = 0.0
         self._rate_bytes0 = 0
@@ -141,6 +179,8 @@ class State:
     def _on_LinkStatus(self, t: float, s: LinkStatus) -> None:
         if s.n and s.n <= self.status.n:
             return  # already shown (taken straight from the link when the queue dropped it)
+        if s.state != self.status.state or not self.status_since:
+            self.status_since = t
         self.status = s
         self.log.append(f"[link] {s.text}")
         if s.state == "connected":
@@ -162,11 +202,20 @@ class State:
     def _on_Frame(self, t: float, m: P.Frame) -> None:
         whole = self._assembler.add(m)
         if whole is None:
+            if m.y0 == 0:
+                self._pending_frame = (m.frame_id, t)
             return
+        self._pending_frame = None
         self.frames_rx += 1
-        if self._held(t, whole.flags) or whole.width == 0 or whole.height == 0:
+        if whole.width == 0 or whole.height == 0:
             return
-        self.frame = np.frombuffer(whole.pixels, np.uint8).reshape(whole.height, whole.width)
+        img = np.frombuffer(whole.pixels, np.uint8).reshape(whole.height, whole.width)
+        rec = self._record(whole.frame_id, bool(whole.flags & P.FLAG_INJECTED), t)
+        rec.frame, rec.frame_msg = img, whole
+        self._choose_shown(t)
+        if self._held(t, whole.flags):
+            return
+        self.frame = img
         self.frame_msg = whole
 
     def _on_Input28(self, t: float, m: P.Input28) -> None:
@@ -174,14 +223,20 @@ class State:
         self._inputs[(m.frame_id, m.injected)] = img
         while len(self._inputs) > 16:  # results arrive right after their input; keep a few
             self._inputs.popitem(last=False)
+        self._record(m.frame_id, m.injected, t).input28 = img
         if not self._held(t, m.flags):
             self.input28, self.input28_id = img, m.frame_id
 
     def _on_Stage(self, t: float, m: P.Stage) -> None:
-        if self._held(t, m.flags) or m.width == 0 or m.height == 0:
+        if m.width == 0 or m.height == 0:
             return
         name = P.STAGE_NAMES.get(m.stage_id, f"stage{m.stage_id}")
-        self.stages[name] = np.frombuffer(m.pixels, np.uint8).reshape(m.height, m.width)
+        img = np.frombuffer(m.pixels, np.uint8).reshape(m.height, m.width)
+        rec = self._record(m.frame_id, bool(m.flags & P.FLAG_INJECTED), t)
+        rec.stages[name], rec.stage_msgs[name] = img, m
+        if self._held(t, m.flags):
+            return
+        self.stages[name] = img
         self.stage_msgs[name] = m
         if m.stage_id == P.STAGE_WORK and not m.flags & P.FLAG_INJECTED:
             self.camera_stage = m  # its ROI is where the device looked in the camera frame
@@ -199,18 +254,30 @@ class State:
                                 f"max score diff {check.max_diff:.4f} > {self.tolerance}")
         pred = Prediction(t, m, scores, check)
         self.predictions.append(pred)
+        rec = self._record(m.frame_id, m.injected, t)
+        rec.prediction = pred
+        if rec.input28 is None and img is not None:
+            rec.input28 = img
         if m.injected:
             self.last_injected = pred
             pred.name = self.inject_names.pop(m.frame_id, "")  # the device answers with the INJECT's seq
+            rec.name, rec.image = pred.name, self.inject_images.pop(m.frame_id, None)
             self.log.append(f"[inject] {pred.name + ': ' if pred.name else ''}device says {m.argmax} "
                             f"({scores[m.argmax] * 100:.1f} %)"
                             + ("" if check is None else f", host {check.host_digit}"))
         if not self._held(t, m.flags):
             self.prediction = pred
+        self._choose_shown(t)
         self.results_rx += 1
         self.timing.push([t, m.fps, self.gui_fps, m.t_capture_us / 1e3, m.t_preprocess_us / 1e3,
                           m.t_net_us / 1e3, m.t_send_us / 1e3])
         self.scores_hist.push([t, *scores])
+
+    def _on_Candidates(self, t: float, m: Any) -> None:
+        """Protocol v2: the digit candidates the preprocessing weighed, each with why it was
+        kept or dropped, as (x, y, w, h, reason, chosen) on the work grid."""
+        rec = self._record(m.frame_id, bool(m.flags & P.FLAG_INJECTED), t)
+        rec.extra["candidates"] = [(c.x, c.y, c.w, c.h, c.reason, i == m.chosen) for i, c in enumerate(m.candidates)]
 
     def _on_Stats(self, t: float, m: P.Stats) -> None:
         self.stats = m
@@ -233,6 +300,47 @@ class State:
 
     def _on_Camera(self, t: float, m: P.Camera) -> None:
         self.device_camera = m
+
+    def _record(self, frame_id: int, injected: bool, t: float) -> FrameRecord:
+        key = (frame_id, injected)
+        rec = self.records.get(key)
+        if rec is None:
+            rec = self.records[key] = FrameRecord(frame_id, injected, t)
+            while len(self.records) > RECORDS:
+                self.records.popitem(last=False)
+        return rec
+
+    def _choose_shown(self, t: float) -> None:
+        """The views show the newest frame whose answer has arrived, once its own camera frame
+        (still coming in bands) is there too; an injected answer stays for hold_injected_s."""
+        if self.shown is not None and self.shown.injected and t < self._hold_until:
+            return
+        for rec in reversed(self.records.values()):
+            if rec.prediction is None:
+                continue
+            pending = self._pending_frame
+            if (pending is not None and pending[0] == rec.frame_id and not rec.injected and rec.frame is None
+                    and t - pending[1] < FRAME_WAIT_S):
+                continue  # its FRAME is on its way: show the one before until it is whole
+            self.shown = rec
+            return
+
+    def latest_before(self, rec: FrameRecord, what: str) -> FrameRecord | None:
+        """The newest live record up to rec that has `what` ("frame", "input28" or a stage
+        name): what a panel shows, marked stale, when rec itself has none."""
+        found = False
+        for other in reversed(self.records.values()):
+            if other is rec:
+                found = True
+            if not found or other.injected:
+                continue
+            if (what == "frame" and other.frame is not None) or (what == "input28" and other.input28 is not None) \
+                    or what in other.stages:
+                return other
+        return None
+
+    def record_at(self, frame_id: int, injected: bool = False) -> FrameRecord | None:
+        return self.records.get((frame_id, injected))
 
     def _held(self, t: float, flags: int) -> bool:
         """True while the views keep showing an injected image's answer instead of the live stream."""
@@ -292,7 +400,7 @@ class State:
                 w.writerow([f"{p.t:.6f}", r.frame_id, int(r.injected), r.argmax, f"{p.scores[r.argmax]:.6f}",
                             *(f"{s:.6f}" for s in p.scores), r.t_capture_us, r.t_preprocess_us, r.t_net_us,
                             r.t_send_us, f"{r.fps:.2f}", "" if p.check is None else p.check.host_digit,
-                            "" if p.check is None else f"{p.check.max_diff:.6f}"])
+                            "" if p.check is None else f"{p.check.max_diff:.6f}", p.name if r.injected else ""])
         return len(rows)
 
 

@@ -38,3 +38,39 @@ def host_build(*args, **kwargs):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# ---------------------------------------------------------------- GUI tests (Dear PyGui)
+@pytest.fixture(scope="session")
+def host_model():
+    """The committed model for the device-vs-host check (None when no checkpoint is committed)."""
+    from pico4ml.host_gui.hostcheck import try_load
+
+    model, _ = try_load()
+    return model
+
+
+@pytest.fixture
+def gui_app(tmp_path, host_model):
+    """The real GUI (every widget built, no window) around a FakeSource; tests drive it with gui_helpers.fire."""
+    dpg = pytest.importorskip("dearpygui.dearpygui", reason="Dear PyGui not installed")
+    from gui_helpers import FakeSource
+
+    from pico4ml.host_gui import view
+    from pico4ml.host_gui.state import State
+
+    dpg.create_context()
+    app = view.App(FakeSource(), State(host_model=host_model), out_dir=tmp_path)
+    app.build_ui()
+    yield app
+    dpg.destroy_context()
+
+
+@pytest.fixture
+def display():
+    """Skips with the reason when no display can be had (no DISPLAY and no xvfb-run, or no Dear PyGui)."""
+    from pico4ml.host_gui.headless import why_no_display
+
+    reason = why_no_display()
+    if reason:
+        pytest.skip(reason)

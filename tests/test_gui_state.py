@@ -25,6 +25,58 @@ def host_model():
     return model
 
 
+def test_frames_are_kept_whole_and_the_newest_whole_one_is_shown(host_model):
+    """Each frame's FRAME, STAGEs, INPUT28 and RESULT are joined by frame id; the views show the
+    newest frame whose answer has come, and a FRAME still arriving in bands holds it back."""
+    s = State(host_model=host_model)
+    for m in S.frame_messages(1, 4, host_model):
+        s.apply(1.0, m)
+    rec = s.shown
+    assert rec.frame_id == 1 and rec.frame.shape == (81, 81) and rec.scale == 4 and rec.prediction.result.argmax == 4
+    assert set(rec.stages) == {"work", "ink", "norm"} and rec.input28 is s.input28
+    cam = S.camera_frame(8, 324, seed=2)
+    msgs = S.frame_messages(2, 8, host_model)
+    s.apply(2.0, P.Frame(2, 324, 324, 0, 100, 324, 324, 0, P.FLAG_FULLRES, 1, cam[:100].tobytes()))
+    for m in msgs[1:]:
+        s.apply(2.0, m)
+    assert s.shown is rec  # frame 2 answered, its picture still on the way
+    s.apply(2.1, P.Frame(2, 324, 324, 100, 224, 324, 324, 0, P.FLAG_FULLRES, 1, cam[100:].tobytes()))
+    assert s.shown.frame_id == 2 and np.array_equal(s.shown.frame, cam) and s.shown.scale == 1
+    no_frame = [m for m in S.frame_messages(3, 1, host_model) if not isinstance(m, P.Frame)]
+    for m in no_frame:
+        s.apply(3.0, m)
+    assert s.shown.frame_id == 3 and s.shown.frame is None
+    assert s.latest_before(s.shown, "frame").frame_id == 2  # what the camera shows, marked stale
+    s.apply(3.5, P.Frame(4, 324, 324, 0, 100, 324, 324, 0, P.FLAG_FULLRES, 1, cam[:100].tobytes()))
+    for m in S.frame_messages(4, 6, host_model)[1:]:
+        s.apply(3.5, m)
+    assert s.shown.frame_id == 3
+    for m in S.frame_messages(5, 7, host_model)[1:]:
+        s.apply(5.0, m)  # frame 4's bands never finished: after a second, answers go on without it
+    assert s.shown.frame_id == 5
+
+
+def test_an_injected_record_keeps_the_image_that_was_sent(host_model):
+    s = State(host_model=host_model)
+    img = S.camera_frame(2, 60)
+    s.inject_names[9], s.inject_images[9] = "two.png", img
+    for m in S.frame_messages(9, 2, host_model):
+        if not isinstance(m, P.Frame):
+            m.flags |= P.FLAG_INJECTED
+            s.apply(1.0, m)
+    rec = s.record_at(9, injected=True)
+    assert s.shown is rec and rec.name == "two.png" and rec.image is img and rec.frame is None
+    assert s.record_at(9) is None  # a live frame 9 is another record
+
+
+def test_link_status_keeps_the_time_of_the_change():
+    s = State()
+    s.apply(100.0, LinkStatus("connected", "ok", n=1))
+    s.apply(130.0, LinkStatus("disconnected", "link lost", n=2))
+    s.apply(131.0, LinkStatus("disconnected", "link lost again", n=3))
+    assert s.status_since == 130.0
+
+
 @pytest.fixture(scope="module")
 def messages(host_model):
     return list(S.stream(30, host_model))
@@ -105,7 +157,8 @@ def test_export_csv(tmp_path, messages, host_model):
     rows = list(csv.reader(open(path)))
     assert rows[0] == CSV_HEADER and len(rows) == 31
     assert [int(r[3]) for r in rows[1:11]] == list(range(10))
-    assert all(r[3] == r[-2] for r in rows[1:])  # device digit == host digit
+    assert all(r[3] == r[CSV_HEADER.index("host_digit")] for r in rows[1:])  # device digit == host digit
+    assert all(r[-1] == "" for r in rows[1:])  # no injected files
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -164,12 +217,58 @@ def test_recording_round_trip_survives_a_truncated_tail(tmp_path, messages):
     replay = load_replay(path)
     assert len(replay.events) >= len(messages) - 6 and replay.decoder.stats.errors == 0
     assert replay.header["port"] == "test"
+    import json
+    import struct
+
+    newer = tmp_path / "newer.p4rec"
+    meta = json.dumps({"format": 3}).encode()
+    newer.write_bytes(b"P4MLREC1" + struct.pack("<I", len(meta)) + meta)
+    with pytest.raises(RecordingError, match="format 3 is not one this pico4ml reads"):
+        load_replay(newer)
+    old = tmp_path / "old.p4rec"  # a format 1 recording (no padding, no hello) still opens
+    meta = json.dumps({"format": 1, "port": "/dev/ttyACM0"}).encode()
+    old.write_bytes(b"P4MLREC1" + struct.pack("<I", len(meta)) + meta + struct.pack("<dI", 5.0, len(data)) + data)
+    assert len(load_replay(old).events) == len(messages)
     bad = tmp_path / "bad.p4rec"
     bad.write_bytes(b"hello")
     with pytest.raises(RecordingError, match="not a pico4ml recording"):
         load_replay(bad)
     with pytest.raises(RecordingError, match="no such recording"):
         load_replay(tmp_path / "nope.p4rec")
+
+
+def test_recording_header_gets_the_hello_when_it_arrives(tmp_path, messages):
+    rec = Recorder(tmp_path / "h.p4rec", {"port": "x", "params": {"threshold_pct": 40}})
+    rec.write(1.0, b"\0")
+    assert rec.update_header(hello={"firmware_version": "1.2.3", "model_name": "m"})
+    assert not rec.update_header(junk="x" * 10_000)  # does not fit: header unchanged
+    rec.write(2.0, S.encoded(messages))
+    rec.close()
+    replay = load_replay(tmp_path / "h.p4rec")
+    assert replay.header["format"] == 2 and replay.header["hello"]["firmware_version"] == "1.2.3"
+    assert replay.header["params"] == {"threshold_pct": 40} and "junk" not in replay.header
+    assert len(replay.events) == len(messages)
+
+
+def test_replay_steps_one_frame_at_a_time(tmp_path, messages, host_model):
+    path = tmp_path / "s.p4rec"
+    rec = Recorder(path)
+    enc = P.Encoder()
+    for t, m in S.timed(messages, fps=10, t0=500.0):
+        rec.write(t, enc.encode(m))
+    rec.close()
+    src = ReplaySource(path)
+    s = src.seek(0.0, State(host_model=host_model))
+    ids = []
+    for _ in range(4):
+        s = src.step(1, s)
+        ids.append(s.shown.frame_id)
+    s = src.step(-1, s)
+    ids.append(s.shown.frame_id)
+    assert ids == [1, 2, 3, 4, 3] and not src.playing  # at 0 s no frame has been answered yet
+    for _ in range(40):
+        s = src.step(1, s)
+    assert s.shown.frame_id == 30
 
 
 def test_replay_scrubbing_rebuilds_the_state(tmp_path, messages, host_model):
@@ -220,3 +319,17 @@ def test_grey_stats():
     hist, st = grey_stats(img, bins=4)
     assert hist.tolist() == [1, 0, 2, 1] and st["min"] == 0 and st["max"] == 255
     assert st["mean"] == pytest.approx(127.75) and st["clip_dark_pct"] == 25 and st["clip_bright_pct"] == 25
+
+
+def test_a_recording_started_mid_packet_has_no_decode_error(tmp_path, messages):
+    """The record button starts in the middle of the stream: the cut packet it begins with is
+    not an error (as on a live link); a recording that starts on a packet keeps its first message."""
+    data = S.encoded(messages)
+    cut = data.index(b"\0", 100) - 40  # inside the second packet
+    for name, start, first_lost in (("mid.p4rec", cut, True), ("whole.p4rec", 0, False)):
+        rec = Recorder(tmp_path / name)
+        rec.write(1.0, data[start:])
+        rec.close()
+        replay = load_replay(tmp_path / name)
+        assert replay.decoder.stats.errors == 0, name
+        assert len(replay.events) == len(messages) - (2 if first_lost else 0)

@@ -2,7 +2,10 @@
 firmware) on rp2040py's PIO model, fed by a simulated HM01B0 1-bit bus: VSYNC, HSYNC,
 PCLK and D0 driven pin by pin. Checks what the driver relies on: a capture starts only
 at a rising VSYNC, takes `bits` bits per line LSB first and crops the rest of a longer
-line, packs 4 pixels per little-endian word, and takes its counts from the TX FIFO.
+line, packs 4 pixels per little-endian word, takes its counts from the TX FIFO, raises the
+line flag at every line end, and ends on the line count whenever VSYNC falls: a VSYNC
+that falls early never stops it (the driver's VSYNC interrupt counts that, and ends a
+capture whose sensor sends fewer lines: tests/c/test_hm01b0_driver.c).
 
 Needs the firmware build (for the assembled program: marker sdk) and rp2040py.
 """
@@ -19,14 +22,15 @@ pytestmark = pytest.mark.sdk
 
 D0, PCLK, HSYNC, VSYNC = 6, 14, 15, 16  # board/pico4ml.h
 # PIO register offsets (RP2040 datasheet 3.7)
-CTRL, FSTAT, TXF0, RXF0, INSTR_MEM0 = 0x000, 0x004, 0x010, 0x020, 0x048
+CTRL, FSTAT, TXF0, RXF0, IRQ, INSTR_MEM0 = 0x000, 0x004, 0x010, 0x020, 0x030, 0x048
 SM0_EXECCTRL, SM0_SHIFTCTRL, SM0_ADDR, SM0_INSTR, SM0_PINCTRL = 0x0CC, 0x0D0, 0x0D4, 0x0D8, 0x0DC
 PADS_BANK0_GPIO0 = 0x4001C004
 FSTAT_RXEMPTY0 = 1 << 8
+IRQ_LINE = 0  # the flag the program raises at a line end (relative: + SM, and SM 0 here)
 
 
 @pytest.fixture(scope="module")
-def program() -> tuple[list[int], int, int, int]:
+def program() -> tuple[list[int], int, int]:
     sdk = fwbuild.find_pico_sdk()
     if sdk is None:
         pytest.skip("Pico SDK not found: the PIO program is assembled by the firmware build (set PICO_SDK_PATH)")
@@ -42,24 +46,24 @@ def program() -> tuple[list[int], int, int, int]:
     # Sensor below mirrors hm01b0_capture_program_init(): make sure that still says the same.
     init = text.split("hm01b0_capture_program_init")[1]
     assert "sm_config_set_in_shift(&c, true, true, 32)" in init and "sm_config_set_in_pins(&c, d0_pin)" in init
-    assert "sm_config_set_jmp_pin(&c, d0_pin + hm01b0_capture_VSYNC_OFFSET)" in init
-    lost = int(re.search(r"hm01b0_capture_offset_lost (\d+)u", text).group(1))
-    return instructions, wrap_target, wrap, lost
+    irqs = {k: int(v) for k, v in re.findall(r"hm01b0_capture_IRQ_(\w+) (\d+)", text)}
+    assert irqs == {"LINE": IRQ_LINE}, "IRQ flags moved: update the test"
+    return instructions, wrap_target, wrap
 
 
 class Sensor:
     """The PIO block with the program loaded as hm01b0_capture_program_init() sets it up,
     and the camera side of the bus."""
 
-    def __init__(self, program: tuple[list[int], int, int, int]) -> None:
+    def __init__(self, program: tuple[list[int], int, int]) -> None:
         from rp2040py import RP2040, Simulator
-        instructions, wrap_target, wrap, _ = program
+        instructions, wrap_target, wrap = program
         self.mcu = RP2040()
         self.sim = Simulator(rp2040=self.mcu)  # owns the chip: PIO is stepped by hand below
         self.pio = self.mcu.pio[0]
         for i, ins in enumerate(instructions):
             self.pio.write_uint32(INSTR_MEM0 + 4 * i, ins)
-        self.pio.write_uint32(SM0_EXECCTRL, (VSYNC << 24) | (wrap << 12) | (wrap_target << 7))  # JMP pin VSYNC
+        self.pio.write_uint32(SM0_EXECCTRL, (wrap << 12) | (wrap_target << 7))
         # autopush, IN shifts right, threshold 32 (encoded 0)
         self.pio.write_uint32(SM0_SHIFTCTRL, (1 << 16) | (1 << 18) | (1 << 19))
         self.pio.write_uint32(SM0_PINCTRL, D0 << 15)  # IN base
@@ -68,6 +72,16 @@ class Sensor:
             self.mcu.write_uint32(PADS_BANK0_GPIO0 + 4 * pin, 0x56)  # input enabled, as at reset
             self.set(pin, 0)
         self.words: list[int] = []
+        self.line_irqs = 0
+
+    def flags(self) -> int:
+        return self.pio.read_uint32(IRQ)
+
+    def count_line_irq(self) -> None:
+        """What the driver's line interrupt does: count the flag and clear it."""
+        if self.flags() & (1 << IRQ_LINE):
+            self.line_irqs += 1
+            self.pio.write_uint32(IRQ, 1 << IRQ_LINE)
 
     def set(self, pin: int, value: int) -> None:
         self.mcu.gpio[pin].set_input_value(bool(value))
@@ -98,6 +112,7 @@ class Sensor:
         if end_frame:
             self.set(VSYNC, 0)  # frame valid drops with the last line valid
         self.run()
+        self.count_line_irq()
 
     def frame(self, rows: list[list[int]]) -> None:
         self.set(VSYNC, 1)
@@ -166,17 +181,41 @@ def test_counts_come_per_frame_through_the_tx_fifo(program):
     assert cam.data() == bytes(px for r in first for px in r) + bytes(px for r in second for px in r[:4])
 
 
-def test_a_frame_that_ends_early_stalls_instead_of_mixing_frames(program):
+def test_every_line_end_raises_the_line_flag(program):
     rng = random.Random(4)
     cam = Sensor(program)
+    cam.start(lines=5, pixels=4)
+    cam.frame(random_frame(rng, 5, 4))
+    assert cam.line_irqs == 5
+
+
+def test_a_vsync_that_falls_early_never_stops_the_capture(program):
+    rng = random.Random(5)
+    for lines_after_fall in (1, 3):
+        cam = Sensor(program)
+        cam.start(lines=5, pixels=4)
+        rows = random_frame(rng, 5, 4)
+        cam.set(VSYNC, 1)
+        cam.run()
+        for i, r in enumerate(rows):
+            cam.line(r, end_frame=i == len(rows) - 1 - lines_after_fall)  # VSYNC drops after this line
+            cam.run(3)
+        cam.run(20)
+        assert cam.data() == bytes(px for r in rows for px in r), "every line taken, VSYNC low or not"
+        assert cam.line_irqs == 5
+        assert cam.pio.read_uint32(SM0_ADDR) == 0, "done: waiting for the next counts (`pull` at 0)"
+
+
+def test_the_frame_ends_on_the_count_not_on_vsync(program):
+    """A sensor with fewer lines than asked for: the program goes on with the next frame's
+    lines until the count is reached, as the vendor's free-running program does. That the
+    buffer does not get them is the driver's VSYNC interrupt's job (it stops the state
+    machine at the early rise), tested with the driver in tests/c/test_hm01b0_driver.c."""
+    rng = random.Random(6)
+    cam = Sensor(program)
     cam.start(lines=4, pixels=4)
-    cam.set(VSYNC, 1)  # a sensor that sends 2 lines where 4 were asked for
-    cam.run()
-    rows = random_frame(rng, 2, 4)
-    cam.line(rows[0])
-    cam.line(rows[1], end_frame=True)
-    cam.run(20)
-    assert cam.pio.read_uint32(SM0_ADDR) == program[3], "parked on `lost`"
-    n = len(cam.words)
-    cam.frame(random_frame(rng, 4, 4))  # the next frame does not complete this capture
-    assert len(cam.words) == n == 2, "only the 2 lines seen: the DMA never completes, the driver times out"
+    short = random_frame(rng, 2, 4)
+    cam.frame(short)
+    nxt = random_frame(rng, 4, 4)
+    cam.frame(nxt)
+    assert cam.data() == bytes(px for r in short + nxt[:2] for px in r)

@@ -14,18 +14,22 @@ from pico4ml.common.paths import REPO_ROOT
 LAYERS = ["common", "train", "export", "host_twin", "emulator", "host_gui"]
 
 
-def imported_packages(path: Path, package: str) -> set[tuple[str, int]]:
-    """(imported project package, line) for every import of pico4ml.<pkg> in a file."""
+def imported_packages(path: Path, package: str, depth: int = 1) -> set[tuple[str, int]]:
+    """(imported project package, line) for every import of pico4ml.<pkg> in a file that sits
+    `depth` packages below pico4ml (1: pico4ml.<package>.x, 2: pico4ml.<package>.sub.x)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: inside its own package unless it climbs out
-                if node.level > 1 and node.module:
-                    found.add((node.module.split(".")[0], node.lineno))
-                continue
-            names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            if node.level:  # relative: inside its own package unless it climbs out of it
+                if node.level > depth:
+                    names = [f"pico4ml.{node.module or ''}"] + [f"pico4ml.{node.module}.{a.name}" if node.module
+                                                               else f"pico4ml.{a.name}" for a in node.names]
+                else:
+                    continue
+            else:
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
         else:
             continue
         for n in names:
@@ -46,13 +50,16 @@ def package_files():
                          if isinstance(v, Path) else v)
 def test_imports_go_downwards_only(pkg: str, path: Path):
     level = LAYERS.index(pkg)
+    depth = len(path.relative_to(REPO_ROOT / pkg).parts)
     upward = [f"{path.relative_to(REPO_ROOT)}:{line} imports pico4ml.{dep}"
-              for dep, line in sorted(imported_packages(path, pkg)) if LAYERS.index(dep) > level]
+              for dep, line in sorted(imported_packages(path, pkg, depth)) if LAYERS.index(dep) > level]
     assert not upward, f"{pkg} may only import {LAYERS[:level]}:\n" + "\n".join(upward)
 
 
 def test_the_checker_sees_an_upward_import(tmp_path: Path):
     """The rule can fail: a lazy upward import inside a function is found."""
     f = tmp_path / "x.py"
-    f.write_text("def f():\n    from pico4ml.host_gui.view import App\n    import pico4ml.common.paths\n")
-    assert imported_packages(f, "train") == {("host_gui", 2), ("common", 3)}
+    f.write_text("def f():\n    from pico4ml.host_gui.view import App\n    import pico4ml.common.paths\n"
+                 "from ..host_twin import twin\nfrom ..sibling import x\n")
+    assert imported_packages(f, "train") == {("host_gui", 2), ("common", 3), ("host_twin", 4)}
+    assert imported_packages(f, "train", depth=2) == {("host_gui", 2), ("common", 3)}  # .. stays inside

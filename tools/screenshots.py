@@ -1,10 +1,12 @@
 """Take the README's screenshots of pico4ml-gui: the real app under Xvfb, the host twin streaming.
 
-    python tools/screenshots.py                 # writes docs/img/gui-live.png, gui-inject.png, gui-replay.png
-    python tools/screenshots.py --out /tmp/img
+    python tools/screenshots.py                 # docs/img/gui-{live,inject,debug,replay}.png at 1280x720
+                                                # and gui-*-1920.png at 1920x1080
+    python tools/screenshots.py --out /tmp/img --sizes 1280x720
 
 Each shot runs the app in a child process (under xvfb-run when there is no display) connected
-to the firmware's host twin over a pty, exactly as `pico4ml-gui --sim` does.
+to the firmware's host twin over a pty, exactly as `pico4ml-gui --sim` does. Controls are
+moved through the callbacks Dear PyGui has registered for them, as a click would.
 """
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pico4ml.host_gui.headless import run_python, why_no_display
 from pico4ml.common.paths import REPO_ROOT
+from pico4ml.host_gui.headless import run_python, why_no_display
 
 SHOOT = r"""
-import sys, time
+import inspect, sys, time
 from pathlib import Path
 import dearpygui.dearpygui as dpg
 from pico4ml.host_gui import view
@@ -27,9 +29,20 @@ from pico4ml.host_gui.source import LiveSource, ReplaySource
 from pico4ml.host_gui.state import State
 from pico4ml.host_twin.twin import start_twin
 
-out, rec, part = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+out, rec, part, size = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+W, H = (int(v) for v in size.split("x"))
+suffix = "" if W == 1280 else f"-{W}"
 model, _ = try_load()
 TWO = [((32, 34), (56, 22)), ((56, 22), (80, 36)), ((80, 36), (76, 54)), ((76, 54), (36, 90)), ((36, 90), (84, 90))]
+
+
+def fire(tag, value=None):
+    # what a click or a slider move does: the value, then the registered callback as Dear PyGui calls it
+    if value is not None:
+        dpg.set_value(tag, value)
+    cb = dpg.get_item_callback(tag)
+    n = cb.__code__.co_argcount - (1 if inspect.ismethod(cb) else 0)
+    cb(*[tag, dpg.get_value(tag) if value is None else value, None][:n])
 
 
 def run(app, seconds, until=None):
@@ -43,44 +56,61 @@ def run(app, seconds, until=None):
 
 def open_app(source, state):
     dpg.create_context()
-    app = view.App(source, state)
-    view.create(app, width=1500, height=940)
-    dpg.set_value("window", 12.0)
-    app._on_window(None, 12.0)
+    app = view.App(source, state, out_dir=rec.parent)  # recordings go to the temporary folder
+    view.create(app, width=W, height=H)
+    fire("window", 12.0)
     return app
 
 
+def shot(app, name):
+    view.capture(out / f"gui-{name}{suffix}.png", app)
+
+
 def live():
-    # 1. live: the twin streaming its synthetic camera frames, recorded for shot 3
+    # 1. live: the twin streaming its synthetic camera frames, recorded for the replay shot
     twin = start_twin(fps=15)
     source = LiveSource(Link(twin.port).start())
-    source.start_recording(rec)
     app = open_app(source, State(host_model=model))
+    run(app, 2, until=lambda: app.state.hello is not None)
+    fire("record_button")
     run(app, 12)
-    view.capture(out / "gui-live.png")
-    source.stop_recording()
+    shot(app, "live")
+    fire("record_button")
+    Path(dpg.get_value("replay_path")).replace(rec)
     # 2. inject: a "2" drawn on the canvas, through the device's own preprocessing and net()
-    dpg.set_value("canvas_header", True)
+    dpg.set_value("hdr_params", False)
+    dpg.set_value("hdr_files", False)
+    dpg.set_value("hdr_inject", True)
     for a, b in TWO:
-        view.paint_line(app.canvas, a, b, radius=5, value=0)
-    app.tex_canvas.show(app.canvas)
-    app._on_send_drawing()
-    run(app, 3, until=lambda: app.state.last_injected is not None)
+        view.paint_line(app.ctl.inject.canvas, a, b, radius=5, value=0)
+    app.ctl.inject.show_canvas()
+    fire("canvas_send")
+    run(app, 3, until=lambda: app.state.shown is not None and app.state.shown.injected)
     run(app, 0.5)
-    view.capture(out / "gui-inject.png")
+    shot(app, "inject")
+    # 3. debug: freeze a frame, try a higher threshold on the host before sending it
+    run(app, 3.5, until=lambda: app.state.shown is not None and not app.state.shown.injected)
+    dpg.set_value("hdr_inject", False)
+    dpg.set_value("hdr_params", True)
+    fire("freeze", True)
+    fire("param_threshold_pct", 60)
+    app.ctl.debug.training.wait(60)
+    run(app, 1.0)
+    shot(app, "debug")
     source.close()
     twin.stop()
     dpg.destroy_context()
 
 
 def replay():
-    # 3. replay: the recording of shot 1 scrubbed to 60 %, every view rebuilt from it
+    # 4. replay: the recording of shot 1 at 60 %, every view rebuilt from it
     src = ReplaySource(rec)
     src.playing = False
-    app = open_app(src, State(host_model=model))
-    app._on_scrub(None, src.duration * 0.6)
-    run(app, 1)
-    view.capture(out / "gui-replay.png")
+    app = open_app(src, src.seek(0.0, State(host_model=model)))
+    fire("replay_pos", src.duration * 0.6)
+    app.ctl.debug.training.wait(60)
+    run(app, 1.5)
+    shot(app, "replay")
     dpg.destroy_context()
 
 
@@ -92,21 +122,27 @@ def replay():
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "img", help="folder for the PNGs")
+    ap.add_argument("--sizes", default="1280x720,1920x1080", help="window sizes, comma-separated WxH")
     args = ap.parse_args(argv)
     reason = why_no_display()
     if reason:
         print(f"screenshots: {reason}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        rec = Path(tmp) / "session.p4rec"
-        for part in ("live", "replay"):
-            proc = run_python(SHOOT, str(args.out), str(rec), part, timeout=180)
-            if proc.returncode != 0:
-                print(f"screenshots ({part}) failed:\n" + proc.stderr[-3000:], file=sys.stderr)
-                return 1
-    for name in ("gui-live.png", "gui-inject.png", "gui-replay.png"):
-        print(args.out / name)
+    written = []
+    for size in args.sizes.split(","):
+        w = size.split("x")[0]
+        suffix = "" if w == "1280" else f"-{w}"
+        with tempfile.TemporaryDirectory() as tmp:
+            rec = Path(tmp) / "session.p4rec"
+            for part in ("live", "replay"):
+                proc = run_python(SHOOT, str(args.out), str(rec), part, size, timeout=300)
+                if proc.returncode != 0:
+                    print(f"screenshots ({part}, {size}) failed:\n" + proc.stderr[-3000:], file=sys.stderr)
+                    return 1
+        written += [args.out / f"gui-{name}{suffix}.png" for name in ("live", "inject", "debug", "replay")]
+    for path in written:
+        print(path)
     return 0
 
 

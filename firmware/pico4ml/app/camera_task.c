@@ -15,11 +15,20 @@
 #include "pico4ml.h"
 
 #define FRAME_BYTES (CAMERA_WIDTH * CAMERA_HEIGHT)
-/* Sensor timing: 215 pixel clocks x 242 lines at MCLK / 8 = 30 fps. */
-#define FRAME_LINES 242
-#define LINE_LEN_PCK 215
+_Static_assert(FRAME_BYTES == HM01B0_FRAME_BYTES, "the camera driver delivers the frame size the app uses");
 #define ERRORS_BEFORE_REINIT 3
+#define TIMEOUTS_BEFORE_FALLBACK 3
 #define REINIT_DELAY_MS 1000
+#define VSYNC_LOG_PERIOD_US (10u * 1000u * 1000u)
+
+/* Readout mode at boot (CMake PICO4ML_CAM_MODE): FULL, the board vendor's
+ * running mode, unless built otherwise. */
+#ifndef PICO4ML_CAM_MODE_DEFAULT
+#define PICO4ML_CAM_MODE_DEFAULT PROTO_CAM_MODE_FULL
+#endif
+_Static_assert((int)PROTO_CAM_MODE_BINNED == (int)HM01B0_MODE_BINNED &&
+                   (int)PROTO_CAM_MODE_FULL == (int)HM01B0_MODE_FULL,
+               "protocol and driver number the modes alike");
 
 typedef struct {
     uint8_t slot;
@@ -67,7 +76,8 @@ void camera_task_set_params(const pp_params *p) {
 }
 
 int camera_task_set_camera(const proto_camera_opts *o) {
-    if (o->analog_gain > 3 || (!(o->flags & PROTO_CAM_AUTO_EXPOSURE) && o->exposure < 1))
+    if (o->analog_gain > 3 || (!(o->flags & PROTO_CAM_AUTO_EXPOSURE) && o->exposure < 1) ||
+        o->mode > PROTO_CAM_MODE_FULL)
         return -1;
     ctrl_msg m = {.kind = CTRL_CAMERA, .u.camera = *o};
     return queue_try_add(&ctrl_q, &m) ? 0 : -1;
@@ -77,9 +87,21 @@ bool camera_task_poll_event(camera_event *e) {
     return queue_try_remove(&event_q, e);
 }
 
+/* Counters: written by core 1 only, each field loaded and stored whole. */
+static camera_counters counters;
+#define COUNTER_ADD(field) __atomic_store_n(&counters.field, counters.field + 1u, __ATOMIC_RELAXED)
+
+void camera_task_get_counters(camera_counters *c) {
+    c->timeouts = __atomic_load_n(&counters.timeouts, __ATOMIC_RELAXED);
+    c->vsync_mismatch = __atomic_load_n(&counters.vsync_mismatch, __ATOMIC_RELAXED);
+    c->mode_fallbacks = __atomic_load_n(&counters.mode_fallbacks, __ATOMIC_RELAXED);
+    c->mode = __atomic_load_n(&counters.mode, __ATOMIC_RELAXED);
+}
+
 /* ---- core 1 ---- */
 
-static const hm01b0_config cam_cfg = {
+/* Core 1's camera config; the mode and orientation change at run time. */
+static hm01b0_config cam_cfg = {
     .i2c = PICO4ML_CAM_I2C,
     .i2c_hz = PICO4ML_CAM_I2C_HZ,
     .i2c_addr = PICO4ML_CAM_I2C_ADDR,
@@ -92,11 +114,7 @@ static const hm01b0_config cam_cfg = {
     .pclk_pin = PICO4ML_CAM_PCLK_PIN,
     .hsync_pin = PICO4ML_CAM_HSYNC_PIN,
     .vsync_pin = PICO4ML_CAM_VSYNC_PIN,
-    .width = CAMERA_WIDTH,
-    .height = CAMERA_HEIGHT,
-    .binning_2x2 = true,
-    .frame_lines = FRAME_LINES,
-    .line_len_pck = LINE_LEN_PCK,
+    .mode = (hm01b0_mode)PICO4ML_CAM_MODE_DEFAULT,
     .orientation = PICO4ML_CAM_ORIENTATION,
 };
 
@@ -109,7 +127,12 @@ static struct {
     uint32_t skipped;
     pp_params params;
     int last_error;
-    int consecutive_errors;
+    int consecutive_errors;   /* any capture error, this mode */
+    int timeouts_in_row;      /* capture timeouts, this mode */
+    bool have_cam_opts;       /* the host sent camera options: re-applied after every init */
+    proto_camera_opts cam_opts;
+    uint64_t vsync_logged_us;
+    uint32_t vsync_logged;    /* counters.vsync_mismatch at the last LOG */
     uint32_t lcd_fps_x10;
     uint64_t last_frame_us;
     uint32_t last_net_ms;
@@ -120,6 +143,10 @@ static void report(int code, const char *text) {
     camera_event e = {.code = code};
     snprintf(e.text, sizeof e.text, "%s", text);
     (void)queue_try_add(&event_q, &e);  /* full: core 0 is behind; the LCD still shows it */
+}
+
+static const char *mode_name(void) {
+    return hm01b0_mode_name(cam_cfg.mode);
 }
 
 /* The LCD fits 13 characters a line. */
@@ -133,25 +160,43 @@ static void show_error(int err) {
     case HM01B0_ERR_NO_DMA: why = "NO FREE DMA"; break;
     case HM01B0_ERR_NO_VSYNC: why = "NO VSYNC"; break;
     case HM01B0_ERR_FRAME_TIMEOUT: why = "FRAME TIMEOUT"; break;
+    case HM01B0_ERR_SHORT_FRAME: why = "SHORT FRAME"; break;
+    case HM01B0_ERR_OVERRUN: why = "OVERRUN"; break;
     default: why = "ERROR"; break;
     }
     display_status("CAMERA FAIL", why, true);
 }
 
-static void camera_failed(int err) {
-    st.last_error = err;
-    report(err, hm01b0_strerror(err));
-    show_error(err);
+static bool is_timeout(int err) {
+    return err == HM01B0_ERR_NO_VSYNC || err == HM01B0_ERR_FRAME_TIMEOUT || err == HM01B0_ERR_SHORT_FRAME;
 }
 
-/* Bring the camera up, retrying until it answers; the LCD says why not at
- * every try, USB when the reason changes and then every 10th try. */
+static int apply_cam_opts(const proto_camera_opts *o) {
+    int err = hm01b0_set_orientation((uint8_t)((o->flags & PROTO_CAM_MIRROR ? HM01B0_MIRROR : 0) |
+                                               (o->flags & PROTO_CAM_FLIP ? HM01B0_FLIP : 0)));
+    hm01b0_exposure e = {
+        .auto_exposure = o->flags & PROTO_CAM_AUTO_EXPOSURE,
+        .ae_target_mean = 0x5F,
+        .integration_lines = o->exposure,
+        .analog_gain_log2 = o->analog_gain,
+        .digital_gain_q6 = (uint16_t)(o->digital_gain_q8 >> 2),
+    };
+    return err ? err : hm01b0_set_exposure(&e);
+}
+
+/* Bring the camera up in cam_cfg.mode, retrying until it answers; the LCD
+ * says why not at every try, USB when the reason changes and then every 10th
+ * try. Any capture under way is dropped. */
 static void camera_start(void) {
+    __atomic_store_n(&counters.mode, (uint8_t)0, __ATOMIC_RELAXED);
+    st.capturing = -1;
     for (unsigned attempt = 0;; attempt++) {
         int err = hm01b0_init(&cam_cfg);
+        if (!err && st.have_cam_opts)
+            err = apply_cam_opts(&st.cam_opts);
         if (!err)
             break;
-        char t[48];
+        char t[96];
         if (err == HM01B0_ERR_MODEL_ID)
             snprintf(t, sizeof t, "camera: model id 0x%04X, want 0x01B0", hm01b0_model_id());
         else
@@ -163,11 +208,80 @@ static void camera_start(void) {
         sleep_ms(REINIT_DELAY_MS);
     }
     if (st.last_error) {
-        report(0, "camera: recovered");
+        report(CAMERA_EVENT_INFO, "camera: recovered");
         st.last_error = 0;
     }
     st.consecutive_errors = 0;
-    display_status("CAMERA OK", "", false);
+    st.timeouts_in_row = 0;
+    __atomic_store_n(&counters.mode, (uint8_t)cam_cfg.mode, __ATOMIC_RELAXED);
+    char t[96];
+    snprintf(t, sizeof t, "camera: %s mode, %lu us a frame", mode_name(), (unsigned long)hm01b0_frame_period_us());
+    report(CAMERA_EVENT_INFO, t);
+    display_status("CAMERA OK", mode_name(), false);
+}
+
+/* Three timeouts in a row: this mode does not run on this sensor; try the other. */
+static void fall_back(void) {
+    hm01b0_mode from = cam_cfg.mode;
+    cam_cfg.mode = from == HM01B0_MODE_FULL ? HM01B0_MODE_BINNED : HM01B0_MODE_FULL;
+    COUNTER_ADD(mode_fallbacks);
+    char t[96];
+    snprintf(t, sizeof t, "camera: %s mode timed out %d times, falling back to %s", hm01b0_mode_name(from),
+             TIMEOUTS_BEFORE_FALLBACK, mode_name());
+    report(CAMERA_EVENT_WARN, t);
+    camera_start();
+}
+
+static void capture_failed(int err) {
+    char t[96];
+    hm01b0_capture_info info;
+    hm01b0_last_capture(&info);
+    if (err == HM01B0_ERR_SHORT_FRAME)
+        snprintf(t, sizeof t, "camera: short frame, %u of %u lines (%s mode)", info.lines, info.lines_expected,
+                 mode_name());
+    else
+        snprintf(t, sizeof t, "%s (%s mode)", hm01b0_strerror(err), mode_name());
+    st.last_error = err;
+    report(err, t);
+    show_error(err);
+    st.consecutive_errors++;
+    if (is_timeout(err)) {
+        COUNTER_ADD(timeouts);
+        if (++st.timeouts_in_row >= TIMEOUTS_BEFORE_FALLBACK) {
+            fall_back();
+            return;
+        }
+    }
+    if (st.consecutive_errors >= ERRORS_BEFORE_REINIT) {
+        sleep_ms(REINIT_DELAY_MS);
+        camera_start();
+    }
+}
+
+/* A frame arrived: clear the error streaks, count a VSYNC mismatch, and LOG
+ * it (where VSYNC fell, how many so far) at the first one and then at most
+ * every 10 s. */
+static void capture_ok(void) {
+    st.consecutive_errors = 0;
+    st.timeouts_in_row = 0;
+    if (st.last_error) {
+        report(CAMERA_EVENT_INFO, "camera: recovered");
+        st.last_error = 0;
+    }
+    hm01b0_capture_info info;
+    hm01b0_last_capture(&info);
+    if (!info.vsync_early)
+        return;
+    COUNTER_ADD(vsync_mismatch);
+    uint64_t now = time_us_64();
+    if (st.vsync_logged == 0 || now - st.vsync_logged_us >= VSYNC_LOG_PERIOD_US) {
+        st.vsync_logged = counters.vsync_mismatch;
+        st.vsync_logged_us = now;
+        char t[96];
+        snprintf(t, sizeof t, "camera: VSYNC fell after %u of %u lines, %lu frames so far (%s mode, frames kept)",
+                 info.vsync_fall_line, info.lines_expected, (unsigned long)st.vsync_logged, mode_name());
+        report(CAMERA_EVENT_INFO, t);
+    }
 }
 
 static void apply_ctrl(void) {
@@ -178,19 +292,24 @@ static void apply_ctrl(void) {
             continue;
         }
         const proto_camera_opts *o = &m.u.camera;
-        int err = hm01b0_set_orientation((uint8_t)((o->flags & PROTO_CAM_MIRROR ? HM01B0_MIRROR : 0) |
-                                                   (o->flags & PROTO_CAM_FLIP ? HM01B0_FLIP : 0)));
-        hm01b0_exposure e = {
-            .auto_exposure = o->flags & PROTO_CAM_AUTO_EXPOSURE,
-            .ae_target_mean = 0x5F,
-            .integration_lines = o->exposure,
-            .analog_gain_log2 = o->analog_gain,
-            .digital_gain_q6 = (uint16_t)(o->digital_gain_q8 >> 2),
-        };
-        if (!err)
-            err = hm01b0_set_exposure(&e);
-        if (err)
-            camera_failed(err);
+        st.cam_opts = *o;
+        st.have_cam_opts = true;
+        cam_cfg.orientation = (uint8_t)((o->flags & PROTO_CAM_MIRROR ? HM01B0_MIRROR : 0) |
+                                        (o->flags & PROTO_CAM_FLIP ? HM01B0_FLIP : 0));
+        if (o->mode != PROTO_CAM_MODE_KEEP && o->mode != (uint8_t)cam_cfg.mode) {
+            cam_cfg.mode = (hm01b0_mode)o->mode;
+            char t[96];
+            snprintf(t, sizeof t, "camera: switching to %s mode (host)", mode_name());
+            report(CAMERA_EVENT_INFO, t);
+            camera_start();  /* applies the options too */
+            continue;
+        }
+        int err = apply_cam_opts(o);
+        if (err) {
+            st.last_error = err;
+            report(err, hm01b0_strerror(err));
+            show_error(err);
+        }
     }
 }
 
@@ -220,8 +339,9 @@ static void show_fps(void) {
         st.lcd_fps_x10 = st.lcd_fps_x10 ? (st.lcd_fps_x10 * 7u + inst) / 8u : inst;
     }
     st.last_frame_us = now;
-    char l1[16], l2[16];
-    snprintf(l1, sizeof l1, "%lu.%luFPS", (unsigned long)(st.lcd_fps_x10 / 10), (unsigned long)(st.lcd_fps_x10 % 10));
+    char l1[24], l2[16];
+    snprintf(l1, sizeof l1, "%s %lu.%luFPS", cam_cfg.mode == HM01B0_MODE_FULL ? "FULL" : "BIN",
+             (unsigned long)(st.lcd_fps_x10 / 10), (unsigned long)(st.lcd_fps_x10 % 10));
     snprintf(l2, sizeof l2, "NET %luMS", (unsigned long)st.last_net_ms);
     display_status(l1, l2, false);
 }
@@ -278,6 +398,8 @@ static void show_boot_screen(void) {
     snprintf(ram, sizeof ram, "RAM %luK", (unsigned long)(m.ram_static_bytes / 1024));
     const char *const lines[] = {"PICO4ML MNIST", "FW " PICO4ML_FIRMWARE_VERSION, "", "MODEL", model, "", flash, ram};
     display_text_screen(lines, (int)(sizeof lines / sizeof lines[0]), false);
+    /* Colour check for bring-up: the LCD draws only grey, except errors in red. */
+    display_status("RED TEXT: OK", "BLUE: BGR OFF", true);
     sleep_ms(1500);
     display_clear();
 }
@@ -292,7 +414,6 @@ static void core1_main(void) {
     st.capturing = -1;
     camera_start();
 
-    uint32_t period = hm01b0_frame_period_us();
     for (;;) {
         take_back();
         apply_ctrl();
@@ -300,38 +421,27 @@ static void core1_main(void) {
             int slot = st.own[0] ? 0 : 1;  /* at most one buffer is lent, so one is ours */
             err = start_capture(slot);
             if (err) {
-                camera_failed(err);
                 st.capturing = -1;
-                sleep_ms(REINIT_DELAY_MS);
-                camera_start();
+                capture_failed(err);
                 continue;
             }
         }
         /* A capture waits up to a frame for the next VSYNC, then a frame. */
+        uint32_t period = hm01b0_frame_period_us();
         err = hm01b0_capture_wait(2 * period + 20000, 3 * period + 20000);
         int done = st.capturing;
         st.capturing = -1;
         if (err) {
-            camera_failed(err);
-            if (++st.consecutive_errors >= ERRORS_BEFORE_REINIT) {
-                sleep_ms(REINIT_DELAY_MS);
-                camera_start();
-            }
+            capture_failed(err);
             continue;
         }
-        if (st.consecutive_errors || st.last_error) {
-            st.consecutive_errors = 0;
-            if (st.last_error) {
-                report(0, "camera: recovered");
-                st.last_error = 0;
-            }
-        }
+        capture_ok();
         uint32_t t_capture = (uint32_t)(time_us_64() - st.capture_start_us);
         /* Double buffering: fill the other buffer while this one is worked on. */
         int other = 1 - done;
         if (st.own[other] && (err = start_capture(other)) != 0) {
             st.capturing = -1;
-            camera_failed(err);
+            capture_failed(err);
         }
         process(done, t_capture);
     }

@@ -18,9 +18,18 @@
 #include "preprocess.h"
 #include "protocol.h"
 
-/* 2x2-binned readout of the 324x324 array: 162x162 gray (see README.md). */
+/* Every camera mode delivers 162x162 gray: the 324x324 array binned 2x2 by
+ * the sensor, or read in full and averaged 2x2 (see README.md, camera modes). */
 #define CAMERA_WIDTH 162
 #define CAMERA_HEIGHT 162
+
+/* Camera health, for STATS (protocol v2) and the LOG lines. */
+typedef struct {
+    uint32_t timeouts;        /* captures that failed for time: no VSYNC, short frame, frame timeout */
+    uint32_t vsync_mismatch;  /* frames kept whose VSYNC fell before their last line (a diagnostic) */
+    uint32_t mode_fallbacks;  /* switches to the other mode after 3 timeouts in a row */
+    uint8_t mode;             /* PROTO_CAM_MODE_BINNED / _FULL running, 0 while the camera is down */
+} camera_counters;
 
 typedef struct {
     uint8_t slot;             /* which buffer (give it back with camera_task_release) */
@@ -34,9 +43,10 @@ typedef struct {
 } camera_frame;
 
 typedef struct {
-    int code;                 /* HM01B0_ERR_* (< 0), or 0 when the camera recovered */
-    char text[48];
+    int code;                 /* HM01B0_ERR_* (< 0: an ERROR), or a CAMERA_EVENT_* (a LOG) */
+    char text[96];
 } camera_event;
+enum { CAMERA_EVENT_INFO = 0, CAMERA_EVENT_WARN = 1 };
 
 /* Core 0: create the queues and start core 1. */
 void camera_task_launch(void);
@@ -50,6 +60,8 @@ void camera_task_set_params(const pp_params *p);
 int camera_task_set_camera(const proto_camera_opts *o);
 /* Core 0: camera errors and recoveries to report over USB. */
 bool camera_task_poll_event(camera_event *e);
+/* Either core: a consistent-enough snapshot (each field read atomically). */
+void camera_task_get_counters(camera_counters *c);
 /* Either core: pp_run() has static work buffers, so both cores take this
  * lock around it (core 0 runs it for INJECT commands). */
 void camera_task_pp_lock(void);

@@ -49,7 +49,7 @@ int display_init(void) {
         .height = H,
         .col_offset = PICO4ML_LCD_COL_OFFSET,
         .row_offset = PICO4ML_LCD_ROW_OFFSET,
-        .bgr = true,
+        .bgr = PICO4ML_LCD_BGR,
         .invert = PICO4ML_LCD_INVERT,
     };
     int err = st7735_init(&cfg);

@@ -81,9 +81,20 @@ static void forward_camera_events(void) {
             device_count_camera_error(&dev);
             device_send_error(&dev, PROTO_ERR_CAMERA, 0, 0, e.text);
         } else {
-            device_log(&dev, PROTO_LOG_INFO, "%s", e.text);
+            device_log(&dev, e.code == CAMERA_EVENT_WARN ? PROTO_LOG_WARN : PROTO_LOG_INFO, "%s", e.text);
         }
     }
+}
+
+/* Camera health as a LOG line (STATS v2 will carry the same counters). */
+static void report_camera(void) {
+    camera_counters c;
+    camera_task_get_counters(&c);
+    const char *mode = c.mode == PROTO_CAM_MODE_FULL ? "FULL 324x324 averaged 2x2"
+                       : c.mode == PROTO_CAM_MODE_BINNED ? "BINNED 162x162"
+                                                         : "down";
+    device_log(&dev, PROTO_LOG_INFO, "camera: mode %s, %lu timeouts, %lu VSYNC mismatches, %lu mode fallbacks", mode,
+               (unsigned long)c.timeouts, (unsigned long)c.vsync_mismatch, (unsigned long)c.mode_fallbacks);
 }
 
 /* The lent frame whose FRAME bands are still going out, and what net() made of it. */
@@ -169,6 +180,7 @@ int main(void) {
                 connects = c;
                 device_send_hello(&dev);
                 report_memory();
+                report_camera();
             }
         }
         busy |= classify_next();
@@ -177,6 +189,7 @@ int main(void) {
         if (time_us_64() >= next_report) {
             next_report += REPORT_PERIOD_US;
             report_memory();
+            report_camera();
         }
         if (!busy)
             sleep_us(IDLE_SLEEP_US);

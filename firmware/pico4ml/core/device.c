@@ -504,5 +504,5 @@ void device_init(device *d, const device_config *cfg, const device_sink *sink, c
     proto_decoder_init(&d->rx, cfg->rx_buf, cfg->rx_cap);
     pp_default_params(&d->params);
     d->stream = (proto_stream_opts){DEVICE_DEFAULT_STREAM_MASK, 1, 0, DEVICE_DEFAULT_MAX_SIDE, 10};
-    d->camera = (proto_camera_opts){PROTO_CAM_AUTO_EXPOSURE, 0, 0x0100, 256};
+    d->camera = (proto_camera_opts){PROTO_CAM_AUTO_EXPOSURE, 0, 0x0100, 256, PROTO_CAM_MODE_KEEP};
 }

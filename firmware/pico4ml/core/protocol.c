@@ -261,7 +261,7 @@ int proto_parse_stream(const uint8_t *p, size_t n, proto_stream_opts *out) {
 
 int proto_parse_camera(const uint8_t *p, size_t n, proto_camera_opts *out) {
     if (n != PROTO_SET_CAMERA_SIZE) return -PROTO_ERR_LENGTH;
-    proto_camera_opts o = {p[0], p[1], proto_get_u16(p + 2), proto_get_u16(p + 4)};
+    proto_camera_opts o = {p[0], p[1], proto_get_u16(p + 2), proto_get_u16(p + 4), PROTO_CAM_MODE_KEEP};
     if ((o.flags & ~(PROTO_CAM_MIRROR | PROTO_CAM_FLIP | PROTO_CAM_AUTO_EXPOSURE)) || o.analog_gain > 3 ||
         o.exposure == 0 || o.digital_gain_q8 < 256 || o.digital_gain_q8 > 1023 || proto_get_u16(p + 6) != 0)
         return -PROTO_ERR_VALUE;

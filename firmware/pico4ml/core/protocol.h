@@ -88,6 +88,8 @@ enum proto_error {
 #define PROTO_CAM_MIRROR 0x01u
 #define PROTO_CAM_FLIP 0x02u
 #define PROTO_CAM_AUTO_EXPOSURE 0x04u
+/* SET_CAMERA mode (protocol v2): camera readout mode. */
+enum { PROTO_CAM_MODE_KEEP = 0, PROTO_CAM_MODE_BINNED = 1, PROTO_CAM_MODE_FULL = 2 };
 
 enum proto_log_level { PROTO_LOG_DEBUG = 0, PROTO_LOG_INFO = 1, PROTO_LOG_WARN = 2, PROTO_LOG_ERROR = 3 };
 
@@ -221,6 +223,7 @@ typedef struct {
     uint8_t analog_gain;      /* log2: 0..3 = 1x..8x */
     uint16_t exposure;        /* integration lines, >= 1 (manual exposure) */
     uint16_t digital_gain_q8; /* 256 (1x) .. 1023 */
+    uint8_t mode;             /* PROTO_CAM_MODE_* (0: keep the running mode) */
 } proto_camera_opts;
 
 typedef struct {

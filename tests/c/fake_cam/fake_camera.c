@@ -4,7 +4,9 @@
  * The "DMA" fills a capture buffer in eight chunks with pauses in between, each
  * frame with its own byte (id & 0xFF) after a 4-byte id, so a buffer written while
  * core 0 holds it shows up as changing content (and as a data race under TSan).
- * The first FAIL_INITS inits fail; captures FAIL_FROM..FAIL_FROM+2 time out. */
+ * Faults follow the script (fake_camera.h): failed inits, frames whose VSYNC fell
+ * early (kept, flagged in hm01b0_last_capture), frames with no VSYNC, and a mode in
+ * which the sensor sends fewer lines than the mode has (every capture ends short). */
 #define _DEFAULT_SOURCE  /* usleep */
 #include <pthread.h>
 #include <string.h>
@@ -15,42 +17,50 @@
 #include "hm01b0.h"
 #include "mem_report.h"
 
-#define FAIL_INITS 2
-#define FAIL_FROM 40
-
 #include "fake_camera.h"
 
+static fake_camera_script script;
 static fake_camera_stats stats = {.orientation = 0xFF};
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 #define LOCKED(stmt) do { pthread_mutex_lock(&stats_lock); stmt; pthread_mutex_unlock(&stats_lock); } while (0)
+
+void fake_camera_set_script(const fake_camera_script *s) { LOCKED(script = *s); }
 
 fake_camera_stats fake_camera_get_stats(void) {
     fake_camera_stats s;
     LOCKED(s = stats);
     return s;
 }
+
+/* Driver state: only core 1 (one thread) calls the driver. */
 static uint8_t *target;
 static size_t target_len;
-static bool capturing;
+static bool capturing, ready;
+static hm01b0_mode mode;
+static hm01b0_capture_info last;
 
 int hm01b0_init(const hm01b0_config *c) {
-    int calls;
-    LOCKED(calls = ++stats.init_calls);
-    if (c->width != 162 || c->height != 162 || !c->binning_2x2) return HM01B0_ERR_CONFIG;
-    if (calls <= FAIL_INITS) return HM01B0_ERR_I2C;
-    LOCKED(stats.inits++);
-    capturing = false;
+    int calls, fail;
+    LOCKED(calls = ++stats.init_calls; fail = script.fail_inits);
+    ready = capturing = false;
+    if (c->mode != HM01B0_MODE_BINNED && c->mode != HM01B0_MODE_FULL) return HM01B0_ERR_CONFIG;
+    if (c->i2c_hz != 100000 || c->reset_pin != 2) return HM01B0_ERR_CONFIG;  /* board/pico4ml.h */
+    if (calls <= fail) return HM01B0_ERR_I2C;
+    mode = c->mode;
+    ready = true;
+    LOCKED(stats.inits++; stats.inits_in_mode[mode]++; stats.mode = mode);
     return HM01B0_OK;
 }
 
-void hm01b0_deinit(void) {}
+void hm01b0_deinit(void) { ready = capturing = false; }
 
 int hm01b0_capture_start(uint8_t *buf, size_t len) {
+    if (!ready) return HM01B0_ERR_STATE;
     if (capturing) {
         LOCKED(stats.double_starts++);
         return HM01B0_ERR_STATE;
     }
-    if (len != 162 * 162 || ((uintptr_t)buf & 3u)) return HM01B0_ERR_CONFIG;
+    if (len != HM01B0_FRAME_BYTES || ((uintptr_t)buf & 3u)) return HM01B0_ERR_CONFIG;
     target = buf;
     target_len = len;
     capturing = true;
@@ -62,11 +72,23 @@ int hm01b0_capture_wait(uint32_t vsync_timeout_us, uint32_t frame_timeout_us) {
     if (!capturing) return HM01B0_ERR_STATE;
     capturing = false;
     int n;
-    LOCKED(n = ++stats.captures);
-    if (n >= FAIL_FROM && n < FAIL_FROM + 3) {
+    fake_camera_script sc;
+    LOCKED(n = ++stats.captures; stats.captures_in_mode[mode]++; sc = script);
+    uint16_t lines = mode == HM01B0_MODE_FULL ? 324 : 162;
+    last = (hm01b0_capture_info){.vsync_early = false, .lines = lines, .lines_expected = lines};
+    if (sc.no_vsync_from && n >= sc.no_vsync_from && n < sc.no_vsync_from + 3) {
         usleep(200);
+        last.lines = 0;
         return HM01B0_ERR_NO_VSYNC;
     }
+    if (sc.short_mode == mode) {  /* the sensor sends a third fewer lines in this mode */
+        usleep(200);
+        last.lines = (uint16_t)(lines * 2 / 3);
+        last.vsync_early = true;
+        return HM01B0_ERR_SHORT_FRAME;
+    }
+    last.vsync_early = n >= sc.vsync_early_from && n < sc.vsync_early_to;
+    last.vsync_fall_line = last.vsync_early ? (uint16_t)(lines - 1) : 0;
     uint32_t id = (uint32_t)n;
     size_t chunk = target_len / 8;
     for (size_t off = 0; off < target_len; off += chunk) {
@@ -78,10 +100,20 @@ int hm01b0_capture_wait(uint32_t vsync_timeout_us, uint32_t frame_timeout_us) {
     return HM01B0_OK;
 }
 
-bool hm01b0_capture_done(void) { return !capturing; }
-int hm01b0_set_orientation(uint8_t flags) { LOCKED(stats.orientation = flags); return HM01B0_OK; }
-int hm01b0_set_exposure(const hm01b0_exposure *e) { LOCKED(stats.exposure = *e); return HM01B0_OK; }
-uint32_t hm01b0_frame_period_us(void) { return 1000; }
+void hm01b0_last_capture(hm01b0_capture_info *info) { *info = last; }
+int hm01b0_set_orientation(uint8_t flags) {
+    LOCKED(stats.orientation = flags; stats.orientation_sets++);
+    return ready ? HM01B0_OK : HM01B0_ERR_STATE;
+}
+int hm01b0_set_exposure(const hm01b0_exposure *e) {
+    LOCKED(stats.exposure = *e; stats.exposure_sets++);
+    return ready ? HM01B0_OK : HM01B0_ERR_STATE;
+}
+uint32_t hm01b0_frame_period_us(void) { return ready ? 1000 : 0; }
+hm01b0_mode hm01b0_get_mode(void) { return ready ? mode : (hm01b0_mode)0; }
+const char *hm01b0_mode_name(hm01b0_mode m) {
+    return m == HM01B0_MODE_FULL ? "FULL" : m == HM01B0_MODE_BINNED ? "BINNED" : "NONE";
+}
 uint16_t hm01b0_model_id(void) { return 0x01B0; }
 int hm01b0_read_reg(uint16_t reg, uint8_t *value) { (void)reg; *value = 0; return HM01B0_OK; }
 int hm01b0_write_reg(uint16_t reg, uint8_t value) { (void)reg; (void)value; return HM01B0_OK; }

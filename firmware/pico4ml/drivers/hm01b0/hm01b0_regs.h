@@ -30,6 +30,9 @@
 #define HM01B0_LINE_LEN_PCK_H       0x0342
 #define HM01B0_LINE_LEN_PCK_L       0x0343
 
+/* Digital gain control (Himax script: "Dgain Control", 0x7F) */
+#define HM01B0_DGAIN_CONTROL        0x0350
+
 /* Readout / binning */
 #define HM01B0_READOUT_X            0x0383  /* 0x01 full, 0x03 skip/bin by 2 */
 #define HM01B0_READOUT_Y            0x0387
@@ -64,6 +67,24 @@
 #define HM01B0_DAMPING_FACTOR       0x210D
 #define HM01B0_FS_CTRL              0x210E  /* flicker step control, 0 = off */
 #define HM01B0_MD_CTRL              0x2150  /* motion detection, 0 = off */
+
+/* Analog block, undocumented in the public datasheet beyond its name:
+ * Himax's own init script and Zephyr's driver describe these as CDS settling
+ * time (0x3044, 0x3047), negative offset range (0x3050..0x3053), signal
+ * clamping (0x3054), "dsun" tuning (0x3055, 0x3058), ADC non-overlap clock
+ * (0x3056) and ADC power "for missing code" (0x3057). */
+#define HM01B0_ANA_CDS_TIME_1       0x3044
+#define HM01B0_ANA_CDS_TG_RST       0x3045
+#define HM01B0_ANA_CDS_TIME_2       0x3047
+#define HM01B0_ANA_OFFSET_0         0x3050
+#define HM01B0_ANA_OFFSET_1         0x3051
+#define HM01B0_ANA_OFFSET_2         0x3052
+#define HM01B0_ANA_OFFSET_3         0x3053
+#define HM01B0_ANA_SF_CLAMP         0x3054
+#define HM01B0_ANA_DSUN_TUNE        0x3055
+#define HM01B0_ANA_ADC_NONOVERLAP   0x3056
+#define HM01B0_ANA_ADC_POWER        0x3057
+#define HM01B0_ANA_DSUN_ON          0x3058
 
 /* Output interface */
 #define HM01B0_BIT_WIDTH            0x3011  /* 0x70: 8-bit pixels (6-bit mode off) */

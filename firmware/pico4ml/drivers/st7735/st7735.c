@@ -19,28 +19,58 @@
 #define CMD_MADCTL 0x36
 #define CMD_COLMOD 0x3A
 #define CMD_FRMCTR1 0xB1
+#define CMD_FRMCTR2 0xB2
+#define CMD_FRMCTR3 0xB3
 #define CMD_INVCTR 0xB4
 #define CMD_PWCTR1 0xC0
 #define CMD_PWCTR2 0xC1
+#define CMD_PWCTR3 0xC2
+#define CMD_PWCTR4 0xC3
+#define CMD_PWCTR5 0xC4
 #define CMD_VMCTR1 0xC5
+#define CMD_GMCTRP1 0xE0
+#define CMD_GMCTRN1 0xE1
 
 #define MADCTL_BGR 0x08
 #define COLMOD_16BIT 0x05
 
-/* Init table: command, argument count (| DELAY if a delay in ms follows the
- * arguments), arguments. Ends with TABLE_END. */
+/* Init tables: command, argument count (| DELAY if a delay follows the
+ * arguments, in 10 ms units: WAIT(ms)), arguments. Ends with TABLE_END.
+ * The values are the ones the board vendor's Pico4ML demo sends, in its order
+ * (ArduCAM/RPI-Pico-Cam, rp2040_hm01b0_st7735/lib/st7735.c); their meaning is
+ * from the ST7735S datasheet. Inversion and MADCTL come from the config in
+ * between the two tables. */
 #define DELAY 0x80
+#define WAIT(ms) ((ms) / 10)
 #define TABLE_END 0xFF
 
-static const uint8_t init_table[] = {
-    CMD_SWRESET, DELAY, 150,
-    CMD_SLPOUT, DELAY, 120,
-    CMD_FRMCTR1, 3, 0x01, 0x2C, 0x2D,   /* frame rate: fosc / ((1 + 20) * (160 + 44 + 45)) */
-    CMD_INVCTR, 1, 0x07,                /* no line inversion */
+static const uint8_t init_power[] = {
+    CMD_SWRESET, DELAY, WAIT(150),
+    CMD_SLPOUT, DELAY, WAIT(500),       /* the vendor's wait; the datasheet asks for >= 120 ms */
+    /* Frame rate fosc / ((2 * 1 + 40) * (160 + 44 + 45)) in normal, idle and
+     * partial mode (dot and line inversion). */
+    CMD_FRMCTR1, 3, 0x01, 0x2C, 0x2D,
+    CMD_FRMCTR2, 3, 0x01, 0x2C, 0x2D,
+    CMD_FRMCTR3, 6, 0x01, 0x2C, 0x2D, 0x01, 0x2C, 0x2D,
+    CMD_INVCTR, 1, 0x07,                /* no line inversion in any mode */
     CMD_PWCTR1, 3, 0xA2, 0x02, 0x84,    /* AVDD 5 V, GVDD 4.6 V, auto mode */
     CMD_PWCTR2, 1, 0xC5,                /* VGH / VGL */
+    CMD_PWCTR3, 2, 0x0A, 0x00,          /* normal mode: op-amp current small, boost clock */
+    CMD_PWCTR4, 2, 0x8A, 0x2A,          /* idle mode: BCLK / 2, op-amp current small / medium low */
+    CMD_PWCTR5, 2, 0x8A, 0xEE,          /* partial mode */
     CMD_VMCTR1, 1, 0x0E,                /* VCOM */
+    TABLE_END,
+};
+
+static const uint8_t init_display[] = {
     CMD_COLMOD, 1, COLMOD_16BIT,
+    /* Gamma curves, positive and negative polarity. */
+    CMD_GMCTRP1, 16, 0x02, 0x1C, 0x07, 0x12, 0x37, 0x32, 0x29, 0x2D,
+                     0x29, 0x25, 0x2B, 0x39, 0x00, 0x01, 0x03, 0x10,
+    CMD_GMCTRN1, 16, 0x03, 0x1D, 0x07, 0x06, 0x2E, 0x2C, 0x29, 0x2D,
+                     0x2E, 0x2E, 0x37, 0x3F, 0x00, 0x00, 0x02, 0x10,
+    CMD_NORON, DELAY, WAIT(10),
+    CMD_DISPON, DELAY, WAIT(100),
     TABLE_END,
 };
 
@@ -76,7 +106,7 @@ static void run_table(const uint8_t *t) {
         command(cmd, t, n);
         t += n;
         if (delay)
-            sleep_ms(*t++);
+            sleep_ms(10u * *t++);
     }
 }
 
@@ -103,14 +133,11 @@ int st7735_init(const st7735_config *config) {
     gpio_put(config->rst_pin, 1);
     sleep_ms(120);
 
-    run_table(init_table);
+    run_table(init_power);
     command(config->invert ? CMD_INVON : CMD_INVOFF, NULL, 0);
     const uint8_t madctl = config->bgr ? MADCTL_BGR : 0;
     command(CMD_MADCTL, &madctl, 1);
-    command(CMD_NORON, NULL, 0);
-    sleep_ms(10);
-    command(CMD_DISPON, NULL, 0);
-    sleep_ms(20);
+    run_table(init_display);
 
     if (lcd.dma < 0)
         lcd.dma = dma_claim_unused_channel(false);

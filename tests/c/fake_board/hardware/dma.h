@@ -1,0 +1,2 @@
+/* Fake hardware/dma.h: see fake_board.h. */
+#include "fake_board.h"

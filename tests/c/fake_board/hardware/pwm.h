@@ -1,0 +1,2 @@
+/* Fake hardware/pwm.h: see fake_board.h. */
+#include "fake_board.h"

@@ -1,0 +1,2 @@
+/* Fake pico/time.h: see fake_board.h. */
+#include "fake_board.h"

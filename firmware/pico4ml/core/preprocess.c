@@ -25,7 +25,7 @@
 #define CLOSE_CENTRE_PCT 20  /* ... and this central is a close digit, not a cut neighbour */
 #define RETRY_RANGE_PCT 75   /* levels again without the border's ink if it had set them this high */
 
-/* Work buffers: file scope, never on the stack (about 27 KB in all). */
+/* Work buffers: file scope, never on the stack (about 25 KB in all). */
 static uint8_t s_work[GRID];   /* ROI on the work grid, as captured */
 static uint8_t s_ink[GRID];    /* ink signal of the reading in progress */
 static uint8_t s_lab[GRID];    /* speck mask, then component labels (0: none) */
@@ -33,14 +33,26 @@ static union {              /* two byte images on the half grid, or one u16 imag
     uint32_t w[HGRID / 2];  /* word access: the closing's column passes */
     uint16_t h[HGRID];      /* halfword access: the vote's row sums */
 } s_half;
-static uint8_t s_half_n[HGRID];  /* polarity vote: ground counts */
-static uint8_t s_cells[HGRID];   /* polarity vote: half-grid cells near the digit's strokes */
 static union {              /* paper estimates on the half grid: [1] dark on light, [0] light on dark */
     uint32_t w[2][HGRID / 4];
     uint8_t b[2][HGRID];    /* byte access: everything else */
 } s_papers;
 static const uint8_t *s_paper = s_papers.b[1]; /* ... of the reading in progress */
-static uint32_t s_acc28[PP_OUT * PP_OUT]; /* box resample accumulators */
+#define HW32 (HALF / 4)                  /* words in a half-grid row */
+/* Scratch that no two stages need at once: the closing's padded pass and the polarity
+ * vote's, then the box resample's accumulators. */
+static union {
+    struct {
+        uint32_t vpad[(HALF + 16) * HW32]; /* one padded column pass: n + 2r <= 32 + 16 rows */
+        uint8_t half_n[HGRID];             /* polarity vote: ground counts */
+        uint8_t cells[HGRID];              /* polarity vote: cells near the digit's strokes */
+    } v;
+    uint32_t acc28[PP_OUT * PP_OUT];       /* box resample accumulators */
+} s_scratch;
+#define s_vpad s_scratch.v.vpad
+#define s_half_n s_scratch.v.half_n
+#define s_cells s_scratch.v.cells
+#define s_acc28 s_scratch.acc28
 static uint32_t s_hrow[PP_OUT];           /* one source row resampled across */
 static uint8_t s_box[PP_OUT * PP_OUT];
 static uint32_t s_acc[PP_WORK];
@@ -56,7 +68,6 @@ typedef struct {
     uint16_t n;              /* pixels */
     uint8_t reason;          /* PP_CAND_* */
     uint32_t mass;           /* normalised ink summed */
-    uint64_t score;          /* mass x centrality; 0 when off-centre */
 } component;
 static component s_comp[PP_MAX_LABELS + 1]; /* index = label, 1..n_comp, in raster order */
 
@@ -194,6 +205,7 @@ typedef struct {
     int gw, gh, n;        /* work grid */
     int hw, hh;           /* half grid */
     int have_paper[2];    /* s_papers[] computed for this frame */
+    int64_t r2;           /* the off-centre limit squared, in half pixels */
     int dark_on_light;    /* the reading in s_ink */
     int lo, hi, t, sat, low_contrast;
     int n_comp, chosen;   /* components (labels 1..n_comp) and the chosen label, 0: none */
@@ -299,8 +311,6 @@ static int hist_kth(int k) {
  * columns of the transposed image. A pass pads its n rows with r identity rows on each
  * side (0 for max, 255 for min: exactly a clipped window) and doubles windows in place
  * (1, 2, 4, ... rows), then combines two of them into 2r+1. */
-#define HW32 (HALF / 4)                  /* words in a half-grid row */
-static uint32_t s_vpad[(HALF + 16) * HW32]; /* one padded pass: n + 2r <= 32 + 16 rows */
 
 static inline uint32_t byte_ge(uint32_t a, uint32_t b) { /* 0xFF in each byte where a >= b */
     uint32_t x = (a | 0x80808080u) - (b & 0x7F7F7F7Fu);
@@ -605,7 +615,7 @@ static int label_components(const pp_params *p, run_state *s) {
         s_sel[i] = root == i ? (uint8_t)++n_comp : s_sel[root];
     }
     for (int c = 1; c <= n_comp; c++) {
-        s_comp[c] = (component){255, 255, 0, 0, 0, 0, 0, 0};
+        s_comp[c] = (component){255, 255, 0, 0, 0, 0, 0};
     }
     for (int y = 0; y < gh; y++) {
         uint8_t *l = s_lab + y * PP_WORK;
@@ -629,19 +639,27 @@ static int label_components(const pp_params *p, run_state *s) {
     return 0;
 }
 
+/* A component's digit-likeness: its mass x (R^2 - d^2), d its centre's distance from the
+ * middle and R the off-centre limit (both in half pixels); 0 beyond R. */
+static uint64_t score_of(const component *cp, const run_state *s) {
+    int64_t cx2 = cp->x0 + cp->x1 - (s->gw - 1), cy2 = cp->y0 + cp->y1 - (s->gh - 1);
+    int64_t d2 = cx2 * cx2 + cy2 * cy2;
+    return d2 < s->r2 ? (uint64_t)cp->mass * (uint64_t)(s->r2 - d2) : 0;
+}
+
 /* 5b. Why each component is or is not the digit; the most digit-like one (mass x
  * centrality, first on ties) is chosen, then parts near it are merged into it. */
 static void choose_digit(const pp_params *p, run_state *s) {
     int gw = s->gw, gh = s->gh, e = p->border, g = imax(gw, gh);
     int64_t rr = (int64_t)2 * p->offcentre_pct * g / 100; /* offset limit, in half pixels */
     int64_t r2 = rr * rr;
+    s->r2 = r2;
     int best = 0;
     for (int c = 1; c <= s->n_comp; c++) {
         component *cp = &s_comp[c];
         int w = cp->x1 - cp->x0 + 1, h = cp->y1 - cp->y0 + 1, len = imax(w, h);
         int64_t cx2 = cp->x0 + cp->x1 - (gw - 1), cy2 = cp->y0 + cp->y1 - (gh - 1);
         int64_t d2 = cx2 * cx2 + cy2 * cy2;
-        cp->score = d2 < r2 ? (uint64_t)cp->mass * (uint64_t)(r2 - d2) : 0;
         if (cp->x0 <= e || cp->y0 <= e || cp->x1 >= gw - 1 - e || cp->y1 >= gh - 1 - e) {
             cp->reason = PP_CAND_BORDER;
         } else if (h * 100 < p->min_size_pct * g) {
@@ -654,7 +672,7 @@ static void choose_digit(const pp_params *p, run_state *s) {
             cp->reason = PP_CAND_OFF_CENTRE;
         } else {
             cp->reason = PP_CAND_WEAKER;
-            if (!best || cp->score > s_comp[best].score) {
+            if (!best || score_of(cp, s) > score_of(&s_comp[best], s)) {
                 best = c;
             }
         }
@@ -667,7 +685,7 @@ static void choose_digit(const pp_params *p, run_state *s) {
             int len = imax(cp->x1 - cp->x0 + 1, cp->y1 - cp->y0 + 1);
             int64_t cx2 = cp->x0 + cp->x1 - (gw - 1), cy2 = cp->y0 + cp->y1 - (gh - 1);
             if (cp->reason == PP_CAND_BORDER && len * 100 >= CLOSE_MIN_PCT * g && len * 100 <= p->max_size_pct * g
-                && cx2 * cx2 + cy2 * cy2 <= rc * rc && (!best || cp->score > s_comp[best].score)) {
+                && cx2 * cx2 + cy2 * cy2 <= rc * rc && (!best || score_of(cp, s) > score_of(&s_comp[best], s))) {
                 best = c;
             }
         }
@@ -1066,10 +1084,10 @@ static int place_digit(const pp_params *p, run_state *s, uint8_t *out28) {
 /* The candidates for pp_stages: the chosen, the merged ones (raster order), then the
  * rest by mass (raster order on ties), the first PP_MAX_CANDIDATES of them. */
 static void report_candidates(const run_state *s, pp_stages *st) {
-    uint64_t ref = s->chosen ? s_comp[s->chosen].score : 0;
+    uint64_t ref = s->chosen ? score_of(&s_comp[s->chosen], s) : 0;
     for (int c = 1; c <= s->n_comp; c++) {
-        if (s_comp[c].score > ref && !s->chosen) {
-            ref = s_comp[c].score;
+        if (!s->chosen && score_of(&s_comp[c], s) > ref) {
+            ref = score_of(&s_comp[c], s);
         }
     }
     int n = 0;
@@ -1105,7 +1123,8 @@ static void report_candidates(const run_state *s, pp_stages *st) {
         pc->h = (uint8_t)(a->y1 - a->y0 + 1);
         pc->reason = a->reason;
         /* 255 x score / ref, rounded, without overflow: score <= 2^20 * 2^16 */
-        pc->score = (uint8_t)(ref ? (a->score >= ref ? 255 : (a->score * 255 + ref / 2) / ref) : 0);
+        uint64_t sc = score_of(a, s);
+        pc->score = (uint8_t)(ref ? (sc >= ref ? 255 : (sc * 255 + ref / 2) / ref) : 0);
         pc->mass = (uint16_t)((a->mass + 8) / 16);
         if (a->reason == PP_CAND_CHOSEN) {
             st->chosen = (int8_t)n;

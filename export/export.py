@@ -17,6 +17,7 @@ from tinygrad.nn.state import get_state_dict
 from pico4ml.export.tinygrad_c import TINYGRAD_VERSION, RenderError, buffer_names, render_function
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import INPUT_SCALE, CheckpointError, load_model
+from pico4ml.common.argtypes import c_identifier, ranged
 from pico4ml.common.budgets import FLASH_FOR_WEIGHTS, RAM_FOR_SCRATCH
 from pico4ml.common.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
 
@@ -134,9 +135,11 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="trained model (default %(default)s)")
     p.add_argument("--out-dir", type=Path, default=MODEL_C_DIR, help="where the C files go (default %(default)s)")
-    p.add_argument("--name", default="model_float", help="file stem and macro prefix (default %(default)s)")
-    p.add_argument("--func", default="net", help="C function name (default %(default)s)")
-    p.add_argument("--vectors", type=int, default=8, help="number of MNIST test vectors to emit")
+    p.add_argument("--name", type=c_identifier, default="model_float",
+                   help="file stem and macro prefix (default %(default)s)")
+    p.add_argument("--func", type=c_identifier, default="net", help="C function name (default %(default)s)")
+    p.add_argument("--vectors", type=ranged(int, 1, 10000), default=8,
+                   help="number of MNIST test vectors to emit (1..10000)")
     p.add_argument("--data-dir", help="MNIST directory (for the test vectors)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     args = p.parse_args(argv)
@@ -145,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                              args.force)
     except (CheckpointError, MnistError, RenderError, ModelTooBigError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # --out-dir not writable
+        print(f"error: cannot write to {args.out_dir}: {e.strerror or e}", file=sys.stderr)
         return 2
     for path in paths:
         print(f"wrote {path} ({path.stat().st_size} bytes)")

@@ -24,6 +24,7 @@ from tinygrad import Tensor, dtypes
 from pico4ml.export.export import ModelTooBigError, check_fits
 from pico4ml.export.tinygrad_c import TINYGRAD_VERSION, RenderedC, RenderError, render_function
 from pico4ml.train.quantize import QuantizedMLP, QuantizeError, int8_forward, int8_path, load_quantized
+from pico4ml.common.argtypes import ranged
 from pico4ml.common.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
 
 PREFIX = "model_int8"
@@ -201,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=int8_path(DEFAULT_CHECKPOINT),
                    help="int8 model from pico4ml-quantize (default %(default)s)")
     p.add_argument("--out-dir", type=Path, default=MODEL_C_DIR, help="where the C files go (default %(default)s)")
-    p.add_argument("--vectors", type=int, default=8, help="number of MNIST test vectors to emit")
+    p.add_argument("--vectors", type=ranged(int, 1, 10000), default=8,
+                   help="number of MNIST test vectors to emit (1..10000)")
     p.add_argument("--data-dir", help="MNIST directory (for the test vectors)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     args = p.parse_args(argv)
@@ -209,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = export_int8(args.model, args.out_dir, args.vectors, args.data_dir, args.force)
     except (QuantizeError, MnistError, RenderError, ModelTooBigError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # --out-dir not writable
+        print(f"error: cannot write to {args.out_dir}: {e.strerror or e}", file=sys.stderr)
         return 2
     for path in paths:
         print(f"wrote {path} ({path.stat().st_size} bytes)")

@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 
+from pico4ml.common.argtypes import positive_float
 from .cli import add_common, check_args, make_state, open_source, sigterm_as_interrupt, start_sim
 
 
@@ -22,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog="\n".join(doc[2:]))
     add_common(ap)
     ap.add_argument("--out", metavar="DIR", default="pico4ml-out", help="folder for PNGs, CSV and recordings")
-    ap.add_argument("--window", type=float, default=30.0, help="history window of the plots in seconds")
+    ap.add_argument("--window", type=positive_float, default=30.0, help="history window of the plots in seconds")
     ap.add_argument("--size", metavar="WxH", default="1280x720", help="window size (default 1280x720; it can be "
                                                                       "resized, the panels follow)")
     return ap

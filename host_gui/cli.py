@@ -10,6 +10,7 @@ import contextlib
 import signal
 from typing import Any, Iterator
 
+from pico4ml.common.argtypes import existing_file, existing_path, non_negative_float, positive_int, ranged
 from .link import BOOTLOADER_BAUD, DEFAULT_BAUD
 
 
@@ -22,17 +23,24 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                                          "(no board needed)")
     src.add_argument("--replay", metavar="FILE", help="open a recording (from --record) instead of a board")
     ap.add_argument("--record", metavar="FILE", help="record the raw stream with timestamps to FILE")
-    ap.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+    ap.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
                     help=f"baud rate (USB CDC ignores it; {BOOTLOADER_BAUD} is refused: it reboots a Pico "
                          "into its bootloader)")
-    ap.add_argument("--sim-source", metavar="PATH", default=None,
+    ap.add_argument("--sim-source", metavar="PATH", default=None, type=existing_path,
                     help="with --sim: image file or folder the twin feeds (default: built-in synthetic digits)")
-    ap.add_argument("--sim-fps", type=float, default=15.0, help="with --sim: frames per second of the twin")
+    ap.add_argument("--camera", metavar="N|FILE", default=None,
+                    help="with --sim: feed the twin from webcam N (0 is /dev/video0) or a video file (looped), "
+                         "read with OpenCV: gray, the centre square resized to 324x324")
+    ap.add_argument("--hold", type=ranged(float, 0, 3600), default=2.0, metavar="S",
+                    help="with --sim: seconds each synthetic digit stays in view (default 2; 0: a new one "
+                         "every frame)")
+    ap.add_argument("--sim-fps", type=ranged(float, 0, 1000), default=15.0,
+                    help="with --sim: frames per second of the twin (0..1000; 0: as fast as it can)")
     ap.add_argument("--sim-model", choices=("int8", "float"), default="int8",
                     help="with --sim: the twin's net(), int8 (default, as the firmware) or float")
-    ap.add_argument("--checkpoint", metavar="FILE",
+    ap.add_argument("--checkpoint", metavar="FILE", type=existing_file,
                     help="model for the device-vs-host check (default: the committed models/*.safetensors)")
-    ap.add_argument("--tolerance", type=float, default=0.02,
+    ap.add_argument("--tolerance", type=non_negative_float, default=0.02,
                     help="largest score difference device vs host before a mismatch is flagged (default 0.02)")
     ap.add_argument("--preset", metavar="FILE", help="preprocessing/stream/camera settings to send (JSON preset)")
     return ap
@@ -63,6 +71,12 @@ def check_args(args: argparse.Namespace) -> str | None:
         return f"refusing --baud {BOOTLOADER_BAUD}: it reboots a Pico into its USB bootloader"
     if args.record and args.replay:
         return "--record records a live stream; a --replay is already a recording"
+    if not args.sim:
+        for name in ("sim_source", "camera"):
+            if getattr(args, name, None) is not None:
+                return f"--{name.replace('_', '-')} feeds the host twin: add --sim"
+    elif args.camera is not None and args.sim_source is not None:
+        return "--sim-source and --camera are two sources for the twin: give one"
     return None
 
 
@@ -70,9 +84,12 @@ def start_sim(args: argparse.Namespace) -> Any:
     """Start the host twin (built from the firmware's portable C) and return its handle."""
     from pico4ml.host_twin.twin import start_twin
 
-    kwargs: dict[str, Any] = {"fps": args.sim_fps, "model": getattr(args, "sim_model", "int8")}
+    kwargs: dict[str, Any] = {"fps": args.sim_fps, "model": getattr(args, "sim_model", "int8"),
+                              "hold": getattr(args, "hold", 2.0)}
     if args.sim_source:
         kwargs["source"] = args.sim_source
+    if getattr(args, "camera", None) is not None:
+        kwargs["camera"] = args.camera
     return start_twin(**kwargs)
 
 

@@ -1,10 +1,18 @@
 """Serial link to the board (or its host twin): find, open, read, reconnect.
 
-One reader thread owns the port. It decodes bytes with the protocol decoder and puts
-(timestamp, message) pairs into a bounded queue the UI drains once per frame; when the UI
-falls behind, the oldest items are dropped so the newest frames win. Every failure becomes a
-LinkStatus item in the same queue with a message a user can act on, and the thread keeps
-retrying with backoff: unplugging or resetting the board never kills the app.
+One reader thread owns the port. It waits (at most READ_WAIT_S) until bytes are there,
+reads all that are there in one block (up to READ_CHUNK), decodes them with the protocol
+decoder and puts (timestamp, message) pairs into a bounded queue the UI drains once per
+frame; when the UI falls behind, the oldest items are dropped so the newest frames win.
+Every failure becomes a LinkStatus item in the same queue with a message a user can act on,
+and the thread keeps retrying with backoff: unplugging or resetting the board never kills
+the app. Only what retrying cannot fix (a plain file or /dev/null given as the port) ends
+the retries, with a status marked `fatal`.
+
+A lost connection is seen within about a second on every kind of link: a closed socket or
+pty reads as end of file at once, and a device path that goes quiet is checked every
+VANISH_CHECK_S: if its node is gone or now names another device (a board unplugged, or
+reset and enumerated anew), the link is lost even when the driver reports no error.
 
 The target is either None (auto: the first USB device with Raspberry Pi's vendor id 0x2E8A,
 followed by its serial number when a reset renames the port), a device path (/dev/ttyACM0,
@@ -15,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import queue
+import select
 import sys
 import threading
 import time
@@ -31,6 +40,9 @@ DEFAULT_BAUD = 115200  # USB CDC ignores it, but the value must never be 1200
 UDEV_RULE = Path(__file__).with_name("99-pico4ml.rules")
 UDEV_INSTALL = (f"sudo cp {UDEV_RULE} /etc/udev/rules.d/ && sudo udevadm control --reload-rules "
                 "&& sudo udevadm trigger, then unplug and replug the board")
+READ_CHUNK = 65536  # bytes per read: ~20 ms of a full-resolution 30 fps stream
+READ_WAIT_S = 0.05  # longest wait for bytes before the thread checks stop and the port again
+VANISH_CHECK_S = 0.25  # a quiet device path is checked this often for having gone away
 
 
 @dataclass
@@ -40,6 +52,7 @@ class LinkStatus:
     text: str
     port: str | None = None
     n: int = 0  # increases with every change, so a late or repeated copy is recognised
+    fatal: bool = False  # retrying cannot help (not a serial port): the link has stopped trying
 
 
 @dataclass
@@ -49,6 +62,7 @@ class LinkStats:
     bytes_tx: int = 0
     messages: int = 0
     queue_drops: int = 0
+    last_rx: float = 0.0  # time.monotonic() of the last bytes received (0: none yet)
     connects: int = 0
     decoder: Any = None  # the current decoder, for its own error counters
     past_decoders: list = field(default_factory=list)  # those of earlier connections
@@ -110,6 +124,17 @@ def modem_manager_running() -> bool:
     return False
 
 
+class PortVanished(serial.SerialException):
+    """The device node went away (or now names another device) while the port was open."""
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """True for failures that retrying cannot fix: the path is not a serial port at all."""
+    low = str(exc).lower()
+    return (getattr(exc, "errno", None) in (errno.ENOTTY, errno.EISDIR) or "inappropriate ioctl" in low
+            or "is a directory" in low)
+
+
 def explain(exc: BaseException, port: str) -> str:
     """Turn an exception from opening or reading a port into advice a user can follow."""
     text = str(exc)
@@ -134,6 +159,15 @@ def explain(exc: BaseException, port: str) -> str:
         if os.path.basename(port).startswith("tty.") or sys.platform == "darwin":
             msg += " On macOS open /dev/cu.usbmodem*, not /dev/tty.usbmodem*."
         return msg
+    if err == errno.EISDIR or "is a directory" in low:
+        return f"{port} is a folder, not a serial port: give the board's port (e.g. /dev/ttyACM0) or --sim."
+    if err == errno.ENOTTY or "inappropriate ioctl" in low:
+        return (f"{port} is not a serial port (a plain file or /dev/null?): give the board's port "
+                f"(e.g. /dev/ttyACM0, COM5), a pty or socket://host:port, or --sim.")
+    if "socket disconnected" in low:
+        return f"{port}: the other end closed the connection (the host twin stopped or restarted?)."
+    if err == errno.EIO or "input/output error" in low or "returned no data" in low:
+        return f"{port}: the device went away (unplugged, reset, or the host twin stopped)."
     if "connection refused" in low or err == errno.ECONNREFUSED:
         return f"Nothing is listening at {port} (is the host twin running?)."
     if os.path.basename(port).startswith("tty.usbmodem"):
@@ -254,9 +288,17 @@ class Link:
                 except queue.Empty:
                     pass
 
-    def _set_status(self, state: str, text: str, port: str | None = None) -> None:
-        self.status = LinkStatus(state, text, port if port is not None else self.status.port, self.status.n + 1)
+    def _set_status(self, state: str, text: str, port: str | None = None, fatal: bool = False) -> None:
+        self.status = LinkStatus(state, text, port if port is not None else self.status.port, self.status.n + 1,
+                                 fatal)
         self._put(self.status)
+
+    @property
+    def idle_s(self) -> float | None:
+        """Seconds since bytes last arrived on the current connection (None: not connected)."""
+        if not self.connected:
+            return None
+        return time.monotonic() - self.stats.last_rx
 
     def _resolve(self) -> str | None:
         """Which port to open now: the given one, or the board found by vid/serial number."""
@@ -283,6 +325,9 @@ class Link:
                     ser = open_port(port, self.baudrate)
                 except Exception as exc:  # noqa: BLE001 -- any failure becomes a status line
                     text = explain(exc, port)
+                    if is_fatal(exc):
+                        self._set_status("disconnected", text, port, fatal=True)
+                        return
                 else:
                     delay = self.backoff[0]
                     last_text = None
@@ -319,19 +364,18 @@ class Link:
             self.stats.past_decoders.append(self.stats.decoder)  # keep counting across reconnects
         self.stats.decoder = decoder
         self.stats.connects += 1
+        self.stats.last_rx = time.monotonic()
         self._ser = ser
         self._set_status("connected", f"connected to {port}", port)
         fresh = True  # nothing up to the first 0x00 decoded yet on this connection
         try:
+            read = _block_reader(ser, port)
             while not self._stop.is_set():
-                try:
-                    waiting = ser.in_waiting
-                except Exception:  # noqa: BLE001 -- some URL handlers cannot tell
-                    waiting = 0
-                data = ser.read(min(max(waiting, 1), 65536))
+                data = read()
                 if not data:
                     continue
                 t = time.time()
+                self.stats.last_rx = time.monotonic()
                 self.stats.bytes_rx += len(data)
                 if self.recorder is not None:
                     self.recorder(t, data)
@@ -348,3 +392,62 @@ class Link:
                 ser.close()
             except Exception:
                 pass
+
+
+def _device_id(path: str, fd: int | None) -> tuple[int, int] | None:
+    """(st_dev, st_rdev) of an open device node, to notice when its path names another one."""
+    if fd is None or os.name != "posix" or not path.startswith("/"):
+        return None
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_rdev) if st.st_rdev else None
+
+
+def _block_reader(ser: serial.SerialBase, port: str) -> Callable[[], bytes]:
+    """A function returning the bytes that arrived (b"" after READ_WAIT_S of silence), read
+    in blocks, that raises when the connection is gone.
+
+    Ports with a file descriptor (POSIX serial ports and ptys, socket://) are waited on with
+    select() and then read without blocking, all that is there up to READ_CHUNK: pyserial's
+    socket handler reports in_waiting as 0 or 1, so sizing reads by it would read a socket
+    one byte at a time. Other handlers (Windows COM ports, rfc2217://) report in_waiting
+    truly and are read by it, with a short timeout."""
+    try:
+        fd = ser.fileno()
+    except Exception:  # noqa: BLE001 -- not every handler has one
+        fd = None
+    if fd is None or not isinstance(fd, int):
+        ser.timeout = READ_WAIT_S
+
+        def read_waiting() -> bytes:
+            return ser.read(min(max(ser.in_waiting, 1), READ_CHUNK))  # at least 1: waits up to the timeout
+
+        return read_waiting
+
+    ser.timeout = 0  # read() now returns at once with what is there
+    device = _device_id(port, fd)
+    quiet_since = time.monotonic()
+
+    def read_block() -> bytes:
+        nonlocal quiet_since
+        ready, _, _ = select.select([fd], [], [], READ_WAIT_S)
+        if ready:
+            data = ser.read(READ_CHUNK)  # readable and empty means closed: pyserial raises
+            if data:
+                quiet_since = time.monotonic()
+                return data
+        if device is not None and time.monotonic() - quiet_since >= VANISH_CHECK_S:
+            quiet_since = time.monotonic()
+            try:
+                st = os.stat(port)
+            except FileNotFoundError:
+                raise PortVanished(errno.ENOENT, f"{port}: no such file or directory") from None
+            except OSError:
+                return b""
+            if (st.st_dev, st.st_rdev) != device:
+                raise PortVanished(errno.ENOENT, f"{port} now names another device: no such file (reset?)")
+        return b""
+
+    return read_block

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pico4ml.common import protocol as P
 from .link import Link, LinkStatus
-from .recording import Recorder, Replay, load_replay
+from .recording import Recorder, RecordingError, Replay, load_replay, read_header
 from .state import State
 
 
@@ -98,6 +98,24 @@ class LiveSource:
         self.link.stop()
 
 
+def why_empty(replay: Replay) -> str:
+    """Why a recording gave no message at all: nothing recorded, a damaged first record, or
+    bytes that are not the protocol."""
+    path = replay.path
+    with open(path, "rb") as f:
+        read_header(f, path)
+        records_at = f.tell()
+    size = path.stat().st_size
+    if replay.bytes:
+        dec = replay.decoder.stats if replay.decoder is not None else None
+        errors = f" ({dec.errors} decode errors)" if dec is not None else ""
+        return f"{path}: {replay.bytes} bytes recorded but not one protocol message in them{errors}"
+    if size > records_at:
+        return (f"{path}: its first record is damaged ({size - records_at} bytes after the header, none of them "
+                f"readable): not a recording this tool wrote, or corrupted")
+    return f"{path}: the recording is empty (nothing was received while it recorded)"
+
+
 def hello_fields(h: P.Hello) -> dict:
     return {f.name: getattr(h, f.name) for f in fields(h) if f.name != "seq"}
 
@@ -111,6 +129,8 @@ class ReplaySource:
     def __init__(self, path: str | Path, speed: float = 1.0) -> None:
         self.replay: Replay = load_replay(path)
         self.path = Path(path)
+        if not self.replay.events:
+            raise RecordingError(why_empty(self.replay))
         self.speed = speed
         self.playing = True
         self.position = 0.0  # seconds since the recording's first message

@@ -369,3 +369,118 @@ def test_the_shown_status_is_current_even_when_the_queue_dropped_it(fake_pty):
         logged = sum("[link]" in line for line in state.log)
         src.poll(state)
         assert sum("[link]" in line for line in state.log) == logged  # not applied twice
+
+
+def test_a_socket_is_read_in_blocks_not_bytes():
+    """pyserial's socket handler says in_waiting 1 whatever is buffered: the link must still read
+    what is there in large blocks (it read one byte per call before, ~26 KB/s)."""
+    dev = FakeSocketDevice()
+    chunks: list[int] = []
+    try:
+        with L.Link(f"socket://127.0.0.1:{dev.port}", recorder=lambda t, data: chunks.append(len(data))) as link:
+            d = Drain(link)
+            assert wait_for(lambda: link.connected and len(dev.conns) == 1)
+            pixels = bytes(range(256)) * 400  # 100 KB of FRAME bands
+            msgs = [P.Frame(1, 320, 320, 0, 320, 320, 320, 0, P.FLAG_FULLRES, 1, pixels), result(1, 3)]
+            dev.conns[0].sendall(b"".join(P.encode(m, i) for i, m in enumerate(msgs)))
+            assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+            assert sum(chunks) > 100_000 and len(chunks) <= 20, f"{len(chunks)} reads for {sum(chunks)} bytes"
+    finally:
+        dev.close()
+
+
+def test_a_device_path_that_vanishes_quietly_is_seen_within_a_second(fake_pty):
+    """A real port whose node disappears (unplugged) while the driver reports nothing: the link
+    notices the missing path on its own. Here the symlink naming the pty goes; the pty stays
+    open and silent, so only the path check can tell."""
+    with L.Link(str(fake_pty.link_path), backoff=(0.05, 0.2)) as link:
+        d = Drain(link)
+        assert wait_for(lambda: link.connected)
+        fake_pty.send(result(1, 1))
+        assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+        os.unlink(fake_pty.link_path)
+        t0 = time.monotonic()
+        assert wait_for(lambda: not link.connected, timeout=3)
+        assert time.monotonic() - t0 < 1.0
+        lost = [m for m in d.pump() if isinstance(m, L.LinkStatus) and m.state == "disconnected"][0]
+        assert "link lost" in lost.text and "does not exist" in lost.text
+
+
+def test_a_plain_file_is_not_a_port_and_retrying_stops(tmp_path):
+    plain = tmp_path / "notes.txt"
+    plain.write_text("not a tty")
+    for port in (str(plain), "/dev/null", str(tmp_path)):
+        link = L.Link(port, backoff=(0.01, 0.02)).start()
+        try:
+            assert wait_for(lambda: link.status.fatal, timeout=3), link.status
+            assert "not a serial port" in link.status.text or "folder" in link.status.text
+            link._thread.join(1.0)
+            assert not link._thread.is_alive()  # no endless retries
+            assert not link.connected
+        finally:
+            link.stop()
+
+
+@pytest.fixture(scope="module")
+def twin_bin():
+    from conftest import require_tool
+    require_tool("gcc")
+    from pico4ml.host_twin.twin import build_twin
+    return build_twin()  # a compile error fails the tests that need it
+
+
+TWIN_FPS = 30.0
+
+
+@pytest.mark.hostc
+@pytest.mark.parametrize("kind", ["socket", "pty"])
+def test_the_link_keeps_up_with_the_twin_and_sees_it_go(twin_bin, kind):
+    """The twin streams at 30 fps (81x81 FRAME, INPUT28, RESULT and a STATS per frame) over
+    socket:// or a pty: the host must get >= 95 % of its frames, < 200 ms behind, and see the
+    twin's end within a second. Lag: host arrival time minus the device's uptime in its STATS,
+    above the smallest such difference of the run (the transport's floor)."""
+    from pico4ml.host_twin.twin import start_twin
+    tw = start_twin(port=0 if kind == "socket" else "pty", fps=TWIN_FPS, hello_ms=0)
+    try:
+        link = L.Link(tw.url).start()
+        assert wait_for(lambda: link.connected)
+        link.send(P.encode(P.SetStream(mask=P.STREAM_ALL & ~P.STREAM_STAGE, stats_every=1)))
+        results, offsets = [], []
+        end = time.monotonic() + 4.0
+        while time.monotonic() < end:
+            try:
+                t, m = link.queue.get(timeout=0.1)
+            except Exception:
+                continue
+            if isinstance(m, P.Result):
+                results.append(m.frame_id)
+            elif isinstance(m, P.Stats):
+                offsets.append(t - m.uptime_ms / 1000.0)
+        ids = sorted(set(results[5:]))  # after the stream options took effect
+        produced = ids[-1] - ids[0] + 1
+        share = len(ids) / produced
+        lag = np.array(offsets[5:]) - min(offsets[5:])
+        # what arrived in 4 s must span ~4 s of the twin's frames, else the host is behind
+        assert produced >= 0.7 * TWIN_FPS * 3.0, f"4 s brought only frames {ids[0]}..{ids[-1]}"
+        assert share >= 0.95, f"{len(ids)} of {produced} frames"
+        assert np.percentile(lag, 95) < 0.2, f"lag p95 {np.percentile(lag, 95) * 1e3:.0f} ms"
+        assert link.stats.queue_drops == 0 and link.stats.decoder.stats.crc_errors == 0
+        t0 = time.monotonic()
+        tw.stop()
+        assert wait_for(lambda: not link.connected, timeout=3)
+        assert time.monotonic() - t0 < 1.0, f"disconnect seen after {time.monotonic() - t0:.2f} s"
+        link.stop()
+    finally:
+        tw.stop()
+
+
+def test_a_handler_without_a_file_descriptor_is_read_too():
+    """pyserial URL handlers without fileno() (loop:// here; Windows COM ports alike) are read by
+    their in_waiting with a short timeout. loop:// echoes what is written: a tiny message only."""
+    with L.Link("loop://") as link:
+        d = Drain(link)
+        assert wait_for(lambda: link.connected)
+        assert link.send(P.encode(result(3, 2)))
+        assert wait_for(lambda: len(d.messages(P.Result)) == 1)
+        assert d.messages(P.Result)[0].frame_id == 3
+        assert link.idle_s is not None and link.idle_s < 1.0

@@ -72,3 +72,94 @@ def test_default_model_meets_the_mnist_bar(mnist):
     acc = (numpy_forward(state, mnist[2]).argmax(1) == mnist[3]).mean()
     assert acc >= 0.983
     assert abs(acc - meta["accuracy"]) < 1e-3  # the metadata tells the truth about the weights
+
+
+def write_capture(root, label: int, frame: np.ndarray, i: int, in28: bool = True) -> None:
+    """One capture as the GUI writes it: <label>/<stamp>-<frame_id>-<n>.pgm, -in28.png and .json."""
+    import cv2
+    sub = root / str(label)
+    sub.mkdir(parents=True, exist_ok=True)
+    stem = f"20250101-120000-{1000 + i}-0"
+    (sub / f"{stem}.pgm").write_bytes(f"P5\n{frame.shape[1]} {frame.shape[0]}\n255\n".encode() + frame.tobytes())
+    if in28:  # the device's own 28x28: not a frame, must be ignored
+        cv2.imwrite(str(sub / f"{stem}-in28.png"), np.full((28, 28), 255, np.uint8))
+    (sub / f"{stem}.json").write_text(json.dumps({"label": label, "frame_id": 1000 + i}))
+
+
+def crossed_circle(rng: np.random.Generator, side: int = 324) -> np.ndarray:
+    """A shape no MNIST digit looks like (an X through a ring), dark on light paper, placed at random."""
+    import cv2
+    img = np.full((side, side), int(rng.integers(170, 220)), np.uint8)
+    cx, cy = (side // 2 + rng.integers(-25, 25, 2)).tolist()
+    r, t = int(rng.integers(50, 80)), int(rng.integers(12, 20))
+    cv2.line(img, (cx - r, cy - r), (cx + r, cy + r), 40, t)
+    cv2.line(img, (cx - r, cy + r), (cx + r, cy - r), 40, t)
+    cv2.circle(img, (cx, cy), r // 2, 40, t)
+    return np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_load_frame_set_reads_label_folders_and_skips_the_rest(tmp_path, rng):
+    from pico4ml.train.frame_set import FrameSetError, load_frame_set
+    for i in range(3):
+        write_capture(tmp_path, 4, crossed_circle(rng), i)
+    write_capture(tmp_path, 9, crossed_circle(rng)[:200], 9, in28=False)
+    (tmp_path / "9" / "20250101-120000-1009-0.json").write_text(json.dumps({"label": 9, "scale": 4}))
+    (tmp_path / "9" / "broken.png").write_bytes(b"no")
+    (tmp_path / "misc").mkdir()
+    fs = load_frame_set(tmp_path)
+    assert fs.labels == [4, 4, 4, 9] and fs.counts() == {4: 3, 9: 1}
+    assert all(not p.stem.endswith("-in28") for p in fs.paths)
+    assert fs.frames[-1].shape == (200, 324)
+    assert fs.previews == 1 and "1 of 4 frames are downscaled previews" in fs.notes()[0]
+    assert any("broken.png" in s for s in fs.skipped) and any("misc: not a label folder" in s for s in fs.skipped)
+    with pytest.raises(FrameSetError, match="no such folder"):
+        load_frame_set(tmp_path / "nope")
+
+
+def test_extra_frames_fine_tune_a_checkpoint_to_read_a_new_shape(tmp_path, mnist):
+    """The "it reads my X as a 4" loop: frames of a shape the committed model reads as something
+    else, captured into 2/, fine-tune the committed checkpoint (--init) with --extra-frames; new
+    frames of that shape (not trained on) are then read as 2, and MNIST stays good."""
+    from pico4ml.train import preprocess
+    rng = np.random.default_rng(11)
+    captures = tmp_path / "captures"
+    for i in range(12):
+        write_capture(captures, 2, crossed_circle(rng), i)
+    held_out = np.stack([preprocess.preprocess(crossed_circle(rng)) for _ in range(8)])
+    base, base_meta = load_state(DEFAULT_CHECKPOINT)
+    assert (numpy_forward(base, held_out).argmax(1) == 2).mean() < 0.3  # the committed model does not say 2
+    out = tmp_path / "mine.safetensors"
+    rc = train_mod.main(["--init", str(DEFAULT_CHECKPOINT), "--extra-frames", str(captures), "--augment", "mnist",
+                         "--limit", "1000", "--epochs", "3", "--lr", "1e-3", "--extra-repeat", "10",
+                         "--out", str(out), "--no-progress", "--seed", "2"])
+    assert rc == 0
+    state, meta = load_state(out)
+    assert meta["extra_frames"]["n"] == 12 and meta["extra_frames"]["repeat"] == 10
+    assert meta["extra_frames"]["dir"] == str(captures)
+    assert meta["init"]["weights_sha256"] == base_meta["weights_sha256"]
+    assert meta["architecture"] == base_meta["architecture"]
+    assert (numpy_forward(state, held_out).argmax(1) == 2).mean() >= 0.75
+    x_test, y_test = mnist[2], mnist[3]
+    assert (numpy_forward(state, x_test).argmax(1) == y_test).mean() > 0.95
+
+
+def test_init_must_match_the_architecture_and_not_be_overwritten(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    assert train_mod.main(["--init", str(DEFAULT_CHECKPOINT), "--arch", "mlp784_64_10", "--out", str(out)]) == 2
+    assert "--arch mlp784_64_10 but --init" in capsys.readouterr().err
+    assert train_mod.main(["--init", str(DEFAULT_CHECKPOINT), "--out", str(DEFAULT_CHECKPOINT), "--force"]) == 2
+    assert "is the --init checkpoint" in capsys.readouterr().err
+
+
+def test_the_guis_captures_are_what_extra_frames_and_eval_read(tmp_path, rng):
+    """The GUI's labelled capture (host_gui/dataset.py) and load_frame_set agree on the layout."""
+    from pico4ml.host_gui.dataset import save_labelled
+    from pico4ml.train.frame_set import load_frame_set
+    full, small = crossed_circle(rng), crossed_circle(rng)[::4, ::4].copy()
+    for i, (img, scale) in enumerate([(full, 1), (full, 1), (small, 4)]):  # the same frame id twice: -0, -1
+        save_labelled(tmp_path, 7, img, np.zeros((28, 28), np.uint8), frame_id=42 if i < 2 else 43, params=None,
+                      answer=1, score=0.9, status=0, source="live", scale=scale)
+    fs = load_frame_set(tmp_path)
+    assert fs.labels == [7, 7, 7] and fs.previews == 1 and not fs.skipped
+    assert sorted(p.name.split("-", 2)[2] for p in fs.paths) == ["42-0.pgm", "42-1.pgm", "43-0.pgm"]
+    assert np.array_equal(fs.frames[0], full) and fs.frames[-1].shape == small.shape

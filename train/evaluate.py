@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pico4ml.common.argtypes import non_negative_int
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import CheckpointError, load_state, numpy_forward
 from pico4ml.common.paths import DEFAULT_CHECKPOINT
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int = 10) -> np.ndarray:
     cm = np.zeros((n, n), dtype=np.int64)
@@ -44,24 +46,37 @@ def report(name: str, state, x: np.ndarray, y: np.ndarray) -> float:
     return acc
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="pico4ml-eval", description=__doc__)
-    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help=f"trained model (default {DEFAULT_CHECKPOINT.relative_to(DEFAULT_CHECKPOINT.parents[1])})")
     p.add_argument("--data-dir", help="MNIST directory")
-    p.add_argument("--camera", type=int, default=0, metavar="N", help="also evaluate on N simulated camera frames")
-    args = p.parse_args(argv)
+    p.add_argument("--camera", type=non_negative_int, default=0, metavar="N",
+                   help="also evaluate on N simulated camera frames")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """MNIST test set (and --camera N simulated frames) with args.checkpoint; 0 or 2 with a message."""
+    checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
     try:
-        state, meta = load_state(args.checkpoint)
+        state, meta = load_state(checkpoint)
         _, _, x_test, y_test = load_mnist(args.data_dir)
     except (CheckpointError, MnistError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{args.checkpoint} ({meta.get('architecture')}, weights {meta.get('weights_sha256', '')[:12]})")
+    print(f"{checkpoint} ({meta.get('architecture')}, weights {meta.get('weights_sha256', '')[:12]})")
     report("MNIST test", state, x_test, y_test)
     if args.camera > 0:
         x_cam, y_cam = camera_inputs(args.camera, args.data_dir)
         report("camera (simulated)", state, x_cam, y_cam)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """MNIST and simulated camera only; the pico4ml-eval command (host_twin/evaluate.py) adds
+    --frames, which needs the firmware's C built for the host."""
+    p = add_arguments(argparse.ArgumentParser(prog="pico4ml-eval", description=__doc__))
+    return run(p.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pico4ml.common.argtypes import ranged
+
 SHIFT = 22                 # requantisation shift: 255.5 * 2^22 < 2^31 with room to spare
 INT32_MAX = 2**31 - 1
 INPUT_SCALE = 1.0 / 255.0
@@ -288,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="float model (default %(default)s)")
     p.add_argument("--out", type=Path, help="int8 model file (default: <checkpoint>_int8.safetensors)")
-    p.add_argument("--calib-images", type=int, default=5000, help="training images for calibration")
+    p.add_argument("--calib-images", type=ranged(int, 1, 60000), default=5000,
+                   help="training images for calibration (1..60000)")
     p.add_argument("--data-dir", help="MNIST directory (default: $PICO4ML_MNIST_DIR, then ../shared/data/mnist)")
     p.add_argument("--force", action="store_true", help="overwrite an existing int8 model")
     args = p.parse_args(argv)

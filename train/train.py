@@ -7,10 +7,19 @@ what the model must get right. `--camera-mix` picks the camera frames: `clean` (
 clean-sheet simulator, the committed model's recipe) or `conditions` (every condition
 of issue 8, MNIST training digits plus training-only fonts and pen-stroke writers;
 train/camera_data.py).
+
+Frames a user captured and labelled (--extra-frames DIR: <label>/ folders as the GUI's
+capture writes them) go through the same preprocessing and join every epoch
+--extra-repeat times; with --init CKPT training starts from an existing model, so a few
+epochs fine-tune it on them:
+
+  pico4ml-train --init models/mlp784_400_10.safetensors --extra-frames captures/ \
+                --epochs 3 --lr 2e-4 --out models/mine.safetensors
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
 import time
 from pathlib import Path
@@ -21,13 +30,17 @@ from tinygrad import Context, Tensor, TinyJit, nn
 from tinygrad.helpers import tqdm
 from tinygrad.nn.state import get_parameters, get_state_dict
 
+from pico4ml.common.argtypes import existing_dir, existing_file, non_negative_int, positive_float, positive_int
 from pico4ml.train.augment import AugmentConfig, augment_batch
 from pico4ml.train.data import MnistError, load_mnist
+from pico4ml.train.frame_set import FrameSetError, load_frame_set
 from pico4ml.train.models import (ARCHITECTURES, DEFAULT_ARCH, INPUT_SCALE, CheckpointError, build_model,
-                                  metadata_path, numpy_forward, save_checkpoint)
+                                  load_model, load_state, metadata_path, numpy_forward,
+                                  save_checkpoint)
 from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
 DEFAULT_EPOCHS = 25  # the recipe of the committed model: 99.0 % MNIST, 98.6 % simulated camera
+DEFAULT_EXTRA_REPEAT = 10  # each captured frame this many times per epoch (a few dozen among ~100k samples)
 CAMERA_MIXES = ("clean", "conditions")
 DEFAULT_CAMERA_MIX = "clean"  # the committed model's recipe; the issue-8 retrain uses "conditions"
 
@@ -40,9 +53,37 @@ def model_state(model) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in get_state_dict(model).items()}
 
 
+def extra_frames(path: Path, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """(28x28 inputs, labels) of the labelled frames under path/<label>/, through the numpy twin
+    of the firmware preprocessing with its default parameters. Frames in which it finds no
+    digit are left out (their 28x28 is blank: nothing to learn)."""
+    from pico4ml.train import preprocess
+
+    fs = load_frame_set(path)
+    for why in fs.skipped:
+        log(f"extra frames: skipped {why}")
+    for note in fs.notes():
+        log(f"extra frames: note: {note}")
+    xs, ys, blank = [], [], 0
+    for frame, label in zip(fs.frames, fs.labels):
+        out, stages = preprocess.preprocess(frame, return_stages=True)
+        if stages["status"] != preprocess.OK:
+            blank += 1
+            continue
+        xs.append(out)
+        ys.append(label)
+    if not xs:
+        raise FrameSetError(f"{path}: preprocessing found no digit in any of its {len(fs)} frames")
+    counts = ", ".join(f"{d}: {n}" for d, n in sorted(collections.Counter(ys).items()))
+    log(f"extra frames: {len(xs)} from {path} ({counts})" + (f"; {blank} without a digit left out" if blank else ""))
+    return np.stack(xs), np.asarray(ys, np.int64)
+
+
 def epoch_data(x: np.ndarray, y: np.ndarray, pool: tuple[np.ndarray, np.ndarray] | None, augment: str,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch: every MNIST digit once (half of them augmented) plus the camera pool."""
+               rng: np.random.Generator, extra: tuple[np.ndarray, np.ndarray] | None = None,
+               extra_repeat: int = DEFAULT_EXTRA_REPEAT) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch: every MNIST digit once (half of them augmented), the camera pool, and each
+    extra frame extra_repeat times (all copies but the first augmented, unless augment is none)."""
     xs, ys = [x], [y]
     if augment in ("mnist", "camera"):
         pick = rng.random(len(x)) < 0.5
@@ -51,6 +92,12 @@ def epoch_data(x: np.ndarray, y: np.ndarray, pool: tuple[np.ndarray, np.ndarray]
     if pool is not None:
         xs.append(pool[0])
         ys.append(pool[1])
+    if extra is not None:
+        xs.append(extra[0])
+        ys.append(extra[1])
+        for _ in range(extra_repeat - 1):
+            xs.append(extra[0] if augment == "none" else augment_batch(extra[0], rng, AugmentConfig()))
+            ys.append(extra[1])
     xe, ye = np.concatenate(xs), np.concatenate(ys)
     order = rng.permutation(len(xe))
     return xe[order], ye[order]
@@ -59,8 +106,12 @@ def epoch_data(x: np.ndarray, y: np.ndarray, pool: tuple[np.ndarray, np.ndarray]
 def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
           augment: str = "camera", data_dir: str | None = None, download: bool = False, limit: int | None = None,
           camera_samples: int = 40000, max_steps: int | None = None, progress: bool = True,
-          camera_mix: str = DEFAULT_CAMERA_MIX):
-    """Train and return (model, metadata). Deterministic for a given seed."""
+          camera_mix: str = DEFAULT_CAMERA_MIX, *, extra: tuple[np.ndarray, np.ndarray] | None = None,
+          extra_repeat: int = DEFAULT_EXTRA_REPEAT, init: Path | None = None):
+    """Train and return (model, metadata). Deterministic for a given seed.
+
+    extra: (28x28 inputs, labels) mixed into every epoch extra_repeat times (extra_frames());
+    init: a checkpoint to start from (its architecture wins over arch)."""
     t0 = time.perf_counter()
     x_train, y_train, x_test, y_test = load_mnist(data_dir, download=download)
     if limit:
@@ -75,7 +126,12 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
         n = camera_samples if not limit else min(camera_samples, limit)
         make_pool = camera_data.conditions_pool if camera_mix == "conditions" else camera_data.camera_pool
         pool = make_pool(x_train, y_train, n, seed=seed)
-    model = build_model(arch)
+    init_meta: dict = {}
+    if init is not None:
+        model, init_meta = load_model(init)
+        arch = init_meta.get("architecture") or arch
+    else:
+        model = build_model(arch)
     opt = nn.optim.Adam(get_parameters(model), lr=lr)
 
     @TinyJit
@@ -86,11 +142,12 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
             opt.step()
             return loss
 
-    steps_per_epoch = (len(x_train) + (len(pool[0]) if pool else 0)) // batch_size
+    n_extra = len(extra[0]) * extra_repeat if extra is not None else 0
+    steps_per_epoch = max(1, (len(x_train) + (len(pool[0]) if pool else 0) + n_extra) // batch_size)
     total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
     history, done = [], 0
     for epoch in range(epochs):
-        xe, ye = epoch_data(x_train, y_train, pool, augment, rng)
+        xe, ye = epoch_data(x_train, y_train, pool, augment, rng, extra, extra_repeat)
         xe = xe.reshape(len(xe), -1).astype(np.float32) * np.float32(INPUT_SCALE)
         ye = ye.astype(np.int32)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress)
@@ -122,6 +179,11 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
         else _tinygrad_version(), "train_seconds": round(time.perf_counter() - t0, 1), "history": history,
         "input": "28x28 uint8 from preprocessing, white ink on black, row-major; x = u8 / 255",
     }
+    if extra is not None:
+        metadata["extra_frames"] = {"n": int(len(extra[0])), "repeat": extra_repeat,
+                                    "accuracy": accuracy(model_state(model), extra[0], extra[1])}
+    if init is not None:
+        metadata["init"] = {"checkpoint": str(init), "weights_sha256": init_meta.get("weights_sha256", "")}
     return model, metadata
 
 
@@ -130,46 +192,85 @@ def _tinygrad_version() -> str:
     return version("tinygrad")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pico4ml-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", default=DEFAULT_ARCH, choices=sorted(ARCHITECTURES),
-                   help="layer widths (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="(default %(default)s)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate at the start of the cosine schedule")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--arch", default=None, choices=sorted(ARCHITECTURES),
+                   help=f"layer widths (default {DEFAULT_ARCH}; with --init: the checkpoint's)")
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="(default %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=1e-3,
+                   help="Adam learning rate at the start of the cosine schedule")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--augment", default="camera", choices=["none", "mnist", "camera"],
                    help="none: plain MNIST; mnist: + 28x28 augmentation; camera: + simulated camera frames "
                         "through the firmware preprocessing (default)")
-    p.add_argument("--camera-samples", type=int, default=40000, help="simulated camera frames mixed into each epoch")
+    p.add_argument("--camera-samples", type=positive_int, default=40000,
+                   help="simulated camera frames mixed into each epoch")
+    p.add_argument("--extra-frames", type=existing_dir, metavar="DIR",
+                   help="also train on the captured frames in DIR/<label>/ (*.pgm, *.png; -in28 files ignored), "
+                        "preprocessed like the firmware does")
+    p.add_argument("--extra-repeat", type=positive_int, default=DEFAULT_EXTRA_REPEAT, metavar="N",
+                   help="each extra frame appears N times per epoch, the copies augmented (default %(default)s): "
+                        "the weight of your frames against ~100k others")
+    p.add_argument("--init", type=existing_file, metavar="CKPT",
+                   help="start from this checkpoint instead of random weights (fine-tuning: use few --epochs "
+                        "and a lower --lr, e.g. 3 and 2e-4)")
     p.add_argument("--camera-mix", choices=CAMERA_MIXES, default=DEFAULT_CAMERA_MIX,
                    help="clean: the clean-sheet simulator (the committed model's recipe); conditions: every camera "
                         "condition of issue 8 with training-only digit sources (default %(default)s)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files (default: $PICO4ML_MNIST_DIR, "
                                       "../shared/data/mnist, ~/.cache/pico4ml/mnist)")
     p.add_argument("--download", action="store_true", help="download MNIST to ~/.cache/pico4ml/mnist if not found")
-    p.add_argument("--limit", type=int, help="train on the first N images only (smoke tests)")
-    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (smoke tests)")
+    p.add_argument("--limit", type=positive_int, help="train on the first N images only (smoke tests)")
+    p.add_argument("--max-steps", type=positive_int, help="stop after this many optimiser steps (smoke tests)")
     p.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint path (.safetensors; "
                                                                         "metadata goes next to it as .json)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
+    if args.extra_repeat != DEFAULT_EXTRA_REPEAT and not args.extra_frames:
+        p.error("--extra-repeat weighs --extra-frames: give the frames too")
     if not args.force:
         for path in (args.out, metadata_path(args.out)):
             if path.exists():  # refuse before hours of training, not after
                 print(f"error: {path} exists; pass --force to overwrite it", file=sys.stderr)
                 return 2
+    if args.init is not None and args.out.resolve() == args.init.resolve():
+        print(f"error: --out {args.out} is the --init checkpoint: write the fine-tuned model elsewhere",
+              file=sys.stderr)
+        return 2
     try:
-        model, metadata = train(args.arch, args.epochs, args.batch_size, args.lr, args.seed, args.augment,
-                                args.data_dir, args.download, args.limit, args.camera_samples, args.max_steps,
-                                progress=not args.no_progress, camera_mix=args.camera_mix)
+        if args.init is not None:
+            _, init_meta = load_state(args.init)  # a bad checkpoint is refused before MNIST loads
+            if args.arch and init_meta.get("architecture") not in (None, args.arch):
+                print(f"error: --arch {args.arch} but --init {args.init} is {init_meta.get('architecture')}",
+                      file=sys.stderr)
+                return 2
+        extra = extra_frames(args.extra_frames) if args.extra_frames else None
+        model, metadata = train(args.arch or DEFAULT_ARCH, args.epochs, args.batch_size, args.lr, args.seed,
+                                args.augment, args.data_dir, args.download, args.limit, args.camera_samples,
+                                args.max_steps, progress=not args.no_progress, camera_mix=args.camera_mix, extra=extra,
+                                extra_repeat=args.extra_repeat, init=args.init)
+        if args.extra_frames:
+            metadata["extra_frames"]["dir"] = str(args.extra_frames)
         save_checkpoint(model, args.out, metadata, force=args.force)
-    except (MnistError, CheckpointError, FileExistsError) as e:
+    except (MnistError, CheckpointError, FileExistsError, FrameSetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"saved {args.out} (MNIST test accuracy {metadata['accuracy']:.4f}, {metadata['train_seconds']} s)")
+    except OSError as e:
+        print(f"error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    extra_note = ""
+    if "extra_frames" in metadata:
+        extra_note = f", extra frames {metadata['extra_frames']['accuracy']:.4f}"
+    print(f"saved {args.out} (MNIST test accuracy {metadata['accuracy']:.4f}{extra_note}, "
+          f"{metadata['train_seconds']} s)")
     return 0
 
 

@@ -50,7 +50,14 @@ static float seg_dist(float px, float py, pt a, pt b) {
     return sqrtf(ex * ex + ey * ey);
 }
 
+uint32_t synth_rand(uint32_t *rng) { return next(rng); }
+
 void synth_digit(uint8_t *frame, int width, int height, int digit, uint32_t *rng) {
+    synth_digit_shaped(frame, width, height, digit, rng, rng);
+}
+
+void synth_digit_shaped(uint8_t *frame, int width, int height, int digit, uint32_t *shape, uint32_t *noise) {
+    uint32_t *rng = shape; /* place, size, angle, paper and light come from here */
     const pt *g = glyphs[(digit % 10 + 10) % 10];
     int side = width < height ? width : height;
     float gh = uniform(rng, 0.30f, 0.55f) * (float)side; /* glyph height in pixels */
@@ -61,7 +68,7 @@ void synth_digit(uint8_t *frame, int width, int height, int digit, uint32_t *rng
     float cy = (float)height / 2 + uniform(rng, -0.1f, 0.1f) * (float)height;
     float paper = uniform(rng, 140.0f, 225.0f), ink = uniform(rng, 0.55f, 0.85f);
     float grad_x = uniform(rng, -0.25f, 0.25f), grad_y = uniform(rng, -0.25f, 0.25f);
-    float vignette = uniform(rng, 0.1f, 0.35f), noise = uniform(rng, 2.0f, 8.0f);
+    float vignette = uniform(rng, 0.1f, 0.35f), noise_dn = uniform(rng, 2.0f, 8.0f);
     float ca = cosf(angle), sa = sinf(angle);
 
     for (int y = 0; y < height; y++) {
@@ -84,7 +91,7 @@ void synth_digit(uint8_t *frame, int width, int height, int digit, uint32_t *rng
                 cover = thick / 2 - best + 0.5f; /* one pixel of anti-aliasing */
                 cover = cover < 0 ? 0 : cover > 1 ? 1 : cover;
             }
-            float n = (uniform(rng, -1, 1) + uniform(rng, -1, 1)) * noise;
+            float n = (uniform(noise, -1, 1) + uniform(noise, -1, 1)) * noise_dn;
             float v = paper * light * (1.0f - ink * cover) + n;
             frame[(size_t)y * width + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
         }

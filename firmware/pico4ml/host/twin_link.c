@@ -83,7 +83,7 @@ static int open_tcp(twin_link *l, int port, char *err, size_t errlen) {
 int link_open(twin_link *l, link_mode mode, int port, size_t queue_bytes, char *err, size_t errlen) {
     memset(l, 0, sizeof *l);
     l->mode = mode;
-    l->listen_fd = l->fd_in = l->fd_out = l->pty_slave_fd = -1;
+    l->listen_fd = l->fd_in = l->fd_out = l->pty_slave_fd = l->watch_fd = -1;
     l->queue = malloc(queue_bytes);
     if (!l->queue) {
         snprintf(err, errlen, "out of memory");
@@ -147,6 +147,8 @@ static void flush(twin_link *l) {
     }
 }
 
+void link_flush(twin_link *l) { flush(l); }
+
 static void accept_client(twin_link *l) {
     int c = accept(l->listen_fd, NULL, NULL);
     if (c < 0) return;
@@ -160,7 +162,7 @@ static void accept_client(twin_link *l) {
 void link_service(twin_link *l, int timeout_ms, void (*on_rx)(void *ctx, const uint8_t *data, size_t len),
                   void *ctx) {
     flush(l);
-    struct pollfd p[2];
+    struct pollfd p[3];
     int np = 0, in_at = -1, listen_at = -1;
     if (l->fd_in >= 0 && !l->input_closed) {
         in_at = np;
@@ -170,6 +172,7 @@ void link_service(twin_link *l, int timeout_ms, void (*on_rx)(void *ctx, const u
         listen_at = np;
         p[np++] = (struct pollfd){l->listen_fd, POLLIN, 0};
     }
+    if (l->watch_fd >= 0) p[np++] = (struct pollfd){l->watch_fd, POLLIN, 0}; /* only wakes us: the caller reads */
     if (poll(p, (nfds_t)np, timeout_ms) <= 0) return;
     if (listen_at >= 0 && (p[listen_at].revents & POLLIN)) accept_client(l);
     if (in_at >= 0 && (p[in_at].revents & (POLLIN | POLLHUP | POLLERR))) {

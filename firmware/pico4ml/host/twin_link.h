@@ -21,6 +21,7 @@ typedef struct {
     bool connected;      /* a host is there (always true for pty/stdio) */
     bool new_host;       /* set when a TCP client connected; the caller sends HELLO */
     bool input_closed;   /* stdin reached EOF */
+    int watch_fd;        /* another input that ends link_service()'s wait (the camera feed), or -1 */
 } twin_link;
 
 /* port: TCP port for LINK_TCP (0: any free port). Returns 0 or -1 with err. */
@@ -29,6 +30,8 @@ void link_close(twin_link *l);
 /* The device_sink callbacks: free queue space (0 with no host) and append. */
 size_t link_space(void *l);
 int link_write(void *l, const uint8_t *data, size_t len);
+/* Write out what is queued, as far as the host's side takes it, without blocking. */
+void link_flush(twin_link *l);
 /* Wait up to timeout_ms for input (or for the queue to drain), move queued bytes
  * out without blocking, and hand received bytes to on_rx. */
 void link_service(twin_link *l, int timeout_ms, void (*on_rx)(void *ctx, const uint8_t *data, size_t len),

@@ -1,7 +1,10 @@
 /* pico4ml-twin: the board's portable C (preprocessing, net(), protocol, device
  * logic) built for the host, speaking the USB protocol on a pseudo-terminal, a
  * TCP socket on 127.0.0.1, or stdin/stdout. Frames come from PGM files, a
- * directory of PGM files (looped), or synthetic digits drawn in C.
+ * directory of PGM files (looped), a live feed of PGM images on a file descriptor
+ * (a webcam or video file read by pico4ml-twin --camera), or synthetic digits drawn
+ * in C, each held for --hold seconds. SET_CAMERA's exposure, gain, mirror and flip
+ * are applied to every frame by camera_model.c.
  *
  * Usage: see --help. Prints one line on stderr when ready:
  *   pico4ml-twin: ready pty /dev/pts/N   |   pico4ml-twin: ready tcp 127.0.0.1 PORT
@@ -14,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "camera_model.h"
 #include "device.h"
+#include "feed.h"
 #include "pgm.h"
 #include "synth.h"
 #include "twin_link.h"
@@ -44,16 +49,40 @@ typedef struct {
     int count;
     int next;
     bool from_dir;
+    frame_feed *feed; /* frames pushed by another process (a camera), or NULL */
     int synth_w, synth_h;
     uint32_t rng;
     uint8_t *synth_buf;
+    uint64_t hold_us;      /* a synthetic digit stays this long (0: a new one every frame) */
+    uint64_t held_since;   /* when the digit on show was drawn (0: none yet) */
+    int held_digit;
+    uint32_t held_shape;   /* generator state its place, size and light come from */
 } frame_source;
 
-/* Next frame into *pixels (caller frees for files, not for synth). 0 or -1 (no usable file left). */
-static int next_frame(frame_source *s, uint8_t **pixels, int *w, int *h, bool *owned, char *err, size_t errlen) {
+static void synth_frame(frame_source *s, uint64_t now) {
+    if (s->hold_us == 0) { /* a new digit every frame */
+        synth_digit(s->synth_buf, s->synth_w, s->synth_h, (int)(s->rng % 10u), &s->rng);
+        return;
+    }
+    if (s->held_since == 0 || now - s->held_since >= s->hold_us) {
+        s->held_digit = (int)(s->rng % 10u);
+        s->held_shape = synth_rand(&s->rng);
+        s->held_since = now ? now : 1;
+    }
+    uint32_t shape = s->held_shape; /* same digit, same place: only the sensor noise moves */
+    synth_digit_shaped(s->synth_buf, s->synth_w, s->synth_h, s->held_digit, &shape, &s->rng);
+}
+
+/* Next frame into *pixels (owned: the caller frees it). 0 or -1 (no usable frame). */
+static int next_frame(frame_source *s, uint64_t now, uint8_t **pixels, int *w, int *h, bool *owned, char *err,
+                      size_t errlen) {
+    if (s->feed) {
+        if (feed_take(s->feed, pixels, w, h, err, errlen) < 0) return -1;
+        *owned = true;
+        return 0;
+    }
     if (s->count == 0) {
-        int digit = (int)(s->rng % 10u);
-        synth_digit(s->synth_buf, s->synth_w, s->synth_h, digit, &s->rng);
+        synth_frame(s, now);
         *pixels = s->synth_buf;
         *w = s->synth_w;
         *h = s->synth_h;
@@ -80,6 +109,18 @@ static void skip_frame(frame_source *s) {
 
 static void on_rx(void *ctx, const uint8_t *data, size_t len) { device_receive(ctx, data, len); }
 
+/* Move FRAME bands out until the frame is sent or the host's side is full. A socket takes
+ * the whole queue at once: without this the twin would wait for the next frame with bands
+ * left and an empty queue (nothing for POLLOUT to wake it for), capping a 105 KB FULLRES
+ * frame at one queue (64 KB) per frame period. */
+static void pump_bands(twin_link *link, device *dev) {
+    for (int i = 0; i < 64 && dev->pending.active && link->connected; i++) {
+        link_flush(link);
+        if (link->len) return; /* full: link_service() waits for POLLOUT */
+        device_poll(dev);
+    }
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: pico4ml-twin-bin [options] [FRAME.pgm ...]\n"
@@ -90,7 +131,10 @@ static void usage(FILE *f) {
             "  --dir DIR        frames: the *.pgm files of DIR, in name order, looped\n"
             "  FRAME.pgm ...    frames: these 8-bit PGM files, looped\n"
             "                   (no frames given: synthetic digits drawn in C)\n"
+            "  --feed-fd FD     frames: binary PGM images written to file descriptor FD by another\n"
+            "                   process (a camera); the newest whole one is taken each frame\n"
             "  --size WxH       size of synthetic frames (default 324x324)\n"
+            "  --hold S         a synthetic digit stays S seconds (default 2; 0: a new one every frame)\n"
             "  --fps F          frame rate (default 10; 0: as fast as possible)\n"
             "  --count N        stop streaming after N frames, keep answering commands\n"
             "  --once           stream each file once (same as --count <number of files>)\n"
@@ -106,6 +150,8 @@ int main(int argc, char **argv) {
     bool once = false;
     const char *dir = NULL;
     uint32_t hello_ms = 2000;
+    int feed_arg = -1;
+    double hold_s = 2.0;
     frame_source src = {.synth_w = 324, .synth_h = 324, .rng = 1};
     char **files = calloc((size_t)argc, sizeof *files);
     int nfiles = 0;
@@ -132,6 +178,10 @@ int main(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--fps") && has) {
             fps = atof(argv[++i]);
+        } else if (!strcmp(a, "--hold") && has) {
+            hold_s = atof(argv[++i]);
+        } else if (!strcmp(a, "--feed-fd") && has) {
+            feed_arg = atoi(argv[++i]);
         } else if (!strcmp(a, "--count") && has) {
             count = atol(argv[++i]);
         } else if (!strcmp(a, "--once")) {
@@ -148,12 +198,23 @@ int main(int argc, char **argv) {
             files[nfiles++] = argv[i];
         }
     }
-    if (port < 0 || port > 65535 || fps < 0 || fps > 1000) {
-        fprintf(stderr, "pico4ml-twin: port 0..65535 and fps 0..1000\n");
+    if (port < 0 || port > 65535 || !(fps >= 0 && fps <= 1000) || !(hold_s >= 0 && hold_s <= 3600) || count < 0) {
+        fprintf(stderr, "pico4ml-twin: port 0..65535, fps 0..1000, hold 0..3600 s, count >= 0\n");
         return 2;
     }
+    src.hold_us = (uint64_t)(hold_s * 1e6);
     char err[512];
-    if (dir) {
+    if (feed_arg >= 0) {
+        src.feed = feed_open(feed_arg, err, sizeof err);
+        if (!src.feed) {
+            fprintf(stderr, "pico4ml-twin: %s\n", err);
+            return 2;
+        }
+        if (feed_wait_first(src.feed, 10000, err, sizeof err) < 0) { /* it fixes the capture size */
+            fprintf(stderr, "pico4ml-twin: %s\n", err);
+            return 2;
+        }
+    } else if (dir) {
         int n = pgm_list_dir(dir, &src.paths, err, sizeof err);
         if (n < 0) {
             fprintf(stderr, "pico4ml-twin: %s\n", err);
@@ -172,18 +233,24 @@ int main(int argc, char **argv) {
     uint8_t *pixels;
     int w, h;
     bool owned;
-    if (next_frame(&src, &pixels, &w, &h, &owned, err, sizeof err) < 0) {
-        fprintf(stderr, "pico4ml-twin: %s\n", err);
-        return 2;
+    if (src.feed) {
+        feed_size(src.feed, &w, &h);
+    } else {
+        if (next_frame(&src, 0, &pixels, &w, &h, &owned, err, sizeof err) < 0) {
+            fprintf(stderr, "pico4ml-twin: %s\n", err);
+            return 2;
+        }
+        if (owned) free(pixels);
     }
     src.next = 0;
-    if (owned) free(pixels);
+    src.held_since = 0;
 
     twin_link link;
     if (link_open(&link, mode, port, QUEUE_BYTES, err, sizeof err) < 0) {
         fprintf(stderr, "pico4ml-twin: %s\n", err);
         return 1;
     }
+    if (src.feed) link.watch_fd = feed_fd(src.feed); /* a camera frame arriving ends the wait */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -200,7 +267,10 @@ int main(int argc, char **argv) {
         .hello_period_ms = hello_ms,
     };
     device_sink sink = {link_write, link_space, &link};
-    device_hooks hooks = {.now_us = clock_us}; /* no camera; pp_run directly (one thread) */
+    static camera_model camera;
+    camera_model_init(&camera, src.rng ^ 0x5DEECE66u);
+    /* the camera model takes SET_CAMERA; pp_run directly (one thread) */
+    device_hooks hooks = {.now_us = clock_us, .set_camera = camera_model_set, .ctx = &camera};
     device_init(&dev, &cfg, &sink, &hooks);
 
     if (mode == LINK_PTY) fprintf(stderr, "pico4ml-twin: ready pty %s\n", link.path);
@@ -210,11 +280,13 @@ int main(int argc, char **argv) {
 
     device_send_hello(&dev);
     device_log(&dev, PROTO_LOG_INFO, "host twin up: %dx%d frames from %s, %.1f fps", w, h,
-               src.count ? (src.from_dir ? "a directory" : "files") : "synthetic digits", fps);
+               src.feed ? "a camera feed" : src.count ? (src.from_dir ? "a directory" : "files") : "synthetic digits",
+               fps);
 
     uint64_t period = fps > 0 ? (uint64_t)(1e6 / fps) : 0;
     uint64_t next_at = clock_us(NULL);
     uint32_t frame_id = 0;
+    int exit_code = 0;
     /* The frame whose FRAME bands are still going out (device_frame_pending()): like the
      * board's buffer lent to core 0, it is kept unchanged and no new frame is processed
      * until the device is done with it (or gives it up when the host stops reading). */
@@ -225,7 +297,13 @@ int main(int argc, char **argv) {
         bool streaming = count == 0 || (long)frame_id < count;
         int timeout = 50;
         if (streaming) timeout = now >= next_at ? 0 : (int)((next_at - now + 999) / 1000);
+        pump_bands(&link, &dev);
         link_service(&link, timeout > 50 ? 50 : timeout, on_rx, &dev);
+        if (src.feed && feed_pump(src.feed, err, sizeof err) < 0) { /* the camera process went away */
+            fprintf(stderr, "pico4ml-twin: %s\n", err);
+            exit_code = 1;
+            break;
+        }
         if (link.new_host) {
             link.new_host = false;
             device_send_hello(&dev); /* what DTR rising does on the board */
@@ -245,11 +323,20 @@ int main(int argc, char **argv) {
             continue;
         }
         uint64_t t0 = clock_us(NULL);
-        if (next_frame(&src, &pixels, &w, &h, &owned, err, sizeof err) < 0) {
+        if (next_frame(&src, t0, &pixels, &w, &h, &owned, err, sizeof err) < 0) {
             device_log(&dev, PROTO_LOG_ERROR, "%s", err);
             dev.stats.camera_errors++;
             frame_id++;
             continue;
+        }
+        if (!camera_model_is_identity(&camera)) { /* exposure, gain, mirror, flip as SET_CAMERA asked */
+            uint8_t *shot = malloc((size_t)w * (size_t)h);
+            if (shot) {
+                camera_model_apply(&camera, pixels, shot, w, h);
+                if (owned) free(pixels);
+                pixels = shot;
+                owned = true;
+            }
         }
         uint32_t t_capture = (uint32_t)(clock_us(NULL) - t0);
         int rc = device_process(&dev, ++frame_id, 0, pixels, (uint16_t)w, (uint16_t)h, (uint16_t)w, t_capture);
@@ -273,7 +360,8 @@ int main(int argc, char **argv) {
                 (unsigned)device_frames_abandoned(&dev));
     link_close(&link);
     if (src.from_dir) pgm_free_list(src.paths, src.count);
+    feed_close(src.feed);
     free(files);
     free(src.synth_buf);
-    return 0;
+    return exit_code;
 }

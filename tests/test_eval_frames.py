@@ -1,0 +1,64 @@
+"""pico4ml-eval --frames DIR: the firmware pipeline (C preprocessing + the built-in int8 net())
+scored per label on a folder of captures laid out as the GUI writes them. The expected
+answers come from an independent implementation: the numpy twin of the preprocessing and the
+numpy integer reference of the int8 model (pico4ml.train.quantize)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from test_train import write_capture
+
+pytestmark = pytest.mark.hostc
+
+
+def test_eval_frames_scores_the_firmware_pipeline_per_label(tmp_path, mnist):
+    from conftest import require_tool
+    require_tool("gcc")
+    from pico4ml.common.paths import DEFAULT_CHECKPOINT
+    from pico4ml.train import camera_sim, preprocess, quantize
+    if not quantize.int8_path(DEFAULT_CHECKPOINT).is_file():
+        pytest.skip("no int8 checkpoint next to the default model (pico4ml-quantize)")
+    q = quantize.load_quantized(quantize.int8_path(DEFAULT_CHECKPOINT))
+    x_test, y_test = mnist[2], mnist[3]
+    rng = np.random.default_rng(21)
+    root = tmp_path / "captures"
+    frames, labels = [], []
+    for i in range(36):
+        label = int(y_test[i])
+        if i == 5:
+            label = (label + 1) % 10  # a capture filed under the wrong label: must show as an error
+        frame = camera_sim.render_handwritten(x_test[i], rng, size=324)
+        write_capture(root, label, frame, i)
+        frames.append(frame)
+        labels.append(label)
+    (root / "3" / "broken.png").parent.mkdir(exist_ok=True)
+    (root / "3" / "broken.png").write_bytes(b"not an image")
+
+    proc = subprocess.run([sys.executable, "-m", "pico4ml.host_twin.evaluate", "--frames", str(root), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "broken.png: cannot decode it as an image" in proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    firmware = report["results"][0]
+    assert firmware["n"] == 36 and "firmware pipeline" in firmware["name"]  # -in28 files are not frames
+
+    # the same frames through the numpy twin and the int8 reference, in the order eval reads them
+    order = sorted(range(36), key=lambda k: (labels[k], f"20250101-120000-{1000 + k}-0.pgm"))
+    y = np.array([labels[k] for k in order])
+    x28 = np.stack([preprocess.preprocess(frames[k]) for k in order])
+    want = quantize.int8_forward(q, x28).argmax(1)
+    cm = np.zeros((10, 10), int)
+    np.add.at(cm, (y, want), 1)
+    assert firmware["confusion"] == cm.tolist()
+    assert firmware["accuracy"] == pytest.approx(float((want == y).mean()))
+    for d, row in firmware["per_label"].items():
+        assert row["frames"] == int((y == int(d)).sum())
+        assert row["right"] == int(((y == int(d)) & (want == y)).sum())
+    assert firmware["accuracy"] < 1.0 and firmware["accuracy"] > 0.8  # the misfiled one at least is wrong
+    misfiled = labels[5]
+    assert "read as" in proc.stdout and f"{misfiled}/20250101-120000-1005-0.pgm" in proc.stdout

@@ -1,94 +1,123 @@
 """pico4ml-classify: run the exact firmware pipeline on saved camera frames.
 
-The C preprocessing (core/preprocess.c, default parameters) and the firmware's default
-model (core/classifier.c + the sources core/model/manifest.json names) are compiled for
-the host by cbuild and called through ctypes, so the answer is the board's answer for the
-same frame. Prints one
-line per frame: `<path> <digit> <score>`.
+The C preprocessing (core/preprocess.c) and the built-in model's net() with the
+classifier's verdict (core/classifier.c + the sources core/model/manifest.json names) are
+compiled for the host by cbuild and called through ctypes, so the answer is the board's
+answer for the same frame and parameters. By default that is the firmware's default
+model (the manifest's: the int8 MLP run by the hand-written kernel net_int8_fast());
+`--model float` picks the float one.
+Parameters are the defaults, or a GUI preset (`--preset FILE`) and/or `--param
+NAME=VALUE` on top. Prints one line per frame: `<path> <digit> <score>`, or
+`<path> - <score>` when there is no digit or the answer is unsure.
 """
 from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import sys
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from pico4ml.common import manifest
 from pico4ml.common.cbuild import BuildError, build
 from pico4ml.common.paths import CORE_DIR
+from pico4ml.train import preprocess as pp
 
 OUT = 28
-STATUS_NO_DIGIT = 1
+STATUS_NO_DIGIT = pp.NO_DIGIT                     # pp_run's status
+DIGIT, NO_DIGIT, UNSURE = 0, 1, 2                 # CLASSIFIER_* (core/classifier.h)
+STATUS_NAMES = ("digit", "no digit", "unsure")
+PRESET_FORMAT = 1                                 # host_gui/presets.py writes this format
+FIXED_FIELDS = ("version", "size", "reserved")    # set by the layout, not by a user
 
 
 class ClassifierResult(ctypes.Structure):
     """Mirror of classifier_result (core/classifier.h)."""
-    _fields_ = [("logits", ctypes.c_float * 10), ("argmax", ctypes.c_int), ("score", ctypes.c_float)]
+    _fields_ = [("logits", ctypes.c_float * 10), ("argmax", ctypes.c_int), ("score", ctypes.c_float),
+                ("status", ctypes.c_uint8)]
+
+
+class Answer(NamedTuple):
+    digit: int          # the network's top class (also for NO_DIGIT / UNSURE frames)
+    score: float        # its softmax probability
+    pp_status: int      # pp_run's return: pp.OK or pp.NO_DIGIT
+    status: int         # DIGIT, NO_DIGIT or UNSURE, decided by classifier_set_status()
 
 
 class FramePipeline:
-    """pp_run + classifier_run from one shared library built from core/*.c."""
+    """pp_run + classifier_run + classifier_set_status from one shared library built from core/*.c."""
 
     def __init__(self, flags: list[str] | None = None, model: str | None = None) -> None:
         """model: a name or alias of core/model/manifest.json; None is the firmware's default."""
         self.model = manifest.get(model)
         sources = [CORE_DIR / "preprocess.c", *self.model.classifier_sources()]
         flags = list(flags if flags is not None else ["-O2"]) + self.model.defines()
-        name = f"pico4ml_pipeline_{self.model.name}"
-        self.lib = ctypes.CDLL(str(build(name, sources, shared=True, flags=flags)))
+        self.lib = ctypes.CDLL(str(build(f"pico4ml_pipeline_{self.model.name}", sources, shared=True, flags=flags)))
         self.lib.pp_run.restype = ctypes.c_int
         self.lib.pp_run.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+                                    ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
         self.lib.classifier_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(ClassifierResult)]
+        self.lib.classifier_set_status.argtypes = [ctypes.POINTER(ClassifierResult), ctypes.c_int, ctypes.c_int]
         self.lib.classifier_model_name.restype = ctypes.c_char_p
 
     @property
     def model_name(self) -> str:
         return self.lib.classifier_model_name().decode()
 
-    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
+    def preprocess(self, frame: np.ndarray, params: pp.PreprocessParams | None = None,
+                   stages: pp.CStages | None = None) -> tuple[np.ndarray, int]:
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         if frame.ndim != 2:
             raise ValueError("frame must be 2-D grayscale")
         out = np.zeros((OUT, OUT), np.uint8)
-        status = self.lib.pp_run(frame.ctypes.data, frame.shape[1], frame.shape[0], frame.shape[1],
-                                 None, out.ctypes.data, None)
+        raw = params.to_bytes() if params is not None else None
+        status = self.lib.pp_run(frame.ctypes.data, frame.shape[1], frame.shape[0], frame.shape[1], raw,
+                                 out.ctypes.data, ctypes.addressof(stages) if stages is not None else None)
         return out, status
 
-    def classify28(self, in28: np.ndarray) -> ClassifierResult:
+    def classify28(self, in28: np.ndarray, pp_status: int = pp.OK, min_score_pct: int | None = None) -> ClassifierResult:
+        """net() on a 28x28, with the status classifier_set_status gives it (min_score_pct:
+        the default parameters' when None)."""
         in28 = np.ascontiguousarray(in28, dtype=np.uint8).reshape(OUT * OUT)
         res = ClassifierResult()
         self.lib.classifier_run(in28.ctypes.data, ctypes.byref(res))
+        threshold = pp.PreprocessParams().min_score_pct if min_score_pct is None else min_score_pct
+        self.lib.classifier_set_status(ctypes.byref(res), pp_status, threshold)
         return res
 
-    def classify(self, frame: np.ndarray) -> tuple[int, float, int]:
-        """(digit, score, pp status) for one grayscale frame, as the firmware computes them."""
-        in28, status = self.preprocess(frame)
-        if status < 0:
-            raise ValueError(f"preprocessing refused the frame (status {status})")
-        res = self.classify28(in28)
-        return res.argmax, float(res.score), status
+    def classify(self, frame: np.ndarray, params: pp.PreprocessParams | None = None,
+                 stages: pp.CStages | None = None) -> Answer:
+        """(digit, score, pp status, status) for one grayscale frame, as the firmware computes them."""
+        params = params or pp.PreprocessParams()
+        in28, pp_status = self.preprocess(frame, params, stages)
+        if pp_status < 0:
+            raise ValueError(f"preprocessing refused the frame (status {pp_status})")
+        res = self.classify28(in28, pp_status, params.min_score_pct)
+        return Answer(res.argmax, float(res.score), pp_status, res.status)
 
 
 def camera_set_accuracy(pipeline: FramePipeline | None = None, **set_kwargs) -> dict:
     """Accuracy of the firmware pipeline on the simulated camera test set (train/camera_set.py).
 
-    Returns {"n", "accuracy", "handwritten", "printed", "no_digit"}; set_kwargs go to
-    camera_test_set (n, seed, size, ...)."""
+    Returns {"n", "accuracy", "handwritten", "printed", "no_digit", "unsure"}: a frame counts as
+    right when its status is DIGIT with the right label; set_kwargs go to camera_test_set."""
     from pico4ml.train.camera_set import camera_test_set
     pipeline = pipeline or FramePipeline()
     frames, labels, printed = camera_test_set(**set_kwargs)
-    preds, no_digit = np.empty(len(frames), np.int64), 0
+    ok = np.zeros(len(frames), bool)
+    status = np.zeros(len(frames), np.int64)
     for i, frame in enumerate(frames):
-        preds[i], _, status = pipeline.classify(frame)
-        no_digit += status == STATUS_NO_DIGIT
-    ok = preds == labels
+        a = pipeline.classify(frame)
+        ok[i] = a.status == DIGIT and a.digit == labels[i]
+        status[i] = a.status
     return {"n": int(len(frames)), "accuracy": float(ok.mean()),
             "handwritten": float(ok[~printed].mean()) if (~printed).any() else None,
             "printed": float(ok[printed].mean()) if printed.any() else None,
-            "no_digit": int(no_digit)}
+            "no_digit": int((status == NO_DIGIT).sum()), "unsure": int((status == UNSURE).sum())}
 
 
 def read_frame(path: Path) -> tuple[np.ndarray, list[str]]:
@@ -119,19 +148,96 @@ def read_frame(path: Path) -> tuple[np.ndarray, list[str]]:
     return img, warnings
 
 
+# ---------------------------------------------------------------------------
+# parameters: GUI presets and NAME=VALUE
+
+class ParamError(ValueError):
+    """A preset or --param that cannot be used: the message says why."""
+
+
+def _settable() -> list[str]:
+    return [f.name for f in fields(pp.PreprocessParams) if f.name not in FIXED_FIELDS]
+
+
+def set_param(params: pp.PreprocessParams, name: str, value, source: str) -> pp.PreprocessParams:
+    """params with name = value, checked against pp_validate_params' range for that field."""
+    if name not in _settable():
+        raise ParamError(f"{source}: unknown parameter {name!r} (known: {', '.join(_settable())})")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ParamError(f"{source}: {name} must be an integer, not {value!r}")
+    try:
+        number = int(value) if isinstance(value, str) else value
+    except ValueError:
+        raise ParamError(f"{source}: {name} must be an integer, not {value!r}") from None
+    lo, hi = pp.PARAM_RANGES[name]
+    if not lo <= number <= hi:
+        raise ParamError(f"{source}: {name} = {number} is out of range {lo}..{hi}")
+    return replace(params, **{name: number})
+
+
+def load_preset(path: Path, params: pp.PreprocessParams, warn=None) -> pp.PreprocessParams:
+    """params with the "params" of a pico4ml-gui preset file applied (format 1). Names this
+    version does not have (a preset saved by an older GUI) are skipped with a warning."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise ParamError(f"preset {path}: cannot read it ({e.strerror or e})") from None
+    except ValueError as e:
+        raise ParamError(f"preset {path}: not JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != PRESET_FORMAT or not isinstance(data.get("params", {}), dict):
+        raise ParamError(f"preset {path}: not a pico4ml-gui preset (format {PRESET_FORMAT} with a \"params\" object)")
+    for name, value in data.get("params", {}).items():
+        if name in FIXED_FIELDS:
+            continue
+        if name not in _settable():
+            if warn:
+                warn(f"preset {path}: parameter {name!r} is not in this version, ignored")
+            continue
+        params = set_param(params, name, value, f"preset {path}")
+    return params
+
+
+def parse_params(preset: Path | None, assignments: list[str], warn=None) -> pp.PreprocessParams:
+    """The defaults, then the preset, then each NAME=VALUE (in that order)."""
+    params = pp.PreprocessParams()
+    if preset is not None:
+        params = load_preset(preset, params, warn)
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ParamError(f"--param {item!r}: expected NAME=VALUE")
+        params = set_param(params, name.strip(), value.strip(), "--param")
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="pico4ml-classify",
         description="Classify saved camera frames with the exact firmware pipeline (the C "
-                    "preprocessing with default parameters and the built-in model's net(), "
-                    "compiled for this machine). Prints '<path> <digit> <score>' per frame.")
+                    "preprocessing and the built-in model's net(), compiled for this machine). "
+                    "Prints '<path> <digit> <score>' per frame, or '<path> - <score>' when there "
+                    "is no digit or the answer is unsure (score below min_score_pct).")
     ap.add_argument("frames", nargs="+", metavar="FRAME", type=Path,
                     help="8-bit grayscale PGM or PNG, any size (the camera gives 324x324); "
                          "colour images are converted to gray with a warning")
     ap.add_argument("--model", choices=manifest.choices(), default=None,
                     help=f"built-in model (default: the firmware's, {manifest.default_name()}; "
                          "'float' is the float MLP)")
+    ap.add_argument("--preset", type=Path, metavar="FILE",
+                    help="preprocessing parameters from a pico4ml-gui preset (JSON)")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="set one preprocessing parameter (repeatable; after --preset), e.g. "
+                         "--param polarity=1 --param min_score_pct=50")
     args = ap.parse_args(argv)
+
+    def warn(text: str) -> None:
+        print(f"pico4ml-classify: warning: {text}", file=sys.stderr)
+
+    try:
+        params = parse_params(args.preset, args.param, warn)
+    except ParamError as e:
+        print(f"pico4ml-classify: {e}", file=sys.stderr)
+        return 2
     try:
         pipeline = FramePipeline(model=args.model)
     except (BuildError, OSError) as e:
@@ -139,18 +245,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failures = 0
     for path in args.frames:
+        stages = pp.CStages()
         try:
             frame, warnings = read_frame(path)
-            digit, score, status = pipeline.classify(frame)
+            a = pipeline.classify(frame, params, stages)
         except (OSError, ValueError) as e:
             print(f"pico4ml-classify: {path}: {e}", file=sys.stderr)
             failures += 1
             continue
         for w in warnings:
             print(f"pico4ml-classify: {path}: warning: {w}", file=sys.stderr)
-        if status == STATUS_NO_DIGIT:
-            print(f"pico4ml-classify: {path}: warning: no digit found (blank input)", file=sys.stderr)
-        print(f"{path} {digit} {score:.4f}", flush=True)
+        if a.status == NO_DIGIT:
+            why = pp.NO_DIGIT_REASONS[stages.no_digit] if stages.no_digit < len(pp.NO_DIGIT_REASONS) else "?"
+            print(f"pico4ml-classify: {path}: no digit found ({why})", file=sys.stderr)
+        elif a.status == UNSURE:
+            print(f"pico4ml-classify: {path}: unsure: {a.digit} scores {a.score:.4f}, under "
+                  f"min_score_pct {params.min_score_pct} %", file=sys.stderr)
+        shown = str(a.digit) if a.status == DIGIT else "-"
+        print(f"{path} {shown} {a.score:.4f}", flush=True)
     return 1 if failures else 0
 
 

@@ -83,7 +83,7 @@ def score(fs: FrameSet, name: str, classify: Callable[[np.ndarray], tuple[int, f
     no_digit = np.zeros(n, bool)
     for i, frame in enumerate(fs.frames):
         try:
-            answers[i], scores[i], status = classify(frame)
+            answers[i], scores[i], status = classify(frame)[:3]  # FramePipeline also gives its status
         except ValueError:
             continue
         no_digit[i] = status == STATUS_NO_DIGIT

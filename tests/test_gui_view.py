@@ -314,8 +314,9 @@ def test_every_preprocessing_slider_sends_its_value(gui_app):
     assert kinds == [P.Ping, P.SetParams, P.SetStream]  # camera options only once the user sets them
     assert gui_app.source.sent[2].mask & P.STREAM_STAGE
     moves = {"roi_x": 10, "roi_y": 12, "roi_w": 200, "roi_h": 180, "bg_remove": 0, "bg_radius": 5, "threshold_pct": 55,
-             "saturate_pct": 70, "min_contrast": 30, "speck_min": 4, "max_gap": 6, "border": 2, "box_size": 18,
-             "center_mass": 0}
+             "saturate_pct": 70, "min_contrast": 30, "speck_min": 4, "border": 2, "box_size": 18,
+             "center_mass": 0, "min_size_pct": 10, "max_size_pct": 90, "thin_pct": 50, "offcentre_pct": 35,
+             "merge_pct": 20, "grow_pct": 160, "cand_contrast": 40, "full_res": 0, "min_score_pct": 50}
     from pico4ml.host_gui.controls.settings import param_names
 
     assert set(param_names()) == set(moves)

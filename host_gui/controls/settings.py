@@ -23,12 +23,16 @@ PARAM_LABELS = {
     "roi_x": "ROI x", "roi_y": "ROI y", "roi_w": "ROI width (0 = auto)", "roi_h": "ROI height",
     "bg_remove": "background removal", "bg_radius": "background radius", "threshold_pct": "threshold % (0 = Otsu)",
     "saturate_pct": "saturate %", "min_contrast": "min contrast", "speck_min": "speck filter",
-    "max_gap": "max gap", "border": "border", "box_size": "box size (MNIST 20)", "center_mass": "centre of mass",
+    "border": "border", "box_size": "box size (MNIST 20)", "center_mass": "centre of mass",
+    "min_size_pct": "min digit height %", "max_size_pct": "max digit size %", "thin_pct": "thin line length %",
+    "offcentre_pct": "max off-centre %", "merge_pct": "merge gap %", "grow_pct": "merge growth %",
+    "cand_contrast": "min digit contrast", "full_res": "box from full frame", "min_score_pct": "unsure below %",
 }
 # Unit and effect of every parameter (docs/preprocessing.md has the reasons for the defaults).
 PARAM_HELP = {
     "polarity": "What the paper looks like. Dark ink on light paper: pen or pencil on paper. Light ink on dark: "
-                "chalk on a board, a screen. Auto: decided per frame, the majority of pixels is the paper.",
+                "chalk on a board, a screen. Auto (default): decided per frame from the ground right around "
+                "the digit's strokes.",
     "roi_x": "Left edge of the region of interest, in capture pixels. Only this part of the frame is searched "
              "for a digit. Drag a rectangle on the camera view to set the ROI; right-click for the automatic one.",
     "roi_y": "Top edge of the region of interest, in capture pixels.",
@@ -47,13 +51,25 @@ PARAM_HELP = {
                     "Below it the frame is blank: answer '-' instead of a guess on noise.",
     "speck_min": "Ink neighbours in a 3x3 (0..9) a pixel needs to count for the digit's box; 0 or 1 = off. "
                  "Raise it to ignore dust and sensor noise.",
-    "max_gap": "Empty rows or columns (work-grid pixels, 0..64) allowed inside one digit. Larger joins a "
-               "broken stroke (a 5's top) but may swallow a neighbouring mark.",
     "border": "Work-grid pixels (0..16) ignored at each edge of the ROI: the paper's edge, a shadow, a finger.",
     "box_size": "Side in pixels (4..28) of the square the digit is fitted into inside the 28x28, keeping its "
                 "aspect ratio. MNIST uses 20.",
     "center_mass": "1: place the digit so its centre of mass lands on (14, 14), as MNIST does; 0: centre its "
                    "bounding box.",
+    "min_size_pct": "A digit is at least this high, in % of the work grid (0..100). Lower finds digits further "
+                    "away, higher drops specks and dashes.",
+    "max_size_pct": "A digit is at most this long, in % of the work grid (1..100): a shadow or the desk is longer.",
+    "thin_pct": "A line at least this long (% of the grid, 1..100) and under 2 pixels thick is ruling or a "
+                "margin, not a digit.",
+    "offcentre_pct": "A digit's centre is at most this far from the middle, in % of the grid (1..100): a "
+                     "neighbouring digit is further out.",
+    "merge_pct": "Parts this close to the digit, in % of its size (0..100), join it: a 5's cap, a broken "
+                 "pencil stroke. Larger may swallow a neighbour.",
+    "grow_pct": "... as long as the digit grows to at most this % of its own size (100..255).",
+    "cand_contrast": "The chosen digit's own ink range (0..255) below which it is no digit: a blank sheet's noise.",
+    "full_res": "1: resample the digit from the full-resolution frame (a far digit keeps its detail); 0: from "
+                "the 64x64 work grid.",
+    "min_score_pct": "Score in % (0..100) below which the answer is shown as '?' (unsure) instead of a digit.",
 }
 STREAM_BITS = [("frame", P.STREAM_FRAME), ("28x28", P.STREAM_INPUT28), ("stages", P.STREAM_STAGE),
                ("result", P.STREAM_RESULT), ("stats", P.STREAM_STATS), ("log", P.STREAM_LOG)]

@@ -1,10 +1,12 @@
 /* test_preprocess.c: host unit tests of core/preprocess.c, run under
  * -fsanitize=address,undefined by tests/test_preprocess.py.
  *
- * Synthetic frames (a drawn ring or bar on unevenly lit paper), the edge cases
- * (1x1, blank, ROI outside, odd strides, bad arguments) and a fuzz of every
- * parameter byte, so the sanitizers see every code path. Frames live in heap
- * buffers sized exactly, so ASan catches any read past a row or a frame.
+ * Synthetic frames (a drawn ring or bar on unevenly lit paper; a frame of shapes whose
+ * candidate reasons are known from their geometry, in both polarities), the edge cases
+ * (1x1, blank, ROI outside, odd strides, bad arguments) and a fuzz of every parameter
+ * byte, so the sanitizers see every code path; every run's candidate list is checked
+ * against the pp_candidate interface. Frames live in heap buffers sized exactly, so ASan
+ * catches any read past a row or a frame.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +76,86 @@ static void com10(const uint8_t *o, int *cx, int *cy) {
     *cy = s ? (int)(sy * 10 / s) : -1;
 }
 
+/* What pp_stages promises about candidates, whatever the frame and parameters. */
+static void check_candidates(const pp_stages *st, int rc, const char *what) {
+    CHECK(st->n_cand <= PP_MAX_CANDIDATES && st->n_cand == (st->n_components < PP_MAX_CANDIDATES
+                                                                ? st->n_components : PP_MAX_CANDIDATES),
+          "%s: n_cand %d of %d components", what, st->n_cand, st->n_components);
+    int chosen = 0;
+    for (int i = 0; i < st->n_cand; i++) {
+        const pp_candidate *c = &st->cand[i];
+        CHECK(c->reason <= PP_CAND_WEAKER && c->w >= 1 && c->h >= 1 && c->x + c->w <= st->work_w &&
+                  c->y + c->h <= st->work_h, "%s: candidate %d out of bounds", what, i);
+        chosen += c->reason == PP_CAND_CHOSEN;
+    }
+    CHECK(chosen <= 1 && (st->chosen < 0 ? chosen == 0 : st->chosen == 0 && st->cand[0].reason == PP_CAND_CHOSEN),
+          "%s: chosen %d", what, st->chosen);
+    CHECK(rc != PP_OK || (st->chosen == 0 && st->no_digit == PP_ND_NONE && st->box_w > 0),
+          "%s: a digit without a chosen candidate", what);
+    CHECK(rc != PP_NO_DIGIT || st->no_digit != PP_ND_NONE, "%s: no digit without a reason", what);
+}
+
+/* 128x128 frame = the work grid at 2x2: shapes with known reasons (tests/test_preprocess.py
+ * draws the same one). */
+static const struct {
+    int x0, y0, x1, y1, reason;
+} shapes[] = {
+    {26, 22, 37, 41, PP_CAND_CHOSEN},     /* a ring: the "0" */
+    {28, 17, 35, 19, PP_CAND_MERGED},     /* its cap, 2 rows above */
+    {1, 30, 6, 36, PP_CAND_BORDER},       /* touching the frame's edge */
+    {48, 10, 50, 12, PP_CAND_SMALL},      /* 3 high: under 8 % of the grid */
+    {55, 14, 55, 48, PP_CAND_THIN},       /* 35 long, 1 across */
+    {4, 44, 12, 58, PP_CAND_OFF_CENTRE},  /* its centre 37 px from the middle */
+    {44, 24, 47, 36, PP_CAND_WEAKER},     /* digit-like, less ink than the ring */
+};
+
+static void test_known_components(int light) {
+    uint8_t *f = malloc(128 * 128);
+    for (int y = 0; y < 64; y++) {
+        for (int x = 0; x < 64; x++) {
+            int ink = 0;
+            for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+                int in = x >= shapes[k].x0 && x <= shapes[k].x1 && y >= shapes[k].y0 && y <= shapes[k].y1;
+                if (k == 0 && x >= shapes[k].x0 + 3 && x <= shapes[k].x1 - 3 && y >= shapes[k].y0 + 3 &&
+                    y <= shapes[k].y1 - 3) {
+                    in = 0; /* the ring's hole */
+                }
+                ink |= in;
+            }
+            uint8_t v = (uint8_t)(ink ? 40 : 200);
+            if (light) {
+                v = (uint8_t)(255 - v);
+            }
+            f[(2 * y) * 128 + 2 * x] = f[(2 * y) * 128 + 2 * x + 1] = v;
+            f[(2 * y + 1) * 128 + 2 * x] = f[(2 * y + 1) * 128 + 2 * x + 1] = v;
+        }
+    }
+    uint8_t out[PP_OUT * PP_OUT];
+    pp_stages st;
+    int rc = pp_run(f, 128, 128, 128, NULL, out, &st);
+    CHECK(rc == PP_OK && st.dark_on_light == !light, "known frame (light %d): rc %d polarity %d", light, rc,
+          st.dark_on_light);
+    CHECK(st.n_components == 7 && st.n_cand == 7, "known frame: %d components", st.n_components);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int found = 0;
+        for (int i = 0; i < st.n_cand; i++) {
+            const pp_candidate *c = &st.cand[i];
+            if (c->x == shapes[k].x0 && c->y == shapes[k].y0 && c->x + c->w - 1 == shapes[k].x1 &&
+                c->y + c->h - 1 == shapes[k].y1) {
+                found = 1;
+                CHECK(c->reason == shapes[k].reason, "shape %d: reason %d, expected %d", (int)k, c->reason,
+                      shapes[k].reason);
+            }
+        }
+        CHECK(found, "shape %d not reported", (int)k);
+    }
+    CHECK(st.bbox_x == 26 && st.bbox_y == 17 && st.bbox_w == 12 && st.bbox_h == 25, "digit box %d %d %d %d",
+          st.bbox_x, st.bbox_y, st.bbox_w, st.bbox_h);
+    CHECK(st.box_h == 20 && st.box_w == 10, "box %dx%d: 24x50 frame pixels into 20 high", st.box_w, st.box_h);
+    check_candidates(&st, rc, "known frame");
+    free(f);
+}
+
 static void test_defaults_and_wire(void) {
     pp_params p, q;
     pp_default_params(&p);
@@ -84,6 +166,10 @@ static void test_defaults_and_wire(void) {
     p.roi_w = 300;
     pp_params_pack(&p, buf);
     CHECK(buf[0] == PP_PARAMS_VERSION && buf[1] == 0 && buf[2] == PP_PARAMS_SIZE, "header bytes");
+    CHECK(PP_PARAMS_VERSION == 2 && PP_PARAMS_SIZE == 32 && sizeof(pp_params) == 32, "pp_params v2 layout");
+    CHECK(p.polarity == PP_POLARITY_AUTO && p.min_score_pct <= 100 && p.full_res == 1, "v2 defaults");
+    CHECK(buf[12] == p.polarity && buf[30] == p.min_score_pct && buf[31] == 0, "u8 fields in struct order");
+    CHECK(sizeof(pp_candidate) == 8, "pp_candidate is the 8-byte wire entry");
     CHECK(buf[4] == 0xFB && buf[5] == 0xFF, "roi_x little-endian two's complement");
     memset(&q, 0, sizeof q);
     CHECK(pp_params_unpack(buf, sizeof buf, &q) == PP_OK && memcmp(&p, &q, sizeof p) == 0, "round trip");
@@ -191,6 +277,9 @@ static void test_param_fuzz(void) {
             int rc = pp_run(f, w, h, stride, &p, out, &st);
             CHECK(valid ? rc >= 0 || rc == PP_ERR_ROI : rc == PP_ERR_PARAMS,
                   "field %d = %d: valid %d rc %d", field, v, valid, rc);
+            if (rc >= 0) {
+                check_candidates(&st, rc, "field fuzz");
+            }
             if (rc != PP_OK) {
                 CHECK(blank(out), "field %d = %d: output not blank on rc %d", field, v, rc);
             }
@@ -210,8 +299,15 @@ static void test_param_fuzz(void) {
         }
         int fw = 1 + (int)(rnd() % 90), fh = 1 + (int)(rnd() % 90), fs = fw + (int)(rnd() % 3);
         uint8_t *g = draw_ring(fw, fh, fs, fw / 2, fh / 2, fw < fh ? fw / 3 : fh / 3, (int)(rnd() & 1));
-        int rc = pp_run(g, fw, fh, fs, &p, out, (rnd() & 1) ? &st : NULL);
+        int with_stages = (int)(rnd() & 1);
+        int rc = pp_run(g, fw, fh, fs, &p, out, with_stages ? &st : NULL);
         CHECK(rc == PP_OK || rc == PP_NO_DIGIT || rc == PP_ERR_ROI, "fuzz rc %d", rc);
+        if (with_stages && rc >= 0) {
+            check_candidates(&st, rc, "random fuzz");
+        }
+        uint8_t again[PP_OUT * PP_OUT];
+        CHECK(pp_run(g, fw, fh, fs, &p, again, with_stages ? NULL : &st) == rc &&
+                  memcmp(out, again, sizeof out) == 0, "fuzz: the output does not depend on asking for stages");
         ran++;
         free(g);
     }
@@ -228,6 +324,8 @@ int main(void) {
     test_ring(200, 120, 211, 0, PP_POLARITY_LIGHT_ON_DARK);
     test_ring(40, 40, 40, 1, PP_POLARITY_DARK_ON_LIGHT); /* smaller than the work grid */
     test_edges();
+    test_known_components(0);
+    test_known_components(1);
     test_param_fuzz();
     if (failures) {
         printf("%d failure(s)\n", failures);

@@ -319,10 +319,10 @@ static void take_back(void) {
         st.own[m.slot] = true;
         st.core0_idle = true;
         st.last_net_ms = m.t_net_us / 1000u;
-        if (st.pp_status[m.slot] == PP_OK)
-            display_result(m.result.argmax, (int)(m.result.score * 100.0f + 0.5f));
-        else
-            display_result(-1, 0);
+        /* core 0 set the status (classifier_set_status); lent_stages are still this frame's:
+         * core 1 lends the next frame only after this */
+        display_result(m.result.argmax, (int)(m.result.score * 100.0f + 0.5f), m.result.status,
+                       lent_stages.dark_on_light);
     }
 }
 
@@ -363,7 +363,7 @@ static void process(int slot, uint32_t t_capture_us) {
     display_camera(frames[slot], CAMERA_WIDTH, CAMERA_HEIGHT, CAMERA_WIDTH);
     display_input28(inputs[slot]);
     if (rc != PP_OK)
-        display_result(-1, 0);
+        display_result(-1, 0, CLASSIFIER_NO_DIGIT, lend ? lent_stages.dark_on_light : -1);
     show_fps();
 
     if (!lend) {

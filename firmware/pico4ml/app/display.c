@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "classifier.h"
 #include "font5x7.h"
 #include "pico4ml.h"
 #include "st7735.h"
@@ -16,6 +17,10 @@
 #define IN_SIDE (28 * IN_SCALE)
 #define DIGIT_X (IN_SIDE + 2)
 #define DIGIT_SCALE 4
+#define SCORE_Y (IN_Y + 4 + FONT_H * DIGIT_SCALE + 6)
+#define SWATCH_Y (SCORE_Y + FONT_H + 2)
+#define SWATCH_W 9
+#define SWATCH_H 7
 #define STATUS_Y 142
 #define LINE_H 9
 #define BAND_PIXELS (W * 20)
@@ -96,14 +101,31 @@ static void render_text(const char *s, int bw, int scale, uint16_t fg, uint16_t 
     }
 }
 
-void display_result(int digit, int score_pct) {
+/* The polarity swatch: a little sheet with one stroke on it, as the digit was read. */
+static void draw_polarity(int dark_on_light) {
+    for (int y = 0; y < SWATCH_H; y++)
+        for (int x = 0; x < SWATCH_W; x++) {
+            int edge = x == 0 || y == 0 || x == SWATCH_W - 1 || y == SWATCH_H - 1;
+            int stroke = x == SWATCH_W / 2 && y > 1 && y < SWATCH_H - 2;
+            uint16_t c = BLACK;
+            if (dark_on_light > 0)
+                c = stroke ? BLACK : WHITE;
+            else if (dark_on_light == 0)
+                c = stroke ? WHITE : edge ? GREY : BLACK;
+            band[y * SWATCH_W + x] = c;
+        }
+    st7735_blit(DIGIT_X, SWATCH_Y, SWATCH_W, SWATCH_H, band);
+}
+
+void display_result(int digit, int score_pct, int status, int dark_on_light) {
     const int bw = W - DIGIT_X;
-    char d[2] = {digit >= 0 ? (char)('0' + digit % 10) : '-', 0};
+    int none = digit < 0 || status == CLASSIFIER_NO_DIGIT, unsure = !none && status == CLASSIFIER_UNSURE;
+    char d[2] = {none ? '-' : unsure ? '?' : (char)('0' + digit % 10), 0};
     render_text(d, bw, DIGIT_SCALE, WHITE, BLACK);
     st7735_blit(DIGIT_X, IN_Y + 4, (uint16_t)bw, FONT_H * DIGIT_SCALE, band);
 
     char pct[6] = "";
-    if (digit >= 0) {
+    if (!none) {
         int p = score_pct < 0 ? 0 : score_pct > 100 ? 100 : score_pct;
         int n = 0;
         if (p >= 100) pct[n++] = '1';
@@ -112,8 +134,9 @@ void display_result(int digit, int score_pct) {
         pct[n++] = '%';
         pct[n] = 0;
     }
-    render_text(pct, bw, 1, digit >= 0 && score_pct >= 80 ? WHITE : GREY, BLACK);
-    st7735_blit(DIGIT_X, IN_Y + 4 + FONT_H * DIGIT_SCALE + 6, (uint16_t)bw, FONT_H, band);
+    render_text(pct, bw, 1, !none && !unsure && score_pct >= 80 ? WHITE : GREY, BLACK);
+    st7735_blit(DIGIT_X, SCORE_Y, (uint16_t)bw, FONT_H, band);
+    draw_polarity(dark_on_light);
 }
 
 static void text_line(int y, const char *s, uint16_t fg) {

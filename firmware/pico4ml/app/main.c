@@ -119,6 +119,7 @@ static bool classify_next(void) {
     uint64_t t0 = time_us_64();
     classifier_result r;
     classifier_run(f.in28, &r);
+    classifier_set_status(&r, f.pp_status, dev.params.min_score_pct);
     uint32_t t_net = (uint32_t)(time_us_64() - t0);
     for (uint32_t i = 0; i < f.skipped; i++)
         device_count_skipped(&dev);

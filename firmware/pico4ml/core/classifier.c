@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "preprocess.h"
+
 /* Which built-in model: one define per entry of core/model/manifest.json, which CMake
  * (PICO4ML_MODEL) and the host builds (common/manifest.py) pass. */
 #if defined(PICO4ML_MODEL_MLP_INT8_FAST) || defined(PICO4ML_MODEL_MLP_INT8)
@@ -75,6 +77,20 @@ void classifier_run(const uint8_t in28[CLASSIFIER_INPUT_SIZE], classifier_result
     }
     r->argmax = best;
     r->score = sum >= 1.0f ? 1.0f / sum : 0.0f;      /* NaN logits give score 0 */
+    r->status = CLASSIFIER_DIGIT;
+}
+
+void classifier_set_status(classifier_result *r, int pp_status, int min_score_pct) {
+    if (!r) {
+        return;
+    }
+    if (pp_status != PP_OK) {
+        r->status = CLASSIFIER_NO_DIGIT;
+    } else if (r->score * 100.0f < (float)min_score_pct) {
+        r->status = CLASSIFIER_UNSURE;
+    } else {
+        r->status = CLASSIFIER_DIGIT;
+    }
 }
 
 const char *classifier_model_name(void) {

@@ -474,6 +474,7 @@ int device_process(device *d, uint32_t frame_id, uint8_t flags, const uint8_t *p
     uint64_t t1 = now_us(d);
     classifier_result res;
     classifier_run(in28, &res);
+    classifier_set_status(&res, rc, d->params.min_score_pct);
     uint64_t t2 = now_us(d);
     device_frame f = {
         .frame_id = frame_id,

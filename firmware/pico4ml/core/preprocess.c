@@ -1,28 +1,75 @@
 /* preprocess.c: camera frame -> MNIST-style 28x28, integer only.
  *
- * Every step is mirrored line for line by train/preprocess.py (numpy); the tests
- * compare the two bit for bit, so change both together. All divisions have
- * non-negative operands except the centre-of-mass shift, which uses floor_div().
+ * Every step is mirrored by train/preprocess.py (numpy); the tests compare the two
+ * bit for bit (output, status, every stage and candidate), so change both together.
+ * All divisions have non-negative operands except the centre-of-mass shift, which
+ * uses floor_div(). docs/preprocessing.md explains each stage and its defaults.
  */
 #include "preprocess.h"
 
 #include <string.h>
 
 #define GRID (PP_WORK * PP_WORK)
+#define HALF (PP_WORK / 2)         /* the half-resolution grid of 2x2 blocks */
+#define HGRID (HALF * HALF)
+
+/* Fixed constants of the stages (documented in docs/preprocessing.md). */
+#define DIGIT_HI_RANK 8      /* the digit's near-maximum: 1/8 of its pixels are darker */
+#define VOTE_MARGIN_PCT 25   /* polarity vote: around the digit by 25 % of its size */
+#define VOTE_FEATURE_PCT 33  /* ... on pixels whose closing-opening gap is above 33 % */
+#define VOTE_GROUND_R 4      /* ... against the mean of the ground within 4 half-grid pixels */
+#define MERGE_ASPECT_W 5     /* a merged digit stays at most 5/4 as wide as high (+4 px) */
+#define MERGE_ASPECT_H 4
+#define THIN_PX 2            /* a "thin" line averages under 2 pixels across */
+#define CLOSE_MIN_PCT 50     /* with no other candidate, a border-touching one this long ... */
+#define CLOSE_CENTRE_PCT 20  /* ... and this central is a close digit, not a cut neighbour */
+#define RETRY_RANGE_PCT 75   /* levels again without the border's ink if it had set them this high */
 
 /* Work buffers: file scope, never on the stack (about 25 KB in all). */
 static uint8_t s_work[GRID];   /* ROI on the work grid, as captured */
-static uint8_t s_tmp_a[GRID];  /* closing passes, later the speck mask */
-static uint8_t s_tmp_b[GRID];  /* closing passes: the paper estimate */
-static uint8_t s_ink[GRID];    /* relative darkness, white ink */
-static uint8_t s_norm[GRID];   /* normalised + thresholded */
-static uint16_t s_rows[PP_WORK * PP_OUT]; /* horizontal pass of the box resample */
+static uint8_t s_ink[GRID];    /* ink signal of the reading in progress */
+static uint8_t s_lab[GRID];    /* speck mask, then component labels (0: none) */
+static union {              /* two byte images on the half grid, or one u16 image */
+    uint32_t w[HGRID / 2];  /* word access: the closing's column passes */
+    uint16_t h[HGRID];      /* halfword access: the vote's row sums */
+} s_half;
+static union {              /* paper estimates on the half grid: [1] dark on light, [0] light on dark */
+    uint32_t w[2][HGRID / 4];
+    uint8_t b[2][HGRID];    /* byte access: everything else */
+} s_papers;
+static const uint8_t *s_paper = s_papers.b[1]; /* ... of the reading in progress */
+#define HW32 (HALF / 4)                  /* words in a half-grid row */
+/* Scratch that no two stages need at once: the closing's padded pass and the polarity
+ * vote's, then the box resample's accumulators. */
+static union {
+    struct {
+        uint32_t vpad[(HALF + 16) * HW32]; /* one padded column pass: n + 2r <= 32 + 16 rows */
+        uint8_t half_n[HGRID];             /* polarity vote: ground counts */
+        uint8_t cells[HGRID];              /* polarity vote: cells near the digit's strokes */
+    } v;
+    uint32_t acc28[PP_OUT * PP_OUT];       /* box resample accumulators */
+} s_scratch;
+#define s_vpad s_scratch.v.vpad
+#define s_half_n s_scratch.v.half_n
+#define s_cells s_scratch.v.cells
+#define s_acc28 s_scratch.acc28
+static uint32_t s_hrow[PP_OUT];           /* one source row resampled across */
 static uint8_t s_box[PP_OUT * PP_OUT];
 static uint32_t s_acc[PP_WORK];
-static uint32_t s_prof[PP_WORK];
 static uint16_t s_hist[256];
-static uint16_t s_xb0[PP_WORK], s_xb1[PP_WORK];       /* area bins along x */
-static uint8_t s_pad[PP_WORK + 32], s_g[PP_WORK + 32], s_h[PP_WORK + 32]; /* one filter line */
+static uint8_t s_lut[256];       /* ink -> normalised ink */
+static uint16_t s_recip[256];    /* 255 * 256 / p, rounded: relative darkness without division */
+static uint16_t s_xb0[PP_WORK], s_xb1[PP_WORK], s_yb0[PP_WORK], s_yb1[PP_WORK]; /* area bins */
+static uint8_t s_parent[PP_MAX_LABELS + 1]; /* union-find over provisional labels */
+static uint8_t s_sel[PP_MAX_LABELS + 1];    /* 1: the component is part of the digit */
+
+typedef struct {
+    uint8_t x0, y0, x1, y1;
+    uint16_t n;              /* pixels */
+    uint8_t reason;          /* PP_CAND_* */
+    uint32_t mass;           /* normalised ink summed */
+} component;
+static component s_comp[PP_MAX_LABELS + 1]; /* index = label, 1..n_comp, in raster order */
 
 void pp_default_params(pp_params *p) {
     if (!p) {
@@ -31,17 +78,25 @@ void pp_default_params(pp_params *p) {
     memset(p, 0, sizeof *p);
     p->version = PP_PARAMS_VERSION;
     p->size = PP_PARAMS_SIZE;
-    p->polarity = PP_POLARITY_DARK_ON_LIGHT;
+    p->polarity = PP_POLARITY_AUTO;
     p->bg_remove = 1;
-    p->bg_radius = 8;
+    p->bg_radius = 6;
     p->threshold_pct = 35;
     p->saturate_pct = 80;
     p->min_contrast = 24;
     p->speck_min = 2;
-    p->max_gap = 3;
     p->border = 1;
     p->box_size = 20;
     p->center_mass = 1;
+    p->min_size_pct = 8;
+    p->max_size_pct = 95;
+    p->thin_pct = 40;
+    p->offcentre_pct = 40;
+    p->merge_pct = 15;
+    p->grow_pct = 150;
+    p->cand_contrast = 32;
+    p->full_res = 1;
+    p->min_score_pct = 62;
 }
 
 int pp_validate_params(const pp_params *p) {
@@ -53,14 +108,19 @@ int pp_validate_params(const pp_params *p) {
         || p->polarity > PP_POLARITY_AUTO || p->bg_remove > 1
         || p->bg_radius < 1 || p->bg_radius > 15
         || p->threshold_pct > 99 || p->saturate_pct < 1 || p->saturate_pct > 100
-        || p->speck_min > 9 || p->max_gap > PP_WORK || p->border > PP_WORK / 4
-        || p->box_size < 4 || p->box_size > PP_OUT || p->center_mass > 1 || p->reserved != 0) {
+        || p->speck_min > 9 || p->border > PP_WORK / 4
+        || p->box_size < 4 || p->box_size > PP_OUT || p->center_mass > 1
+        || p->min_size_pct > 100 || p->max_size_pct < 1 || p->max_size_pct > 100
+        || p->thin_pct < 1 || p->thin_pct > 100 || p->offcentre_pct < 1 || p->offcentre_pct > 100
+        || p->merge_pct > 100 || p->grow_pct < 100 || p->full_res > 1 || p->min_score_pct > 100
+        || p->reserved != 0) {
         return PP_ERR_PARAMS;
     }
     return PP_OK;
 }
 
 _Static_assert(sizeof(pp_params) == PP_PARAMS_SIZE, "pp_params must have no padding");
+_Static_assert(sizeof(pp_candidate) == 8, "pp_candidate is the wire's 8-byte CANDIDATES entry");
 
 static void put16(uint8_t *b, uint16_t v) {
     b[0] = (uint8_t)(v & 0xFF);
@@ -71,6 +131,8 @@ static uint16_t get16(const uint8_t *b) {
     return (uint16_t)(b[0] | (b[1] << 8));
 }
 
+#define PP_N_BYTE_FIELDS (PP_PARAMS_SIZE - 12)
+
 void pp_params_pack(const pp_params *p, uint8_t out[PP_PARAMS_SIZE]) {
     put16(out + 0, p->version);
     put16(out + 2, p->size);
@@ -78,9 +140,11 @@ void pp_params_pack(const pp_params *p, uint8_t out[PP_PARAMS_SIZE]) {
     put16(out + 6, (uint16_t)p->roi_y);
     put16(out + 8, p->roi_w);
     put16(out + 10, p->roi_h);
-    const uint8_t bytes[12] = {p->polarity, p->bg_remove, p->bg_radius, p->threshold_pct,
-                               p->saturate_pct, p->min_contrast, p->speck_min, p->max_gap,
-                               p->border, p->box_size, p->center_mass, p->reserved};
+    const uint8_t bytes[PP_N_BYTE_FIELDS] = {
+        p->polarity, p->bg_remove, p->bg_radius, p->threshold_pct, p->saturate_pct, p->min_contrast,
+        p->speck_min, p->border, p->box_size, p->center_mass, p->min_size_pct, p->max_size_pct,
+        p->thin_pct, p->offcentre_pct, p->merge_pct, p->grow_pct, p->cand_contrast, p->full_res,
+        p->min_score_pct, p->reserved};
     memcpy(out + 12, bytes, sizeof bytes);
 }
 
@@ -106,11 +170,19 @@ int pp_params_unpack(const uint8_t *data, size_t len, pp_params *p) {
     q.saturate_pct = b[4];
     q.min_contrast = b[5];
     q.speck_min = b[6];
-    q.max_gap = b[7];
-    q.border = b[8];
-    q.box_size = b[9];
-    q.center_mass = b[10];
-    q.reserved = b[11];
+    q.border = b[7];
+    q.box_size = b[8];
+    q.center_mass = b[9];
+    q.min_size_pct = b[10];
+    q.max_size_pct = b[11];
+    q.thin_pct = b[12];
+    q.offcentre_pct = b[13];
+    q.merge_pct = b[14];
+    q.grow_pct = b[15];
+    q.cand_contrast = b[16];
+    q.full_res = b[17];
+    q.min_score_pct = b[18];
+    q.reserved = b[19];
     int err = pp_validate_params(&q);
     if (err == PP_OK) {
         *p = q;
@@ -127,31 +199,96 @@ static int32_t floor_div(int32_t a, int32_t b) {
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
-/* 1. Area downscale of the ROI onto gw x gh: the rounded mean of integer bins
- * [i*n/g, max((i+1)*n/g, i*n/g+1)), which also covers upscaling (bins of one pixel).
- * Bin edges are computed once per frame: no division per frame pixel. */
-static void area_downscale(const uint8_t *roi, int stride, int rw, int rh, int gw, int gh) {
-    for (int gx = 0; gx < gw; gx++) {
-        s_xb0[gx] = (uint16_t)(gx * rw / gw);
-        s_xb1[gx] = (uint16_t)imax((gx + 1) * rw / gw, s_xb0[gx] + 1);
+/* What one run found, stage by stage (also what pp_stages reports). */
+typedef struct {
+    int rx, ry, rw, rh;   /* ROI in the frame */
+    int gw, gh, n;        /* work grid */
+    int hw, hh;           /* half grid */
+    int have_paper[2];    /* s_papers[] computed for this frame */
+    int64_t r2;           /* the off-centre limit squared, in half pixels */
+    int dark_on_light;    /* the reading in s_ink */
+    int lo, hi, t, sat, low_contrast;
+    int n_comp, chosen;   /* components (labels 1..n_comp) and the chosen label, 0: none */
+    int no_digit;         /* PP_ND_* */
+    int ux0, uy0, ux1, uy1; /* the digit (chosen + merged) on the work grid, inclusive */
+    int dhi, dt, dsat;    /* the digit's own normalisation */
+    int ow, oh, dx, dy;   /* box size and where it lands in the 28x28 */
+    int com_x16, com_y16; /* centre of mass in the 28x28, 1/16 pixel */
+} run_state;
+
+/* ROI clipped to the frame; 0 or PP_ERR_ROI. Also sizes the work grid. */
+static int choose_roi(int width, int height, const pp_params *p, run_state *s) {
+    if (p->roi_w == 0 || p->roi_h == 0) {
+        int side = imin(width, height);
+        s->rx = (width - side) / 2;
+        s->ry = (height - side) / 2;
+        s->rw = s->rh = side;
+    } else {
+        int x0 = imax(p->roi_x, 0), y0 = imax(p->roi_y, 0);
+        int x1 = imin(p->roi_x + p->roi_w, width), y1 = imin(p->roi_y + p->roi_h, height);
+        if (x1 <= x0 || y1 <= y0) {
+            return PP_ERR_ROI;
+        }
+        s->rx = x0;
+        s->ry = y0;
+        s->rw = x1 - x0;
+        s->rh = y1 - y0;
     }
-    for (int gy = 0; gy < gh; gy++) {
-        int y0 = gy * rh / gh;
-        int y1 = imax((gy + 1) * rh / gh, y0 + 1);
-        memset(s_acc, 0, sizeof s_acc);
-        for (int y = y0; y < y1; y++) {
+    int m = imax(s->rw, s->rh);
+    s->gw = imax(1, (s->rw * PP_WORK + m / 2) / m);
+    s->gh = imax(1, (s->rh * PP_WORK + m / 2) / m);
+    s->n = s->gw * s->gh;
+    s->hw = (s->gw + 1) / 2;
+    s->hh = (s->gh + 1) / 2;
+    return PP_OK;
+}
+
+/* 1. Area downscale of the ROI onto gw x gh: the mean of integer bins
+ * [i*n/g, max((i+1)*n/g, i*n/g+1)), which also covers upscaling (bins of one pixel),
+ * as sum * round(2^24 / count) / 2^24, rounded: no division per work pixel (sum <=
+ * 255 * count keeps the product within 32 bits). Bin edges are computed once per
+ * frame (and kept for the full-resolution resample). */
+static void area_downscale(const uint8_t *roi, int stride, const run_state *s) {
+    for (int gx = 0; gx < s->gw; gx++) {
+        s_xb0[gx] = (uint16_t)(gx * s->rw / s->gw);
+        s_xb1[gx] = (uint16_t)imax((gx + 1) * s->rw / s->gw, s_xb0[gx] + 1);
+    }
+    /* bins are wmin or wmin + 1 pixels wide and hmin or hmin + 1 high: four reciprocals */
+    uint32_t wmin = (uint32_t)imax(s->rw / s->gw, 1), hmin = (uint32_t)imax(s->rh / s->gh, 1), recip[2][2];
+    for (uint32_t a = 0; a < 2; a++) {
+        for (uint32_t b = 0; b < 2; b++) {
+            uint32_t cnt = (hmin + a) * (wmin + b);
+            recip[a][b] = ((1u << 24) + cnt / 2) / cnt;
+        }
+    }
+    for (int gy = 0; gy < s->gh; gy++) {
+        s_yb0[gy] = (uint16_t)(gy * s->rh / s->gh);
+        s_yb1[gy] = (uint16_t)imax((gy + 1) * s->rh / s->gh, s_yb0[gy] + 1);
+        memset(s_acc, 0, (size_t)s->gw * sizeof s_acc[0]);
+        for (int y = s_yb0[gy]; y < s_yb1[gy]; y++) {
             const uint8_t *row = roi + (size_t)y * (size_t)stride;
-            for (int gx = 0; gx < gw; gx++) {
-                uint32_t s = 0;
-                for (int x = s_xb0[gx]; x < s_xb1[gx]; x++) {
-                    s += row[x];
+            uint32_t *acc = s_acc;
+            const uint16_t *x0 = s_xb0, *x1 = s_xb1;
+            for (int gx = 0; gx < s->gw; gx++) {
+                const uint8_t *px = row + x0[gx];
+                int w = x1[gx] - x0[gx];
+                uint32_t sum = px[0];
+                if (w == 2) { /* the usual bins of a 162 or 324 frame: no loop */
+                    sum += px[1];
+                } else if (w == 3) {
+                    sum += (uint32_t)px[1] + px[2];
+                } else {
+                    for (int k = 1; k < w; k++) {
+                        sum += px[k];
+                    }
                 }
-                s_acc[gx] += s;
+                acc[gx] += sum;
             }
         }
-        for (int gx = 0; gx < gw; gx++) {
-            uint32_t cnt = (uint32_t)(s_xb1[gx] - s_xb0[gx]) * (uint32_t)(y1 - y0);
-            s_work[gy * PP_WORK + gx] = (uint8_t)((s_acc[gx] + cnt / 2) / cnt);
+        const uint32_t *rr = recip[s_yb1[gy] - s_yb0[gy] - hmin];
+        for (int gx = 0; gx < s->gw; gx++) {
+            uint32_t r = rr[s_xb1[gx] - s_xb0[gx] - wmin];
+            s_work[gy * PP_WORK + gx] = (uint8_t)((s_acc[gx] * r + (1u << 23)) >> 24);
         }
     }
 }
@@ -168,60 +305,152 @@ static int hist_kth(int k) {
     return 255;
 }
 
-static void hist_of(const uint8_t *img, int gw, int gh) {
-    memset(s_hist, 0, sizeof s_hist);
-    for (int y = 0; y < gh; y++) {
-        for (int x = 0; x < gw; x++) {
-            s_hist[img[y * PP_WORK + x]]++;
+/* Grey closing on the half grid: a max filter then a min filter over (2r+1)^2 pixels,
+ * windows clipped at the edges. Each 1-D pass runs down the columns, four at a time in
+ * a 32-bit word (byte-wise max/min without branches); the passes along x run down the
+ * columns of the transposed image. A pass pads its n rows with r identity rows on each
+ * side (0 for max, 255 for min: exactly a clipped window) and doubles windows in place
+ * (1, 2, 4, ... rows), then combines two of them into 2r+1. */
+
+static inline uint32_t byte_ge(uint32_t a, uint32_t b) { /* 0xFF in each byte where a >= b */
+    uint32_t x = (a | 0x80808080u) - (b & 0x7F7F7F7Fu);
+    uint32_t m = ((a & ~b) | (~(a ^ b) & x)) & 0x80808080u;
+    return (m - (m >> 7)) | m;
+}
+
+static inline uint32_t byte_max(uint32_t a, uint32_t b) {
+    uint32_t k = byte_ge(a, b);
+    return (a & k) | (b & ~k);
+}
+
+static inline uint32_t byte_min(uint32_t a, uint32_t b) {
+    uint32_t k = byte_ge(a, b);
+    return (b & k) | (a & ~k);
+}
+
+static void column_pass(const uint32_t *src, uint32_t *dst, int n, int r, int is_max) {
+    int rows = n + 2 * r, w = 2 * r + 1, span = 1;
+    uint32_t ident = is_max ? 0u : 0xFFFFFFFFu;
+    for (int i = 0; i < r * HW32; i++) {
+        s_vpad[i] = ident;
+        s_vpad[(r + n) * HW32 + i] = ident;
+    }
+    memcpy(s_vpad + r * HW32, src, (size_t)n * HW32 * sizeof(uint32_t));
+    for (; 2 * span <= w; span *= 2) { /* row i: the extreme of rows [i, i + 2 span) */
+        for (uint32_t *row = s_vpad, *end = s_vpad + (rows - span) * HW32; row < end; row++) {
+            row[0] = is_max ? byte_max(row[0], row[span * HW32]) : byte_min(row[0], row[span * HW32]);
+        }
+    }
+    int off = (w - span) * HW32;
+    for (int i = 0; i < n * HW32; i++) {
+        dst[i] = is_max ? byte_max(s_vpad[i], s_vpad[i + off]) : byte_min(s_vpad[i], s_vpad[i + off]);
+    }
+}
+
+static void transpose(const uint8_t *src, uint8_t *dst, int w, int h) { /* dst[x][y] = src[y][x] */
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            dst[x * HALF + y] = src[y * HALF + x];
         }
     }
 }
 
-/* Max or min of s_pad[i .. i+2r] for i < n into out[i * step]: van Herk / Gil-Werman,
- * three comparisons per pixel whatever the radius. s_pad holds the line with r
- * identity values (0 for max, 255 for min) on each side, which is exactly a window
- * clipped at the edges. One copy per operation keeps the inner loops branch-light. */
-#define MAX_OP(a, b) ((a) > (b) ? (a) : (b))
-#define MIN_OP(a, b) ((a) < (b) ? (a) : (b))
-#define DEFINE_FILTER_LINE(name, OP)                                                  \
-    static void name(int n, int r, uint8_t *out, int step) {                          \
-        int len = n + 2 * r, w = 2 * r + 1;                                           \
-        for (int k0 = 0; k0 < len; k0 += w) {                                         \
-            int k1 = imin(k0 + w, len) - 1;                                           \
-            uint8_t g = s_pad[k0], h = s_pad[k1];                                     \
-            s_g[k0] = g;                                                              \
-            s_h[k1] = h;                                                              \
-            for (int k = k0 + 1; k <= k1; k++) {                                      \
-                g = OP(g, s_pad[k]);                                                  \
-                s_g[k] = g;                                                           \
-            }                                                                         \
-            for (int k = k1 - 1; k >= k0; k--) {                                      \
-                h = OP(h, s_pad[k]);                                                  \
-                s_h[k] = h;                                                           \
-            }                                                                         \
-        }                                                                             \
-        for (int i = 0; i < n; i++) {                                                 \
-            out[i * step] = OP(s_h[i], s_g[i + w - 1]);                               \
-        }                                                                             \
-    }
-DEFINE_FILTER_LINE(filter_line_max, MAX_OP)
-DEFINE_FILTER_LINE(filter_line_min, MIN_OP)
+/* The closing of the w x h image a (row stride HALF, 4-byte aligned) into out; b is scratch. */
+static void closing(const uint32_t *a, uint32_t *b, uint32_t *out, int w, int h, int r) {
+    column_pass(a, b, h, r, 1);                          /* max along y */
+    transpose((const uint8_t *)b, (uint8_t *)out, w, h);
+    column_pass(out, out, w, r, 1);                      /* max along x */
+    column_pass(out, out, w, r, 0);                      /* min along x */
+    transpose((const uint8_t *)out, (uint8_t *)b, h, w);
+    column_pass(b, out, h, r, 0);                        /* min along y */
+}
 
-/* Sliding max or min over 2r+1 pixels along x (along_x) or y, clipped at the edges. */
-static void sliding(const uint8_t *src, uint8_t *dst, int w, int h, int r, int along_x, int is_max) {
-    int lines = along_x ? h : w, n = along_x ? w : h;
-    int step = along_x ? 1 : PP_WORK;
-    memset(s_pad, is_max ? 0 : 255, sizeof s_pad);
-    for (int l = 0; l < lines; l++) {
-        const uint8_t *in = along_x ? src + l * PP_WORK : src + l;
-        uint8_t *out = along_x ? dst + l * PP_WORK : dst + l;
-        for (int i = 0; i < n; i++) {
-            s_pad[r + i] = in[i * step];
+/* The 2x2 block maxima of the work grid (q = v, or 255 - v when invert) on the half grid
+ * (a last odd row or column makes blocks of 1 or 2 pixels). */
+static void half_max(const run_state *s, int invert, uint8_t *dst) {
+    uint8_t flip = invert ? 255 : 0;
+    for (int by = 0; by < s->hh; by++) {
+        const uint8_t *r0 = s_work + 2 * by * PP_WORK;
+        const uint8_t *r1 = 2 * by + 1 < s->gh ? r0 + PP_WORK : r0;
+        uint8_t *out = dst + by * HALF;
+        for (int bx = 0; bx < s->hw; bx++) {
+            int x = 2 * bx, x1 = x + 1 < s->gw ? x + 1 : x;
+            int a = r0[x] ^ flip, b = r0[x1] ^ flip, c = r1[x] ^ flip, d = r1[x1] ^ flip;
+            int m = a > b ? a : b, n = c > d ? c : d;
+            out[bx] = (uint8_t)(m > n ? m : n);
         }
-        if (is_max) {
-            filter_line_max(n, r, out, step);
-        } else {
-            filter_line_min(n, r, out, step);
+    }
+}
+
+/* The paper under work pixel (x, y): the least of the four half-grid cells nearest to it
+ * (its own block and the neighbours on its side, s_nb*), so that a shadow's or a desk's
+ * edge is not read as ink along the block it cuts. */
+static uint8_t s_nbx[PP_WORK], s_nby[PP_WORK];
+
+static void neighbour_cells(const run_state *s) {
+    for (int x = 0; x < s->gw; x++) {
+        s_nbx[x] = (uint8_t)((x & 1) ? imin((x >> 1) + 1, s->hw - 1) : imax((x >> 1) - 1, 0));
+    }
+    for (int y = 0; y < s->gh; y++) {
+        s_nby[y] = (uint8_t)((y & 1) ? imin((y >> 1) + 1, s->hh - 1) : imax((y >> 1) - 1, 0));
+    }
+}
+
+static inline int paper_at(int x, int y) {
+    const uint8_t *own = s_paper + (y >> 1) * HALF, *other = s_paper + s_nby[y] * HALF;
+    int bx = x >> 1, nx = s_nbx[x];
+    int a = own[bx] < own[nx] ? own[bx] : own[nx];
+    int b = other[bx] < other[nx] ? other[bx] : other[nx];
+    return a < b ? a : b;
+}
+
+/* Relative darkness of q against the paper p, 0..255: (p - q) * 255 / p by a reciprocal. */
+static inline int relative_ink(int p, int q) {
+    return p > q ? (int)(((uint32_t)(p - q) * s_recip[p] + 128u) >> 8) : 0;
+}
+
+/* 2. The paper under one reading (q = v dark on light, 255 - v light on dark): a grey
+ * closing of the 2x2 block maxima, computed on the half grid (4x less work, twice the
+ * reach) once per frame and reading. */
+static const uint8_t *paper_of(const pp_params *p, run_state *s, int dark_on_light) {
+    if (!s->have_paper[dark_on_light]) {
+        uint32_t *a = s_half.w, *b = s_half.w + HGRID / 4;
+        half_max(s, !dark_on_light, (uint8_t *)a);
+        closing(a, b, s_papers.w[dark_on_light], s->hw, s->hh, (p->bg_radius + 1) / 2);
+        s->have_paper[dark_on_light] = 1;
+    }
+    return s_papers.b[dark_on_light];
+}
+
+/* 3. The ink signal of one reading into s_ink: relative darkness against the paper as
+ * paper_at() reads it back. Without bg_remove: ink = 255 - q. */
+static void ink_map(const pp_params *p, run_state *s, int dark_on_light) {
+    s->dark_on_light = dark_on_light;
+    uint8_t flip = dark_on_light ? 0 : 255;
+    int gw = s->gw, gh = s->gh, hw = s->hw;
+    if (!p->bg_remove) {
+        for (int y = 0; y < gh; y++) {
+            const uint8_t *w = s_work + y * PP_WORK;
+            uint8_t *ink = s_ink + y * PP_WORK;
+            for (int x = 0; x < gw; x++) {
+                ink[x] = (uint8_t)(255 - (w[x] ^ flip));
+            }
+        }
+        return;
+    }
+    s_paper = paper_of(p, s, dark_on_light);
+    uint8_t cells[HALF];
+    for (int y = 0; y < gh; y++) {
+        /* the two nearest half-grid rows, their least; then the least of two cells */
+        const uint8_t *own = s_paper + (y >> 1) * HALF, *other = s_paper + s_nby[y] * HALF;
+        for (int bx = 0; bx < hw; bx++) {
+            cells[bx] = own[bx] < other[bx] ? own[bx] : other[bx];
+        }
+        const uint8_t *w = s_work + y * PP_WORK;
+        uint8_t *ink = s_ink + y * PP_WORK;
+        for (int x = 0; x < gw; x++) {
+            int a = cells[x >> 1], b = cells[s_nbx[x]], paper = a < b ? a : b;
+            ink[x] = (uint8_t)relative_ink(paper, w[x] ^ flip);
         }
     }
 }
@@ -253,243 +482,572 @@ static int otsu(int n) {
     return best_t;
 }
 
-/* The run of non-zero profile entries (gaps of <= gap zeros merged) with the most
- * mass, first on ties. Returns 0 if the profile is all zero. */
-static int pick_run(const uint32_t *prof, int n, int gap, int *start, int *end) {
-    int best_s = -1, best_e = -1, cur_s = -1, cur_e = -1, last = -1;
-    uint32_t best_m = 0, cur_m = 0;
-    for (int i = 0; i < n; i++) {
-        if (prof[i] == 0) {
-            continue;
-        }
-        if (cur_s >= 0 && i - last - 1 <= gap) {
-            cur_e = i;
-            cur_m += prof[i];
-        } else {
-            if (cur_s >= 0 && cur_m > best_m) {
-                best_m = cur_m;
-                best_s = cur_s;
-                best_e = cur_e;
-            }
-            cur_s = cur_e = i;
-            cur_m = prof[i];
-        }
-        last = i;
-    }
-    if (cur_s >= 0 && cur_m > best_m) {
-        best_s = cur_s;
-        best_e = cur_e;
-    }
-    if (best_s < 0) {
-        return 0;
-    }
-    *start = best_s;
-    *end = best_e;
-    return 1;
-}
-
-/* Mass profile of s_norm restricted to the speck mask (s_tmp_a) and a window. */
-static void profile(int rows, int x0, int x1, int y0, int y1) {
-    memset(s_prof, 0, sizeof s_prof);
-    for (int y = y0; y <= y1; y++) {
-        for (int x = x0; x <= x1; x++) {
-            if (s_tmp_a[y * PP_WORK + x]) {
-                s_prof[rows ? y : x] += s_norm[y * PP_WORK + x];
-            }
-        }
+/* s_lut[v] := the soft threshold at t stretched so that sat and above become 255. */
+static void make_lut(int t, int sat) {
+    int span = sat - t;
+    for (int v = 0; v < 256; v++) {
+        s_lut[v] = v > t ? (uint8_t)imin(((v - t) * 255 + span / 2) / span, 255) : 0;
     }
 }
 
-/* Overlap of source pixel j (length n_dst) with output pixel i (length n_src). */
-static uint32_t overlap(int i, int j, int n_src, int n_dst) {
-    int w = imin((j + 1) * n_dst, (i + 1) * n_src) - imax(j * n_dst, i * n_src);
-    return w > 0 ? (uint32_t)w : 0;
-}
-
-/* 6. Area resample of s_norm[bbox] (bw x bh) into s_box (ow x oh), fixed point exact. */
-static void resample_box(int x0, int y0, int bw, int bh, int ow, int oh) {
-    for (int l = 0; l < bh; l++) {
-        const uint8_t *src = s_norm + (y0 + l) * PP_WORK + x0;
-        for (int i = 0; i < ow; i++) {
-            uint32_t s = 0;
-            for (int j = i * bw / ow; j < bw && j * ow < (i + 1) * bw; j++) {
-                s += overlap(i, j, bw, ow) * src[j];
-            }
-            s_rows[l * PP_OUT + i] = (uint16_t)s; /* <= 255 * bw < 65536 */
-        }
-    }
-    uint32_t den = (uint32_t)bw * (uint32_t)bh;
-    memset(s_box, 0, sizeof s_box);
-    for (int k = 0; k < oh; k++) {
-        for (int i = 0; i < ow; i++) {
-            uint32_t acc = 0;
-            for (int l = k * bh / oh; l < bh && l * oh < (k + 1) * bh; l++) {
-                acc += overlap(k, l, bh, oh) * s_rows[l * PP_OUT + i];
-            }
-            s_box[k * PP_OUT + i] = (uint8_t)((acc + den / 2) / den);
-        }
-    }
-}
-
-/* What one run found, stage by stage (also what pp_stages reports). */
-typedef struct {
-    int rx, ry, rw, rh;   /* ROI in the frame */
-    int gw, gh, n;        /* work grid */
-    int dark_on_light;
-    int lo, hi, t, sat, low_contrast;
-    int bx0, by0, bw, bh; /* bounding box on the work grid */
-    int ow, oh, dx, dy;   /* box size and where it lands in the 28x28 */
-    int com_x16, com_y16; /* centre of mass in the 28x28, 1/16 pixel */
-} run_state;
-
-/* ROI clipped to the frame; 0 or PP_ERR_ROI. Also sizes the work grid. */
-static int choose_roi(int width, int height, const pp_params *p, run_state *s) {
-    if (p->roi_w == 0 || p->roi_h == 0) {
-        int side = imin(width, height);
-        s->rx = (width - side) / 2;
-        s->ry = (height - side) / 2;
-        s->rw = s->rh = side;
-    } else {
-        int x0 = imax(p->roi_x, 0), y0 = imax(p->roi_y, 0);
-        int x1 = imin(p->roi_x + p->roi_w, width), y1 = imin(p->roi_y + p->roi_h, height);
-        if (x1 <= x0 || y1 <= y0) {
-            return PP_ERR_ROI;
-        }
-        s->rx = x0;
-        s->ry = y0;
-        s->rw = x1 - x0;
-        s->rh = y1 - y0;
-    }
-    int m = imax(s->rw, s->rh);
-    s->gw = imax(1, (s->rw * PP_WORK + m / 2) / m);
-    s->gh = imax(1, (s->rh * PP_WORK + m / 2) / m);
-    s->n = s->gw * s->gh;
-    return PP_OK;
-}
-
-/* 2. polarity: s_ink := q, the work grid with the paper bright */
-static void apply_polarity(const pp_params *p, run_state *s) {
-    if (p->polarity == PP_POLARITY_AUTO) {
-        hist_of(s_work, s->gw, s->gh);
-        int k = s->n / 64;
-        s->dark_on_light = 2 * hist_kth((s->n - 1) / 2) >= hist_kth(k) + hist_kth(s->n - 1 - k);
-    } else {
-        s->dark_on_light = p->polarity == PP_POLARITY_DARK_ON_LIGHT;
-    }
-    for (int y = 0; y < s->gh; y++) {
-        for (int x = 0; x < s->gw; x++) {
-            uint8_t v = s_work[y * PP_WORK + x];
-            s_ink[y * PP_WORK + x] = s->dark_on_light ? v : (uint8_t)(255 - v);
-        }
-    }
-}
-
-/* 3. background: paper = closing of q, computed on a half-resolution grid (2x2 block
- * maxima: 4x less work, twice the reach); s_ink := (paper - q) * 255 / paper in place */
-static void remove_background(const pp_params *p, const run_state *s) {
-    int gw = s->gw, gh = s->gh;
-    uint8_t *q = s_ink;
-    if (!p->bg_remove) {
-        for (int y = 0; y < gh; y++) {
-            for (int x = 0; x < gw; x++) {
-                q[y * PP_WORK + x] = (uint8_t)(255 - q[y * PP_WORK + x]);
-            }
-        }
-        return;
-    }
-    int hw = (gw + 1) / 2, hh = (gh + 1) / 2, r = (p->bg_radius + 1) / 2;
-    for (int y = 0; y < hh; y++) {
-        for (int x = 0; x < hw; x++) {
-            int block_max = 0;
-            for (int yy = 2 * y; yy < imin(2 * y + 2, gh); yy++) {
-                for (int xx = 2 * x; xx < imin(2 * x + 2, gw); xx++) {
-                    block_max = imax(block_max, q[yy * PP_WORK + xx]);
-                }
-            }
-            s_tmp_a[y * PP_WORK + x] = (uint8_t)block_max;
-        }
-    }
-    sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 1);
-    sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 1);
-    sliding(s_tmp_a, s_tmp_b, hw, hh, r, 1, 0);
-    sliding(s_tmp_b, s_tmp_a, hw, hh, r, 0, 0); /* s_tmp_a: paper on the half grid */
-    for (int y = 0; y < gh; y++) {
-        for (int x = 0; x < gw; x++) {
-            int paper = s_tmp_a[(y / 2) * PP_WORK + x / 2], v = q[y * PP_WORK + x];
-            q[y * PP_WORK + x] = paper > 0 ? (uint8_t)(((paper - v) * 255 + paper / 2) / paper) : 0;
-        }
-    }
-}
-
-/* 4. contrast normalisation + soft threshold: s_norm from s_ink */
-static void normalise(const pp_params *p, run_state *s) {
-    hist_of(s_ink, s->gw, s->gh);
-    s->lo = hist_kth((s->n - 1) / 2);
-    s->hi = hist_kth(s->n - 1 - s->n / 256);
-    int range = s->hi - s->lo;
-    s->t = p->threshold_pct > 0 ? s->lo + range * p->threshold_pct / 100 : otsu(s->n);
-    s->sat = s->lo + range * p->saturate_pct / 100;
+/* 4. contrast normalisation + soft threshold: the background lo, the near-maximum hi,
+ * the threshold and the saturation (from the n pixels counted in s_hist for Otsu), into
+ * s_lut. */
+static void set_levels(const pp_params *p, run_state *s, int lo, int hi, int n) {
+    s->lo = lo;
+    s->hi = hi;
+    int range = hi - lo;
+    s->t = p->threshold_pct > 0 ? lo + range * p->threshold_pct / 100 : otsu(n);
+    s->sat = lo + range * p->saturate_pct / 100;
     if (s->sat <= s->t) {
         s->sat = s->t + 1;
     }
     s->low_contrast = range < p->min_contrast;
-    int e = p->border, t = s->t, span = s->sat - s->t;
-    memset(s_norm, 0, sizeof s_norm);
-    if (s->low_contrast) {
-        return;
+    make_lut(s->t, s->sat);
+}
+
+static int find_root(int x) {
+    while (s_parent[x] != x) {
+        s_parent[x] = s_parent[s_parent[x]];
+        x = s_parent[x];
     }
-    for (int y = e; y < s->gh - e; y++) {
-        for (int x = e; x < s->gw - e; x++) {
-            int v = s_ink[y * PP_WORK + x];
-            if (v > t) {
-                s_norm[y * PP_WORK + x] = (uint8_t)imin(((v - t) * 255 + span / 2) / span, 255);
-            }
-        }
+    return x;
+}
+
+static void unite(int a, int b) {
+    a = find_root(a);
+    b = find_root(b);
+    if (a < b) {
+        s_parent[b] = (uint8_t)a;
+    } else if (b < a) {
+        s_parent[a] = (uint8_t)b;
     }
 }
 
-/* 5. bounding box: speck mask in s_tmp_a (only ink pixels need it: the others add
- * nothing to the profiles), then the heaviest runs of rows, columns, rows. */
-static int find_box(const pp_params *p, run_state *s) {
-    int gw = s->gw, gh = s->gh;
+/* 5a. Speck mask (ink with >= speck_min ink pixels in its 3x3) labelled into
+ * 8-connected components, numbered 1..n_comp in raster order of their first pixel
+ * (union-find keeps the smallest provisional label, which is the first pixel's), with
+ * their statistics in s_comp. 0, or PP_ND_CLUTTERED when more than PP_MAX_LABELS
+ * provisional labels (pixels with no ink W, NW, N or NE of them) are needed. */
+static int label_components(const pp_params *p, run_state *s) {
+    int gw = s->gw, gh = s->gh, e = p->border, next = 0;
+    uint8_t t = (uint8_t)s->t;
+    /* bit 0: ink inside the border band; bit 1: ... with speck_min ink pixels in its 3x3 */
+    memset(s_lab, 0, sizeof s_lab);
+    for (int y = e; y < gh - e; y++) {
+        const uint8_t *ink = s_ink + y * PP_WORK;
+        uint8_t *l = s_lab + y * PP_WORK;
+        for (int x = e; x < gw - e; x++) {
+            l[x] = ink[x] > t;
+        }
+    }
     for (int y = 0; y < gh; y++) {
+        uint8_t *row = s_lab + y * PP_WORK;
+        int inner_y = y > 0 && y + 1 < gh;
         for (int x = 0; x < gw; x++) {
-            int keep = s_norm[y * PP_WORK + x] > 0;
-            if (keep && p->speck_min > 1) {
-                int cnt = 0;
+            if (!row[x]) {
+                continue;
+            }
+            int cnt = 0;
+            if (p->speck_min <= 1) {
+                cnt = 9;
+            } else if (inner_y && x > 0 && x + 1 < gw) { /* no clipping: the 8 neighbours directly */
+                const uint8_t *u = row - PP_WORK + x, *m = row + x, *d = row + PP_WORK + x;
+                cnt = (u[-1] & 1) + (u[0] & 1) + (u[1] & 1) + (m[-1] & 1) + 1 + (m[1] & 1) + (d[-1] & 1) +
+                      (d[0] & 1) + (d[1] & 1);
+            } else {
+                int xa = imax(x - 1, 0), xb = imin(x + 1, gw - 1);
                 for (int yy = imax(y - 1, 0); yy <= imin(y + 1, gh - 1); yy++) {
-                    for (int xx = imax(x - 1, 0); xx <= imin(x + 1, gw - 1); xx++) {
-                        cnt += s_norm[yy * PP_WORK + xx] > 0;
+                    const uint8_t *r = s_lab + yy * PP_WORK;
+                    for (int xx = xa; xx <= xb; xx++) {
+                        cnt += r[xx] & 1;
                     }
                 }
-                keep = cnt >= p->speck_min;
             }
-            s_tmp_a[y * PP_WORK + x] = (uint8_t)keep;
+            if (cnt >= p->speck_min) {
+                row[x] |= 2;
+            }
         }
     }
-    int x0 = 0, x1 = 0, y0 = 0, y1 = 0;
-    profile(1, 0, gw - 1, 0, gh - 1);
-    if (s->low_contrast || !pick_run(s_prof, gh, p->max_gap, &y0, &y1)) {
-        return 0;
+    /* first pass: provisional labels, in place (a pixel's mask bits are read before its
+     * label replaces them; its W, NW, N, NE neighbours are labels already). With
+     * 8-connectivity N, if set, is already joined to W, NW and NE; only W or NW with NE
+     * can be two components meeting here. */
+    for (int y = 0; y < gh; y++) {
+        uint8_t *l = s_lab + y * PP_WORK;
+        const uint8_t *up = y > 0 ? l - PP_WORK : NULL;
+        for (int x = 0; x < gw; x++) {
+            uint8_t v = l[x];
+            if (!(v & 2)) {
+                if (v) {
+                    l[x] = 0;
+                }
+                continue;
+            }
+            int w = x > 0 ? l[x - 1] : 0;
+            int n = up ? up[x] : 0, nw = up && x > 0 ? up[x - 1] : 0, ne = up && x + 1 < gw ? up[x + 1] : 0;
+            if (n) {
+                l[x] = (uint8_t)n;
+            } else if (w || nw) {
+                int left = w ? w : nw;
+                l[x] = (uint8_t)left;
+                if (ne) {
+                    unite(left, ne);
+                }
+            } else if (ne) {
+                l[x] = (uint8_t)ne;
+            } else {
+                if (next == PP_MAX_LABELS) {
+                    return PP_ND_CLUTTERED;
+                }
+                next++;
+                s_parent[next] = (uint8_t)next;
+                l[x] = (uint8_t)next;
+            }
+        }
     }
-    profile(0, 0, gw - 1, y0, y1);
-    pick_run(s_prof, gw, p->max_gap, &x0, &x1);
-    profile(1, x0, x1, 0, gh - 1);
-    pick_run(s_prof, gh, p->max_gap, &y0, &y1);
-    s->bx0 = x0;
-    s->by0 = y0;
-    s->bw = x1 - x0 + 1;
-    s->bh = y1 - y0 + 1;
-    return 1;
+    /* roots in increasing order become the final labels 1..n_comp; s_sel maps every
+     * provisional label to its final one */
+    int n_comp = 0;
+    s_sel[0] = 0;
+    for (int i = 1; i <= next; i++) {
+        int root = find_root(i);
+        s_sel[i] = root == i ? (uint8_t)++n_comp : s_sel[root];
+    }
+    for (int c = 1; c <= n_comp; c++) {
+        s_comp[c] = (component){255, 255, 0, 0, 0, 0, 0};
+    }
+    for (int y = 0; y < gh; y++) {
+        uint8_t *l = s_lab + y * PP_WORK;
+        const uint8_t *ink = s_ink + y * PP_WORK;
+        for (int x = 0; x < gw; x++) {
+            if (!l[x]) {
+                continue;
+            }
+            int c = s_sel[l[x]];
+            l[x] = (uint8_t)c;
+            component *cp = &s_comp[c];
+            if (x < cp->x0) cp->x0 = (uint8_t)x;
+            if (x > cp->x1) cp->x1 = (uint8_t)x;
+            if (y < cp->y0) cp->y0 = (uint8_t)y;
+            cp->y1 = (uint8_t)y;
+            cp->n++;
+            cp->mass += s_lut[ink[x]];
+        }
+    }
+    s->n_comp = n_comp;
+    return 0;
 }
 
-/* 6 + 7. resample into the box (aspect kept), then place it in out28 with the centre
- * of mass at (PP_COM_TARGET, PP_COM_TARGET). 0 if the box came out empty. */
-static int frame_digit(const pp_params *p, run_state *s, uint8_t *out28) {
-    int m = imax(s->bw, s->bh), box = p->box_size;
-    s->ow = imax(1, (s->bw * box + m / 2) / m);
-    s->oh = imax(1, (s->bh * box + m / 2) / m);
-    resample_box(s->bx0, s->by0, s->bw, s->bh, s->ow, s->oh);
+/* A component's digit-likeness: its mass x (R^2 - d^2), d its centre's distance from the
+ * middle and R the off-centre limit (both in half pixels); 0 beyond R. */
+static uint64_t score_of(const component *cp, const run_state *s) {
+    int64_t cx2 = cp->x0 + cp->x1 - (s->gw - 1), cy2 = cp->y0 + cp->y1 - (s->gh - 1);
+    int64_t d2 = cx2 * cx2 + cy2 * cy2;
+    return d2 < s->r2 ? (uint64_t)cp->mass * (uint64_t)(s->r2 - d2) : 0;
+}
+
+/* 5b. Why each component is or is not the digit; the most digit-like one (mass x
+ * centrality, first on ties) is chosen, then parts near it are merged into it. */
+static void choose_digit(const pp_params *p, run_state *s) {
+    int gw = s->gw, gh = s->gh, e = p->border, g = imax(gw, gh);
+    int64_t rr = (int64_t)2 * p->offcentre_pct * g / 100; /* offset limit, in half pixels */
+    int64_t r2 = rr * rr;
+    s->r2 = r2;
+    int best = 0;
+    for (int c = 1; c <= s->n_comp; c++) {
+        component *cp = &s_comp[c];
+        int w = cp->x1 - cp->x0 + 1, h = cp->y1 - cp->y0 + 1, len = imax(w, h);
+        int64_t cx2 = cp->x0 + cp->x1 - (gw - 1), cy2 = cp->y0 + cp->y1 - (gh - 1);
+        int64_t d2 = cx2 * cx2 + cy2 * cy2;
+        if (cp->x0 <= e || cp->y0 <= e || cp->x1 >= gw - 1 - e || cp->y1 >= gh - 1 - e) {
+            cp->reason = PP_CAND_BORDER;
+        } else if (h * 100 < p->min_size_pct * g) {
+            cp->reason = PP_CAND_SMALL;
+        } else if (len * 100 > p->max_size_pct * g) {
+            cp->reason = PP_CAND_LARGE;
+        } else if (len * 100 >= p->thin_pct * g && cp->n < THIN_PX * len) {
+            cp->reason = PP_CAND_THIN;
+        } else if (d2 > r2) {
+            cp->reason = PP_CAND_OFF_CENTRE;
+        } else {
+            cp->reason = PP_CAND_WEAKER;
+            if (!best || score_of(cp, s) > score_of(&s_comp[best], s)) {
+                best = c;
+            }
+        }
+    }
+    if (!best) {
+        /* a digit close to the camera may touch the frame's edge: a long one near the middle */
+        int64_t rc = (int64_t)2 * CLOSE_CENTRE_PCT * g / 100;
+        for (int c = 1; c <= s->n_comp; c++) {
+            component *cp = &s_comp[c];
+            int len = imax(cp->x1 - cp->x0 + 1, cp->y1 - cp->y0 + 1);
+            int64_t cx2 = cp->x0 + cp->x1 - (gw - 1), cy2 = cp->y0 + cp->y1 - (gh - 1);
+            if (cp->reason == PP_CAND_BORDER && len * 100 >= CLOSE_MIN_PCT * g && len * 100 <= p->max_size_pct * g
+                && cx2 * cx2 + cy2 * cy2 <= rc * rc && (!best || score_of(cp, s) > score_of(&s_comp[best], s))) {
+                best = c;
+            }
+        }
+    }
+    s->chosen = best;
+    if (!best) {
+        s->no_digit = PP_ND_NO_CANDIDATE;
+        return;
+    }
+    component *b = &s_comp[best];
+    b->reason = PP_CAND_CHOSEN;
+    int x0 = b->x0, y0 = b->y0, x1 = b->x1, y1 = b->y1;
+    int own = imax(x1 - x0 + 1, y1 - y0 + 1);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int c = 1; c <= s->n_comp; c++) {
+            component *cp = &s_comp[c];
+            if (cp->reason != PP_CAND_SMALL && cp->reason != PP_CAND_OFF_CENTRE && cp->reason != PP_CAND_WEAKER) {
+                continue;
+            }
+            int size = imax(x1 - x0 + 1, y1 - y0 + 1);
+            int gap = imax(1, size * p->merge_pct / 100);
+            int dx = imax(imax(cp->x0 - x1, x0 - cp->x1), 0), dy = imax(imax(cp->y0 - y1, y0 - cp->y1), 0);
+            if (imax(dx, dy) > gap) {
+                continue;
+            }
+            int ux0 = imin(x0, cp->x0), uy0 = imin(y0, cp->y0), ux1 = imax(x1, cp->x1), uy1 = imax(y1, cp->y1);
+            int uw = ux1 - ux0 + 1, uh = uy1 - uy0 + 1, ulen = imax(uw, uh);
+            if (ulen * 100 > p->max_size_pct * g || uw * MERGE_ASPECT_H > uh * MERGE_ASPECT_W + 4
+                || ulen * 100 > p->grow_pct * own) {
+                continue;
+            }
+            cp->reason = PP_CAND_MERGED;
+            x0 = ux0;
+            y0 = uy0;
+            x1 = ux1;
+            y1 = uy1;
+            changed = 1;
+        }
+    }
+    s->ux0 = x0;
+    s->uy0 = y0;
+    s->ux1 = x1;
+    s->uy1 = y1;
+    s_sel[0] = 0;
+    for (int c = 1; c <= s->n_comp; c++) {
+        s_sel[c] = s_comp[c].reason == PP_CAND_CHOSEN || s_comp[c].reason == PP_CAND_MERGED;
+    }
+}
+
+/* 2-5 for one polarity: ink, levels, components, the chosen digit. */
+static void segment(const pp_params *p, run_state *s) {
+    s->n_comp = 0;
+    s->chosen = 0;
+    s->no_digit = PP_ND_NONE;
+    if (s->low_contrast) {
+        s->no_digit = PP_ND_LOW_CONTRAST;
+        return;
+    }
+    int err = label_components(p, s);
+    if (err) {
+        s->n_comp = 0;
+        memset(s_lab, 0, sizeof s_lab);
+        s->no_digit = err;
+        return;
+    }
+    choose_digit(p, s);
+}
+
+/* 2-5 for one polarity: ink, levels, components, the chosen digit. When the ink that
+ * touches the frame's border (a desk's corner, a shadow's edge) set the range, the levels
+ * are taken again from the rest of the grid and the components found again, so that a
+ * fainter digit in the middle is not lost below a threshold it never reaches. */
+static void read_frame(const pp_params *p, run_state *s, int dark_on_light) {
+    ink_map(p, s, dark_on_light);
+    memset(s_hist, 0, sizeof s_hist);
+    for (int y = 0; y < s->gh; y++) {
+        for (int x = 0; x < s->gw; x++) {
+            s_hist[s_ink[y * PP_WORK + x]]++;
+        }
+    }
+    set_levels(p, s, hist_kth((s->n - 1) / 2), hist_kth(s->n - 1 - s->n / 256), s->n);
+    segment(p, s);
+    if (s->low_contrast || s->no_digit == PP_ND_CLUTTERED) {
+        return;
+    }
+    memset(s_hist, 0, sizeof s_hist);
+    int n = 0;
+    for (int y = 0; y < s->gh; y++) {
+        for (int x = 0; x < s->gw; x++) {
+            int c = s_lab[y * PP_WORK + x];
+            if (!c || (s_comp[c].reason != PP_CAND_BORDER && s_comp[c].reason != PP_CAND_LARGE)) {
+                s_hist[s_ink[y * PP_WORK + x]]++;
+                n++;
+            }
+        }
+    }
+    int hi = n > 0 ? imax(hist_kth(n - 1 - n / 256), s->lo) : s->hi;
+    if ((hi - s->lo) * 100 < (s->hi - s->lo) * RETRY_RANGE_PCT) { /* the background stays the grid's */
+        set_levels(p, s, s->lo, hi, n);
+        segment(p, s);
+    }
+}
+
+/* 6. Polarity (auto): around the candidate digit (its box grown by VOTE_MARGIN_PCT), on
+ * the half grid, the dark-on-light paper C (a closing: dark strokes filled) and 255 -
+ * the light-on-dark paper O (an opening: bright strokes removed) differ where there are
+ * strokes of either polarity (and the holes between them). Each such pixel votes with
+ * weight C - O: dark on light if its middle level (C + O) / 2 is below the mean of the
+ * ground (pixels with no stroke) within VOTE_GROUND_R of it, light on dark if above.
+ * Ink is darker than the paper around it and chalk brighter than the board around it,
+ * whatever the light does across the frame. Returns 1 for dark on light. */
+static int vote_polarity(const pp_params *p, run_state *s) {
+    int hw = s->hw, hh = s->hh;
+    /* C = the dark-on-light paper, O = 255 - the light-on-dark one */
+    const uint8_t *cl = paper_of(p, s, 1), *op = paper_of(p, s, 0);
+#define C_AT(i) (cl[i])
+#define O_AT(i) (255 - op[i])
+    int size = imax(s->ux1 - s->ux0 + 1, s->uy1 - s->uy0 + 1);
+    int m = imax(2, size * VOTE_MARGIN_PCT / 100);
+    int x0 = imax(s->ux0 - m, 0) / 2, x1 = imin(s->ux1 + m, s->gw - 1) / 2;
+    int y0 = imax(s->uy0 - m, 0) / 2, y1 = imin(s->uy1 + m, s->gh - 1) / 2;
+    memset(s_hist, 0, sizeof s_hist);
+    for (int y = y0; y <= y1; y++) {
+        for (int x = x0; x <= x1; x++) {
+            s_hist[C_AT(y * HALF + x) - O_AT(y * HALF + x)]++;
+        }
+    }
+    int nr = (x1 - x0 + 1) * (y1 - y0 + 1);
+    int dmed = hist_kth((nr - 1) / 2), dhi = hist_kth(nr - 1 - nr / 16);
+    /* s_half16 is free again: row sums of the ground's mid levels over [x-R, x+R] for the
+     * region's columns and every row within R of it (counts in s_half_n) */
+    int R = VOTE_GROUND_R, lim = (dhi - dmed) * VOTE_FEATURE_PCT;
+#define IS_STROKE(i) ((C_AT(i) - O_AT(i) - dmed) * 100 > lim)
+    int ya = imax(y0 - R, 0), yb = imin(y1 + R, hh - 1);
+    uint16_t pre_sum[HALF + 1];
+    uint8_t pre_cnt[HALF + 1];
+    for (int y = ya; y <= yb; y++) {
+        pre_sum[0] = 0;
+        pre_cnt[0] = 0;
+        for (int x = 0; x < hw; x++) {
+            int i = y * HALF + x, ground = !IS_STROKE(i);
+            pre_sum[x + 1] = (uint16_t)(pre_sum[x] + (ground ? (C_AT(i) + O_AT(i)) >> 1 : 0));
+            pre_cnt[x + 1] = (uint8_t)(pre_cnt[x] + ground);
+        }
+        for (int x = x0; x <= x1; x++) {
+            int lo = imax(x - R, 0), hi = imin(x + R, hw - 1) + 1;
+            s_half.h[y * HALF + x] = (uint16_t)(pre_sum[hi] - pre_sum[lo]);
+            s_half_n[y * HALF + x] = (uint8_t)(pre_cnt[hi] - pre_cnt[lo]);
+        }
+    }
+    /* only cells within one cell of the digit's own pixels vote: its strokes and the
+     * ground right around them, not a desk's edge or a shadow's further off */
+    memset(s_cells, 0, sizeof s_cells);
+    for (int y = s->uy0; y <= s->uy1; y++) {
+        for (int x = s->ux0; x <= s->ux1; x++) {
+            if (s_sel[s_lab[y * PP_WORK + x]]) {
+                int cx = x >> 1, cy = y >> 1;
+                for (int yy = imax(cy - 1, 0); yy <= imin(cy + 1, hh - 1); yy++) {
+                    for (int xx = imax(cx - 1, 0); xx <= imin(cx + 1, hw - 1); xx++) {
+                        s_cells[yy * HALF + xx] = 1;
+                    }
+                }
+            }
+        }
+    }
+    uint32_t vd = 0, vl = 0;
+    for (int y = y0; y <= y1; y++) {
+        for (int x = x0; x <= x1; x++) {
+            int i = y * HALF + x;
+            if (!s_cells[i] || !IS_STROKE(i)) {
+                continue;
+            }
+            int32_t sum = 0, cnt = 0;
+            for (int yy = imax(y - R, 0); yy <= imin(y + R, hh - 1); yy++) {
+                sum += s_half.h[yy * HALF + x];
+                cnt += s_half_n[yy * HALF + x];
+            }
+            int mid = (C_AT(i) + O_AT(i)) >> 1, d = C_AT(i) - O_AT(i);
+            if (cnt > 0 && mid * cnt < sum) {
+                vd += (uint32_t)d;
+            } else if (cnt > 0 && mid * cnt > sum) {
+                vl += (uint32_t)d;
+            }
+        }
+    }
+#undef IS_STROKE
+#undef C_AT
+#undef O_AT
+    return vd >= vl;
+}
+
+/* 7a. The digit's own levels: its near-maximum among the chosen and merged pixels sets
+ * the soft threshold and saturation of the box (s_lut). 0, or PP_ND_FAINT. */
+static int digit_levels(const pp_params *p, run_state *s) {
+    memset(s_hist, 0, sizeof s_hist);
+    int n = 0;
+    for (int y = s->uy0; y <= s->uy1; y++) {
+        for (int x = s->ux0; x <= s->ux1; x++) {
+            if (s_sel[s_lab[y * PP_WORK + x]]) {
+                s_hist[s_ink[y * PP_WORK + x]]++;
+                n++;
+            }
+        }
+    }
+    s->dhi = hist_kth(n - 1 - n / DIGIT_HI_RANK);
+    int range = s->dhi - s->lo;
+    s->dt = p->threshold_pct > 0 ? s->lo + range * p->threshold_pct / 100 : s->t;
+    s->dsat = s->lo + range * p->saturate_pct / 100;
+    if (s->dsat <= s->dt) {
+        s->dsat = s->dt + 1;
+    }
+    if (range < p->cand_contrast) {
+        return PP_ND_FAINT;
+    }
+    make_lut(s->dt, s->dsat);
+    return 0;
+}
+
+/* One row of the area resample across: source pixel j covers [j*ow, (j+1)*ow), output
+ * pixel i covers [i*fw, (i+1)*fw) in the same units. */
+typedef struct {
+    uint32_t ow, fw;
+    uint32_t pos, end;       /* where the next source pixel starts; where output *h ends */
+    uint32_t sum;            /* values of the source pixels wholly inside output *h so far */
+    uint32_t *h;             /* the output pixel being filled */
+} row_resampler;
+
+static void resample_values(row_resampler *rs, const uint8_t *v, int n) {
+    uint32_t pos = rs->pos, end = rs->end, ow = rs->ow, fw = rs->fw, sum = rs->sum, *h = rs->h;
+    for (int k = 0; k < n; k++) {
+        uint32_t val = v[k], stop = pos + ow;
+        if (stop < end) {
+            sum += val;
+            pos = stop;
+            continue;
+        }
+        /* the pixel ends output *h (and, upscaling, may cover whole outputs after it) */
+        *h++ += sum * ow + (end - pos) * val;
+        sum = 0;
+        uint32_t rest = stop - end;
+        end += fw;
+        while (rest >= fw) {
+            *h++ += fw * val;
+            end += fw;
+            rest -= fw;
+        }
+        if (rest) {
+            *h += rest * val;
+        }
+        pos = stop;
+    }
+    rs->pos = pos;
+    rs->end = end;
+    rs->sum = sum;
+    rs->h = h;
+}
+
+/* 7b. Area resample of the digit's box into s_box (ow x oh), exact in fixed point: each
+ * source pixel contributes value x overlap, rounded once at the end. The source is the
+ * frame itself (full_res: the work bins of the box, concatenated), its ink taken against
+ * the paper of its work pixel and normalised by the digit's levels (s_lut), or the work
+ * grid's ink. Pixels of other components count as 0. Rows go through s_line in chunks. */
+static uint8_t s_line[256];
+static uint8_t s_col_other[PP_WORK], s_col_paper[PP_WORK];
+static uint16_t s_col_rec[PP_WORK];
+
+static void resample_box(const pp_params *p, run_state *s, const uint8_t *roi, int stride) {
+    int full = p->full_res, bg = p->bg_remove, ux0 = s->ux0, ux1 = s->ux1;
+    uint32_t fw = 0, fh = 0;
+    for (int gx = ux0; gx <= ux1; gx++) {
+        fw += full ? (uint32_t)(s_xb1[gx] - s_xb0[gx]) : 1u;
+    }
+    for (int gy = s->uy0; gy <= s->uy1; gy++) {
+        fh += full ? (uint32_t)(s_yb1[gy] - s_yb0[gy]) : 1u;
+    }
+    int m = (int)(fw > fh ? fw : fh), box = p->box_size;
+    int ow = imax(1, ((int)fw * box + m / 2) / m), oh = imax(1, ((int)fh * box + m / 2) / m);
+    s->ow = ow;
+    s->oh = oh;
+    memset(s_acc28, 0, (size_t)oh * PP_OUT * sizeof s_acc28[0]);
+    uint8_t flip = s->dark_on_light ? 0 : 255;
+    uint32_t row_pos = 0, row_end = fh;
+    uint32_t *acc_row = s_acc28;
+    for (int gy = s->uy0; gy <= s->uy1; gy++) {
+        /* per work column of this row: another component's (0), its paper and reciprocal */
+        const uint8_t *lab = s_lab + gy * PP_WORK;
+        const uint8_t *own = s_paper + (gy >> 1) * HALF, *other = s_paper + s_nby[gy] * HALF;
+        for (int gx = ux0; gx <= ux1; gx++) {
+            s_col_other[gx] = lab[gx] && !s_sel[lab[gx]];
+            int paper = 0;
+            if (full && bg) {
+                int bx = gx >> 1, nx = s_nbx[gx];
+                int a = own[bx] < own[nx] ? own[bx] : own[nx], b = other[bx] < other[nx] ? other[bx] : other[nx];
+                paper = a < b ? a : b;
+            }
+            s_col_paper[gx] = (uint8_t)paper;
+            s_col_rec[gx] = s_recip[paper];
+        }
+        int ya = full ? s_yb0[gy] : gy, yb = full ? s_yb1[gy] : gy + 1;
+        for (int y = ya; y < yb; y++) {
+            memset(s_hrow, 0, (size_t)ow * sizeof s_hrow[0]);
+            row_resampler rs = {(uint32_t)ow, fw, 0, fw, 0, s_hrow};
+            const uint8_t *frow = roi + (size_t)y * (size_t)stride;
+            uint8_t *out = s_line;
+            for (int gx = ux0; gx <= ux1; gx++) {
+                if (!full) {
+                    *out++ = s_col_other[gx] ? 0 : s_lut[s_ink[gy * PP_WORK + gx]];
+                    continue;
+                }
+                const uint8_t *in = frow + s_xb0[gx];
+                int w = s_xb1[gx] - s_xb0[gx]; /* <= PP_MAX_DIM / PP_WORK + 1 = 65 */
+                if (out + w > s_line + sizeof s_line) {
+                    resample_values(&rs, s_line, (int)(out - s_line));
+                    out = s_line;
+                }
+                if (s_col_other[gx]) {
+                    for (int j = 0; j < w; j++) {
+                        out[j] = 0;
+                    }
+                } else if (!bg) {
+                    for (int j = 0; j < w; j++) {
+                        out[j] = s_lut[in[j] ^ flip ^ 255];
+                    }
+                } else {
+                    int paper = s_col_paper[gx];
+                    uint32_t rec = s_col_rec[gx];
+                    for (int j = 0; j < w; j++) {
+                        int d = paper - (in[j] ^ flip);
+                        out[j] = s_lut[d > 0 ? ((uint32_t)d * rec + 128u) >> 8 : 0];
+                    }
+                }
+                out += w;
+            }
+            resample_values(&rs, s_line, (int)(out - s_line));
+            /* ... and down: this source row covers [row_pos, row_pos + oh) */
+            uint32_t stop = row_pos + (uint32_t)oh;
+            while (row_pos < stop) {
+                uint32_t seg = stop < row_end ? stop : row_end, wgt = seg - row_pos;
+                for (int c = 0; c < ow; c++) {
+                    acc_row[c] += wgt * s_hrow[c];
+                }
+                row_pos = seg;
+                if (seg == row_end) {
+                    acc_row += PP_OUT;
+                    row_end += fh;
+                }
+            }
+        }
+    }
+    uint32_t den = fw * fh;
+    memset(s_box, 0, sizeof s_box);
+    for (int y = 0; y < oh; y++) {
+        for (int x = 0; x < ow; x++) {
+            s_box[y * PP_OUT + x] = (uint8_t)((s_acc28[y * PP_OUT + x] + den / 2) / den);
+        }
+    }
+}
+
+/* 8. Place the box in out28 with its centre of mass at (PP_COM_TARGET, PP_COM_TARGET).
+ * 0 if the box came out empty. */
+static int place_digit(const pp_params *p, run_state *s, uint8_t *out28) {
     int32_t tot = 0, sx = 0, sy = 0;
     for (int y = 0; y < s->oh; y++) {
         for (int x = 0; x < s->ow; x++) {
@@ -523,11 +1081,71 @@ static int frame_digit(const pp_params *p, run_state *s, uint8_t *out28) {
     return 1;
 }
 
-static void report_stages(const run_state *s, int found, pp_stages *st) {
+/* The candidates for pp_stages: the chosen, the merged ones (raster order), then the
+ * rest by mass (raster order on ties), the first PP_MAX_CANDIDATES of them. */
+static void report_candidates(const run_state *s, pp_stages *st) {
+    uint64_t ref = s->chosen ? score_of(&s_comp[s->chosen], s) : 0;
+    for (int c = 1; c <= s->n_comp; c++) {
+        if (!s->chosen && score_of(&s_comp[c], s) > ref) {
+            ref = score_of(&s_comp[c], s);
+        }
+    }
+    int n = 0;
+    uint8_t taken[PP_MAX_LABELS + 1];
+    memset(taken, 0, sizeof taken);
+    while (n < PP_MAX_CANDIDATES) {
+        int pick = 0;
+        for (int c = 1; c <= s->n_comp; c++) {
+            if (taken[c]) {
+                continue;
+            }
+            const component *a = &s_comp[c];
+            int ra = a->reason == PP_CAND_CHOSEN ? 0 : a->reason == PP_CAND_MERGED ? 1 : 2;
+            if (!pick) {
+                pick = c;
+                continue;
+            }
+            const component *b = &s_comp[pick];
+            int rb = b->reason == PP_CAND_CHOSEN ? 0 : b->reason == PP_CAND_MERGED ? 1 : 2;
+            if (ra < rb || (ra == rb && ra == 2 && a->mass > b->mass)) {
+                pick = c;
+            }
+        }
+        if (!pick) {
+            break;
+        }
+        taken[pick] = 1;
+        const component *a = &s_comp[pick];
+        pp_candidate *pc = &st->cand[n];
+        pc->x = a->x0;
+        pc->y = a->y0;
+        pc->w = (uint8_t)(a->x1 - a->x0 + 1);
+        pc->h = (uint8_t)(a->y1 - a->y0 + 1);
+        pc->reason = a->reason;
+        /* 255 x score / ref, rounded, without overflow: score <= 2^20 * 2^16 */
+        uint64_t sc = score_of(a, s);
+        pc->score = (uint8_t)(ref ? (sc >= ref ? 255 : (sc * 255 + ref / 2) / ref) : 0);
+        pc->mass = (uint16_t)((a->mass + 8) / 16);
+        if (a->reason == PP_CAND_CHOSEN) {
+            st->chosen = (int8_t)n;
+        }
+        n++;
+    }
+    st->n_cand = (uint8_t)n;
+    st->n_components = (uint8_t)s->n_comp;
+}
+
+static void report_stages(const pp_params *p, const run_state *s, int found, pp_stages *st) {
+    /* the segmentation levels again (the digit's replaced them in s_lut) */
+    make_lut(s->t, s->sat);
+    int e = p->border;
     for (int y = 0; y < s->gh; y++) {
         memcpy(st->work + y * PP_WORK, s_work + y * PP_WORK, (size_t)s->gw);
         memcpy(st->ink + y * PP_WORK, s_ink + y * PP_WORK, (size_t)s->gw);
-        memcpy(st->norm + y * PP_WORK, s_norm + y * PP_WORK, (size_t)s->gw);
+        for (int x = 0; x < s->gw; x++) {
+            int in = !s->low_contrast && x >= e && x < s->gw - e && y >= e && y < s->gh - e;
+            st->norm[y * PP_WORK + x] = in ? s_lut[s_ink[y * PP_WORK + x]] : 0;
+        }
     }
     st->roi_x = (uint16_t)s->rx;
     st->roi_y = (uint16_t)s->ry;
@@ -540,12 +1158,20 @@ static void report_stages(const run_state *s, int found, pp_stages *st) {
     st->hi = (uint8_t)s->hi;
     st->threshold = (uint8_t)s->t;
     st->saturate = (uint16_t)s->sat;
+    st->no_digit = (uint8_t)s->no_digit;
+    st->chosen = -1;
+    report_candidates(s, st);
+    if (s->chosen) {
+        st->bbox_x = (int16_t)s->ux0;
+        st->bbox_y = (int16_t)s->uy0;
+        st->bbox_w = (int16_t)(s->ux1 - s->ux0 + 1);
+        st->bbox_h = (int16_t)(s->uy1 - s->uy0 + 1);
+        st->digit_hi = (uint8_t)s->dhi;
+        st->digit_threshold = (uint8_t)s->dt;
+        st->digit_saturate = (uint16_t)s->dsat;
+    }
     if (found) {
         memcpy(st->box, s_box, sizeof st->box);
-        st->bbox_x = (int16_t)s->bx0;
-        st->bbox_y = (int16_t)s->by0;
-        st->bbox_w = (int16_t)s->bw;
-        st->bbox_h = (int16_t)s->bh;
         st->box_w = (uint8_t)s->ow;
         st->box_h = (uint8_t)s->oh;
         st->shift_x = (int16_t)s->dx;
@@ -562,6 +1188,7 @@ int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_par
     }
     if (st) {
         memset(st, 0, sizeof *st);
+        st->chosen = -1;
     }
     pp_params defaults;
     if (!params) {
@@ -576,22 +1203,63 @@ int pp_run(const uint8_t *frame, int width, int height, int stride, const pp_par
     if (err) {
         return err;
     }
+    if (!s_recip[1]) {
+        for (int v = 1; v < 256; v++) {
+            s_recip[v] = (uint16_t)((255 * 256 + v / 2) / v);
+        }
+    }
     run_state s;
     memset(&s, 0, sizeof s);
     err = choose_roi(width, height, params, &s);
     if (err) {
         return err;
     }
-    area_downscale(frame + (size_t)s.ry * (size_t)stride + (size_t)s.rx, stride, s.rw, s.rh, s.gw, s.gh);
-    apply_polarity(params, &s);
-    remove_background(params, &s);
-    normalise(params, &s);
-    int found = find_box(params, &s) && frame_digit(params, &s, out28);
+    const uint8_t *roi = frame + (size_t)s.ry * (size_t)stride + (size_t)s.rx;
+    area_downscale(roi, stride, &s);
+    neighbour_cells(&s);
+
+    /* the polarity: fixed, or voted around the candidate of the dark-on-light reading
+     * (or of the light-on-dark one when the first has none) */
+    if (params->polarity != PP_POLARITY_AUTO) {
+        read_frame(params, &s, params->polarity == PP_POLARITY_DARK_ON_LIGHT);
+    } else {
+        read_frame(params, &s, 1);
+        if (s.chosen) {
+            if (!vote_polarity(params, &s)) {
+                read_frame(params, &s, 0);
+            }
+        } else {
+            read_frame(params, &s, 0);
+            if (!s.chosen || vote_polarity(params, &s)) {
+                /* no digit either way: report the dark-on-light reading */
+                if (st) {
+                    read_frame(params, &s, 1);
+                } else {
+                    s.dark_on_light = 1;
+                }
+                s.chosen = 0;
+                if (s.no_digit == PP_ND_NONE) {
+                    s.no_digit = PP_ND_NO_CANDIDATE;
+                }
+            }
+        }
+    }
+    int found = 0;
+    if (s.chosen) {
+        s.no_digit = digit_levels(params, &s);
+        if (!s.no_digit) {
+            resample_box(params, &s, roi, stride);
+            found = place_digit(params, &s, out28);
+            if (!found) {
+                s.no_digit = PP_ND_EMPTY;
+            }
+        }
+    }
     if (!found) {
         memset(out28, 0, PP_OUT * PP_OUT);
     }
     if (st) {
-        report_stages(&s, found, st);
+        report_stages(params, &s, found, st);
     }
     return found ? PP_OK : PP_NO_DIGIT;
 }

@@ -127,7 +127,9 @@ void display_camera(const uint8_t *frame, int width, int height, int stride) {
     (void)frame; (void)width; (void)height; (void)stride;
 }
 void display_input28(const uint8_t *in28) { (void)in28; }
-void display_result(int digit, int score_pct) { (void)digit; (void)score_pct; }
+void display_result(int digit, int score_pct, int status, int dark_on_light) {
+    (void)digit; (void)score_pct; (void)status; (void)dark_on_light;
+}
 void display_status(const char *line1, const char *line2, bool error) { (void)line1; (void)line2; (void)error; }
 void display_text_screen(const char *const *lines, int n, bool error) { (void)lines; (void)n; (void)error; }
 void mem_paint_stacks(void) {}

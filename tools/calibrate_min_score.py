@@ -1,0 +1,113 @@
+"""Calibrate pp_params.min_score_pct, the softmax score (%) below which an answer is UNSURE.
+
+    python tools/calibrate_min_score.py              # the TUNING split of bench/camera.py, 300 frames a condition
+    python tools/calibrate_min_score.py --frames 100 # quicker
+
+Runs the default firmware pipeline (C preprocessing + the manifest's default net(), as
+bench/camera.py) once on the TUNE split's frames with the threshold off, keeps each
+frame's answer and score, and replays the verdict of classifier_set_status() for every
+threshold 0..100 %: a digit frame is right when preprocessing found a digit, the answer
+is its digit and the score reaches the threshold; an empty frame is right when
+preprocessing found none or the score stays below it. The threshold chosen maximises the
+mean of the two, all digit frames right (`all`) and empty frames answered "no digit"
+(`no_digit`), among the thresholds that keep the clean sheet no worse than the pipeline
+before issue 8 (its TUNE figure, recorded in bench/results/camera-before-tune.json; an
+UNSURE answer for a clean digit is a wrong answer too), the lowest on ties. Never run it
+on the TEST split: that one is held out. The model's scores move when it is retrained,
+so calibrate again after.
+
+Prints the curve and ends with one JSON line: the chosen `min_score_pct`, its `all`,
+`worst` (lowest digit condition), `no_digit`, and the split, model and frames used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def answers(pipe, cs, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(digit, float32 score, preprocessing found a digit) of every frame, threshold off."""
+    from pico4ml.train import preprocess as pp
+    digit = np.zeros(len(cs), np.int64)
+    score = np.zeros(len(cs), np.float32)
+    found = np.zeros(len(cs), bool)
+    for i, frame in enumerate(cs.frames):
+        a = pipe.classify(frame, params)
+        digit[i], score[i], found[i] = a.digit, a.score, a.pp_status == pp.OK
+    return digit, score, found
+
+
+BEFORE = Path(__file__).resolve().parent.parent / "bench" / "results" / "camera-before-tune.json"
+
+
+def clean_floor() -> float | None:
+    try:
+        return float(json.loads(BEFORE.read_text())["figures"]["clean"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def curve(cs, digit: np.ndarray, score: np.ndarray, found: np.ndarray) -> list[dict]:
+    """For each threshold 0..100: all, worst, no_digit (classifier_set_status's rule, in float32)."""
+    from pico4ml.train.camera_conditions import DIGIT_CONDITIONS
+    is_digit = cs.labels >= 0
+    rows = []
+    for t in range(101):
+        sure = found & (score * np.float32(100) >= np.float32(t))
+        right = np.where(is_digit, sure & (digit == cs.labels), ~sure)
+        per = {c: float(right[cs.conditions == c].mean()) for c in DIGIT_CONDITIONS if (cs.conditions == c).any()}
+        rows.append({"min_score_pct": t, "all": float(right[is_digit].mean()) if is_digit.any() else 0.0,
+                     "clean": per.get("clean"),
+                     "worst": min(per.values()) if per else 0.0,
+                     "worst_condition": min(per, key=per.get) if per else None,
+                     "no_digit": float(right[~is_digit].mean()) if (~is_digit).any() else 0.0})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=None, help="frames per condition (default: the bench's 300)")
+    ap.add_argument("--model", default=None, help="built-in model of core/model/manifest.json (default: the firmware's)")
+    ap.add_argument("--clean-floor", type=float, default=clean_floor(),
+                    help="the clean sheet's accuracy not to go below (default: the recorded pre-issue-8 "
+                         "TUNE figure, %(default)s)")
+    ap.add_argument("--data-dir", help="MNIST directory (default: $PICO4ML_MNIST_DIR, ../shared/data/mnist)")
+    args = ap.parse_args(argv)
+    from pico4ml.common.cbuild import BuildError
+    from pico4ml.host_twin.classify import FramePipeline
+    from pico4ml.train import preprocess as pp
+    from pico4ml.train.camera_set import BENCH_PER_CONDITION, condition_set
+    from pico4ml.train.data import MnistError
+    per = args.frames or BENCH_PER_CONDITION
+    if per < 1:
+        ap.error("--frames must be >= 1")
+    try:
+        pipe = FramePipeline(model=args.model)
+        cs = condition_set("tune", per, 162, data_dir=args.data_dir)
+    except (BuildError, OSError, MnistError, ValueError) as e:
+        print(f"calibrate_min_score: {e}", file=sys.stderr)
+        return 2
+    rows = curve(cs, *answers(pipe, cs, pp.PreprocessParams(min_score_pct=0)))
+    floor = args.clean_floor
+    allowed = [r for r in rows if floor is None or r["clean"] is None or r["clean"] >= floor - 1e-9] or rows[:1]
+    best = max(allowed, key=lambda r: ((r["all"] + r["no_digit"]) / 2, -r["min_score_pct"]))
+    print(f"TUNE split, {len(cs)} frames ({per} per condition), pipeline: C preprocessing + {pipe.model_name}")
+    print(f"clean sheet kept at or above {100 * floor:.1f} %" if floor is not None else "no clean-sheet floor")
+    print(f"{'min_score_pct':>13} {'all digits':>10} {'clean':>7} {'worst':>7} {'no digit':>9}")
+    for r in rows:
+        if r["min_score_pct"] % 5 == 0 or r is best:
+            mark = "  <- chosen" if r is best else ""
+            print(f"{r['min_score_pct']:>13} {100 * r['all']:>9.1f}% {100 * (r['clean'] or 0):>6.1f}% "
+                  f"{100 * r['worst']:>6.1f}% {100 * r['no_digit']:>8.1f}%  {r['worst_condition']}{mark}")
+    print(json.dumps({**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in best.items()},
+                      "clean_floor": floor, "split": "tune", "model": pipe.model.name,
+                      "frames_per_condition": per}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

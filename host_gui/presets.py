@@ -10,21 +10,17 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from pico4ml.train import preprocess as _pp
 from pico4ml.train.preprocess import PreprocessParams
 
 from pico4ml.common import protocol as P
 
 PRESET_FORMAT = 1
-# User-facing ranges of the preprocessing fields (the C's pp_validate_params rules).
-PARAM_RANGES = {
-    "roi_x": (0, 4095), "roi_y": (0, 4095), "roi_w": (0, 4096), "roi_h": (0, 4096),
-    "polarity": (0, 2), "bg_remove": (0, 1), "bg_radius": (1, 15), "threshold_pct": (0, 99),
-    "saturate_pct": (1, 100), "min_contrast": (0, 255), "speck_min": (0, 9),
-    "border": (0, 16), "box_size": (4, 28), "center_mass": (0, 1),
-    "min_size_pct": (0, 100), "max_size_pct": (1, 100), "thin_pct": (1, 100), "offcentre_pct": (1, 100),
-    "merge_pct": (0, 100), "grow_pct": (100, 255), "cand_contrast": (0, 255), "full_res": (0, 1),
-    "min_score_pct": (0, 100),
-}
+# Slider ranges of the preprocessing fields: the validation ranges (one place:
+# pico4ml.train.preprocess.PARAM_RANGES, the C's pp_validate_params rules), ROI offsets
+# limited to a frame, the fixed header fields left out.
+PARAM_RANGES = {**{n: r for n, r in _pp.PARAM_RANGES.items() if n not in ("version", "size", "reserved")},
+                "roi_x": (0, _pp.MAX_DIM - 1), "roi_y": (0, _pp.MAX_DIM - 1)}
 # The GUI asks for the intermediate stages too: they are what this tool is for.
 DEFAULT_STREAM_MASK = P.STREAM_ALL
 

@@ -31,7 +31,7 @@ from pico4ml.common.cbuild import BuildError
 from pico4ml.train import evaluate as mnist_eval
 from pico4ml.train.frame_set import FrameSet, FrameSetError, load_frame_set
 
-STATUS_NO_DIGIT = 1
+DIGIT, NO_DIGIT, UNSURE = 0, 1, 2  # the answer's status, CLASSIFIER_* of core/classifier.h
 MAX_LISTED = 30  # wrong answers listed by file
 
 
@@ -41,12 +41,22 @@ class FrameScores:
     labels: np.ndarray
     answers: np.ndarray                # -1: preprocessing refused the frame
     scores: np.ndarray
-    no_digit: np.ndarray               # preprocessing found no digit (the answer is on a blank 28x28)
+    no_digit: np.ndarray               # no digit found: the board shows "-"
     paths: list[Path] = field(default_factory=list)
+    unsure: np.ndarray | None = None   # a digit, but below the confidence threshold: the board shows "?"
+
+    def __post_init__(self) -> None:
+        if self.unsure is None:
+            self.unsure = np.zeros(len(self.labels), bool)
+
+    @property
+    def right(self) -> np.ndarray:
+        """The board showed the right digit (not "-", not "?")."""
+        return (self.answers == self.labels) & ~self.no_digit & ~self.unsure
 
     @property
     def accuracy(self) -> float:
-        return float((self.answers == self.labels).mean()) if len(self.labels) else 0.0
+        return float(self.right.mean()) if len(self.labels) else 0.0
 
     def confusion(self) -> np.ndarray:
         ok = self.answers >= 0
@@ -57,14 +67,15 @@ class FrameScores:
         for d in sorted(set(self.labels.tolist())):
             m = self.labels == d
             wrong = collections_count(self.answers[m & (self.answers != d)])
-            out[d] = {"frames": int(m.sum()), "right": int((self.answers[m] == d).sum()),
-                      "accuracy": float((self.answers[m] == d).mean()), "read_as": wrong,
-                      "no_digit": int(self.no_digit[m].sum())}
+            out[d] = {"frames": int(m.sum()), "right": int(self.right[m].sum()),
+                      "accuracy": float(self.right[m].mean()), "read_as": wrong,
+                      "no_digit": int(self.no_digit[m].sum()), "unsure": int(self.unsure[m].sum())}
         return out
 
     def summary(self) -> dict:
         return {"name": self.name, "n": int(len(self.labels)), "accuracy": self.accuracy,
-                "no_digit": int(self.no_digit.sum()), "refused": int((self.answers < 0).sum()),
+                "no_digit": int(self.no_digit.sum()), "unsure": int(self.unsure.sum()),
+                "refused": int((self.answers < 0).sum()),
                 "per_label": {str(k): v for k, v in self.per_label().items()},
                 "confusion": self.confusion().tolist()}
 
@@ -77,17 +88,26 @@ def collections_count(values: np.ndarray) -> dict[str, int]:
 
 
 def score(fs: FrameSet, name: str, classify: Callable[[np.ndarray], tuple[int, float, int]]) -> FrameScores:
-    """classify(frame) -> (digit, score, pp status), ValueError when preprocessing refuses it."""
+    """classify(frame) -> (digit, score, status DIGIT/NO_DIGIT/UNSURE), ValueError when
+    preprocessing refuses the frame. Only a DIGIT answer with the right label counts as right."""
     n = len(fs)
     answers, scores = np.full(n, -1, np.int64), np.zeros(n, np.float64)
-    no_digit = np.zeros(n, bool)
+    status = np.full(n, DIGIT, np.int64)
     for i, frame in enumerate(fs.frames):
         try:
-            answers[i], scores[i], status = classify(frame)[:3]  # FramePipeline also gives its status
+            answers[i], scores[i], status[i] = classify(frame)
         except ValueError:
             continue
-        no_digit[i] = status == STATUS_NO_DIGIT
-    return FrameScores(name, np.asarray(fs.labels, np.int64), answers, scores, no_digit, list(fs.paths))
+    return FrameScores(name, np.asarray(fs.labels, np.int64), answers, scores, status == NO_DIGIT,
+                       list(fs.paths), unsure=status == UNSURE)
+
+
+def pipeline_classifier(pipeline) -> Callable[[np.ndarray], tuple[int, float, int]]:
+    """The firmware pipeline's answer with its status, as the board shows it."""
+    def classify(frame: np.ndarray) -> tuple[int, float, int]:
+        a = pipeline.classify(frame)
+        return a.digit, a.score, a.status
+    return classify
 
 
 def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int, float, int]], str]:
@@ -98,11 +118,15 @@ def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int,
     state, meta = load_state(path)
 
     def classify(frame: np.ndarray) -> tuple[int, float, int]:
-        out, stages = preprocess.preprocess(frame, return_stages=True)
+        params = preprocess.PreprocessParams()
+        out, stages = preprocess.preprocess(frame, params, return_stages=True)
         logits = numpy_forward(state, out[None])[0].astype(np.float64)
         p = np.exp(logits - logits.max())
         p /= p.sum()
-        return int(p.argmax()), float(p.max()), int(stages["status"])
+        # the rule of classifier_set_status() (core/classifier.c)
+        status = (NO_DIGIT if int(stages["status"]) != preprocess.OK
+                  else UNSURE if p.max() * 100 < params.min_score_pct else DIGIT)
+        return int(p.argmax()), float(p.max()), status
 
     return classify, f"checkpoint {path} ({meta.get('architecture')}) on the numpy preprocessing twin"
 
@@ -112,18 +136,21 @@ def print_report(r: FrameScores, root: Path) -> None:
     print(" label  frames  right  accuracy  wrong answers")
     for d, row in r.per_label().items():
         wrong = ", ".join(f"{k} x{v}" for k, v in row["read_as"].items())
-        nd = f"  ({row['no_digit']} without a digit found)" if row["no_digit"] else ""
+        nd = "".join(f"  ({row[k]} {what})" for k, what in (("no_digit", "without a digit found"),
+                                                              ("unsure", "unsure")) if row[k])
         print(f"{d:>6d}  {row['frames']:>6d}  {row['right']:>5d}  {row['accuracy'] * 100:7.1f} %  {wrong}{nd}".rstrip())
-    right = int((r.answers == r.labels).sum())
+    right = int(r.right.sum())
     print(f"{'all':>6s}  {len(r.labels):>6d}  {right:>5d}  {r.accuracy * 100:7.1f} %")
     refused = int((r.answers < 0).sum())
     if refused:
         print(f"preprocessing refused {refused} frame(s) (size outside 1..4096?)")
     print("confusion (rows: label, columns: answer)")
     print(mnist_eval.format_confusion(r.confusion()))
-    wrong = [i for i in range(len(r.labels)) if r.answers[i] != r.labels[i]]
+    wrong = [i for i in range(len(r.labels)) if not r.right[i]]
     for i in wrong[:MAX_LISTED]:
-        said = "refused" if r.answers[i] < 0 else f"read as {r.answers[i]} ({r.scores[i] * 100:.0f} %)"
+        said = ("refused" if r.answers[i] < 0 else "no digit found" if r.no_digit[i]
+                else f"unsure: {r.answers[i]} at {r.scores[i] * 100:.0f} %" if r.unsure[i]
+                else f"read as {r.answers[i]} ({r.scores[i] * 100:.0f} %)")
         print(f"  {r.paths[i].relative_to(root)}: {said}")
     if len(wrong) > MAX_LISTED:
         print(f"  ... and {len(wrong) - MAX_LISTED} more")
@@ -147,7 +174,7 @@ def run_frames(args: argparse.Namespace) -> int:
         print(f"pico4ml-eval: cannot build the firmware pipeline: {e}", file=sys.stderr)
         return 2
     results.append(score(fs, f"firmware pipeline (C preprocessing + built-in {pipeline.model.name}, "
-                             f"{pipeline.model_name})", pipeline.classify))
+                             f"{pipeline.model_name})", pipeline_classifier(pipeline)))
     if args.checkpoint is not None:
         from pico4ml.train.models import CheckpointError
         try:

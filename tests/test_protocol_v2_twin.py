@@ -108,3 +108,20 @@ def test_twin_refuses_a_readout_mode_and_keeps_its_options(twin):
     assert ack.cmd_type == P.SetCamera.TYPE
     cam = next(m for m in msgs if isinstance(m, P.Camera))
     assert cam.flags == P.CAM_AUTO_EXPOSURE | P.CAM_FLIP and cam.mode == P.CAM_MODE_NONE
+
+
+def test_monitor_prints_the_status(twin, frames):
+    """pico4ml-monitor --json carries RESULT v2's status: the blank page is 'no digit'."""
+    import io
+    import json
+
+    from pico4ml.host_gui import monitor
+    _, labels = frames
+    out = io.StringIO()
+    assert monitor.main(["--port", twin.path, "--json", "--count", str(2 * len(labels))], out=out) == 0
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(answers) == 2 * len(labels)
+    assert {a["status"] for a in answers} <= {"digit", "no digit", "unsure"}
+    blank = [a for a in answers if labels[(a["frame_id"] - 1) % len(labels)] is None]
+    assert blank and all(a["status"] == "no digit" for a in blank)
+    assert all(a["polarity"] == "dark on light" for a in answers if a["status"] != "no digit")

@@ -296,6 +296,14 @@ def test_synthetic_digits_are_readable_by_the_firmware_pipeline():
     assert len({f.tobytes() for f in frames}) == 100 and 60 < np.mean(frames) < 230  # varied, paper-like
 
 
+def assert_clean_exit(tw) -> None:
+    """The sanitized twin stopped with exit code 0 and its sanitizers reported nothing."""
+    code = tw.stop()
+    time.sleep(0.1)
+    report = "\n".join(tw.stderr_lines)
+    assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report
+
+
 def test_twin_under_sanitizers(tmp_path, monkeypatch):
     """The twin's own C (pty/socket I/O, PGM reader, synthetic digits) under ASan + UBSan, with leak checks."""
     from pico4ml.host_twin.twin import start_twin
@@ -313,10 +321,7 @@ def test_twin_under_sanitizers(tmp_path, monkeypatch):
                        and any(isinstance(m, P.Result) and m.injected for m in ms), timeout=20)
         finally:
             port.close()
-        code = tw.stop()
-        time.sleep(0.1)
-        report = "\n".join(tw.stderr_lines)
-        assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report
+        assert_clean_exit(tw)
 
 
 def test_int8_twin_matches_the_int8_reference(camera_frames):
@@ -511,10 +516,7 @@ def test_camera_feed_and_camera_model_under_sanitizers(tmp_path, monkeypatch):
                        and sum(isinstance(m, P.Result) for m in ms) >= 15, timeout=30)
         finally:
             port.close()
-        code = tw.stop()
-        time.sleep(0.1)
-        report = "\n".join(tw.stderr_lines)
-        assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report
+        assert_clean_exit(tw)
 
 
 def test_full_resolution_frames_over_tcp_keep_the_frame_rate():

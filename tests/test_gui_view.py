@@ -840,3 +840,14 @@ def test_protocol_v2_status_polarity_and_candidate_boxes(gui_app, host_model):
     res2[-1].status = 1
     feed(gui_app, res2)
     assert gui_app.shown_digit == "-" and not dpg.get_item_configuration("work_cand0")["show"]
+
+
+def test_device_line_shows_the_camera_mode_and_its_trouble(gui_app, host_model):
+    """HELLO v2's camera mode, then STATS v2's (newer), with the timeouts when there are any."""
+    hello = S.hello()
+    hello.camera_mode = P.CAM_MODE_FULL
+    feed(gui_app, [hello] + S.frame_messages(1, 3, host_model))
+    assert "camera FULL" in dpg.get_value("device_text")
+    feed(gui_app, [P.Stats(cam_frames=50, cam_mode=P.CAM_MODE_BINNED, cam_timeouts=3, cam_fallbacks=1)])
+    text = dpg.get_value("device_text")
+    assert "camera BINNED, 3 timeouts, 1 fallbacks" in text and "FULL" not in text

@@ -561,6 +561,24 @@ static void test_inject_preprocesses_through_the_hook(void) {
     CHECK(col.count == 2 && col.types[0] == PROTO_INPUT28 && col.types[1] == PROTO_RESULT);
 }
 
+/* A LOG longer than PROTO_MAX_TEXT is cut before a character, never inside one (its
+ * formatting buffer once held exactly PROTO_MAX_TEXT bytes, cut by vsnprintf anywhere). */
+static void test_log_cut_keeps_utf8_whole(void) {
+    dev_setup();
+    uint8_t so[8];
+    proto_stream_opts o = {PROTO_STREAM_LOG, 1, 0, 81, 10};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    char text[400] = "a";
+    for (int i = 0; i < 150; i++) strcat(text, "\xc3\xa9"); /* e acute, 2 bytes */
+    sink.len = 0;
+    device_log(&dev, PROTO_LOG_INFO, "%s", text);
+    decode(sink.buf, sink.len);
+    CHECK(col.count == 1 && col.types[0] == PROTO_LOG);
+    size_t n = col.last_len - PROTO_LOG_HDR_SIZE;
+    CHECK(n == 199 && memcmp(col.last + 1, text, n) == 0); /* "a" + 99 whole characters */
+}
+
 /* A band size larger than 65535 rows' worth of a narrow image once gave rows_per = 0 (a
  * uint16_t cast) and a division by zero: now a band holds 1..height rows. */
 static void test_band_rows_cannot_wrap(void) {
@@ -594,6 +612,7 @@ int main(void) {
     test_device_v2();
     test_band_rows_cannot_wrap();
     test_inject_preprocesses_through_the_hook();
+    test_log_cut_keeps_utf8_whole();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

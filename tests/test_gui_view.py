@@ -851,3 +851,20 @@ def test_device_line_shows_the_camera_mode_and_its_trouble(gui_app, host_model):
     feed(gui_app, [P.Stats(cam_frames=50, cam_mode=P.CAM_MODE_BINNED, cam_timeouts=3, cam_fallbacks=1)])
     text = dpg.get_value("device_text")
     assert "camera BINNED, 3 timeouts, 1 fallbacks" in text and "FULL" not in text
+
+
+def test_real_v2_messages_draw_the_candidates(gui_app, host_model):
+    """The decoded v2 messages themselves (common/protocol.py's Candidates and Result), not stand-ins."""
+    msgs = S.frame_messages(1, 4, host_model)
+    res = msgs[-1]
+    wire = P.encode(P.Candidates(1, 0, chosen=0, n_components=2, work_w=64, work_h=64,
+                                 candidates=[(20, 10, 20, 30, P.CAND_CHOSEN, 255, 900),
+                                             (2, 3, 6, 6, P.CAND_BORDER, 10, 30)]))
+    msgs.insert(-1, P.decode_all(wire)[0])
+    res.status, res.polarity = P.STATUS_DIGIT, P.POLARITY_DARK_ON_LIGHT
+    msgs[-1] = P.decode_all(P.encode(res))[0]
+    feed(gui_app, msgs)
+    assert dpg.get_item_configuration("work_cand0")["show"] and dpg.get_item_configuration("work_cand1")["show"]
+    assert dpg.get_item_configuration("work_candtext1")["text"] == "border"
+    assert "dark ink on light" in [dpg.get_value(t) for t in ("digit_score", "digit_status", "digit_check",
+                                                            "digit_check2")]

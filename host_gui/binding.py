@@ -77,8 +77,9 @@ def camera_text(hello: Any, stats: Any) -> str:
     """The camera's readout mode and trouble (protocol v2: STATS is newer than HELLO)."""
     mode = getattr(stats, "cam_mode", None) if stats is not None else None
     mode = getattr(hello, "camera_mode", P.CAM_MODE_NONE) if mode is None else mode
-    if mode == P.CAM_MODE_NONE and not getattr(stats, "cam_frames", 0):
-        return ""  # the twin, or a camera that never came up: nothing to say here
+    if mode == P.CAM_MODE_NONE:  # no readout running: the twin (no modes), or a camera that is down
+        down = stats is not None and (getattr(stats, "cam_timeouts", 0) or stats.camera_errors)
+        return " | camera down" if down else ""
     text = f" | camera {P.CAM_MODE_NAMES.get(mode, mode)}"
     timeouts = getattr(stats, "cam_timeouts", 0) if stats is not None else 0
     return text + (f", {timeouts} timeouts, {stats.cam_fallbacks} fallbacks" if timeouts else "")

@@ -851,6 +851,10 @@ def test_device_line_shows_the_camera_mode_and_its_trouble(gui_app, host_model):
     feed(gui_app, [P.Stats(cam_frames=50, cam_mode=P.CAM_MODE_BINNED, cam_timeouts=3, cam_fallbacks=1)])
     text = dpg.get_value("device_text")
     assert "camera BINNED, 3 timeouts, 1 fallbacks" in text and "FULL" not in text
+    feed(gui_app, [P.Stats(cam_frames=60, cam_mode=P.CAM_MODE_NONE, camera_errors=2)])
+    assert "camera down" in dpg.get_value("device_text")
+    feed(gui_app, [P.Stats(cam_frames=70, cam_mode=P.CAM_MODE_NONE)])  # the twin: no readout modes
+    assert "camera" not in dpg.get_value("device_text").split("capture")[-1]
 
 
 def test_real_v2_messages_draw_the_candidates(gui_app, host_model):

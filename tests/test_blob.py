@@ -359,3 +359,22 @@ def test_cli_refuses_bad_input_with_a_message(tmp_path, capsys, mlp_bytes):
 def test_console_script_is_installed():
     proc = subprocess.run(["pico4ml-export-blob", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "docs/model-format.md" in proc.stdout
+
+
+@pytest.mark.cross
+def test_blob_runs_bit_exact_on_the_emulated_rp2040(mlp_bytes, mnist):
+    """The blob in flash of a bare-metal Cortex-M0+ image (bench/blob.py's), run in rp2040py."""
+    import importlib.util
+    from conftest import require_tool
+    require_tool("arm-none-eabi-gcc")
+    pytest.importorskip("rp2040py", reason="rp2040py not installed (pip install -e '.[dev]')")
+    spec = importlib.util.spec_from_file_location("bench_blob", REPO_ROOT / "bench" / "blob.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    x = mnist[2][:2].reshape(2, -1)
+    expected = B.reference_forward(B.from_bytes(mlp_bytes), x)
+    r = bench.run("blob_mlp_test", bench.BLOB_C, "blob.h", bench.blob_prelude(mlp_bytes),
+                  "blob_run(&bench_model, in, 784, out, 10, bench_scratch, sizeof bench_scratch);", x, expected,
+                  3_000_000, "if (!bench_opened) { bench_opened = blob_open(&bench_model, bench_blob, "
+                             "sizeof bench_blob, sizeof bench_scratch, 0, 0) == BLOB_OK; }")
+    assert r["match"] and 50_000 < r["mean"] < 3_000_000

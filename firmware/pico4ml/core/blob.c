@@ -35,10 +35,16 @@ static blob_status fail(blob_error *err, blob_status s, int layer, const char *f
     if (err) {
         err->status = s;
         err->layer = layer;
+#ifdef BLOB_NO_MESSAGES /* bare-metal images without printf: the format string is the message */
+        size_t n = strlen(fmt) < sizeof err->message - 1 ? strlen(fmt) : sizeof err->message - 1;
+        memcpy(err->message, fmt, n);
+        err->message[n] = 0;
+#else
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
+#endif
     }
     return s;
 }

@@ -377,9 +377,9 @@ def load_checkpoint(path: Path, layers_json: Path | None = None, name: str | Non
 
 
 def write_blob(blob: Blob, out: Path, force: bool = False) -> bytes:
+    from pico4ml.export.files import refuse_existing
     out = Path(out)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    refuse_existing([out], force)
     data = to_bytes(blob)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
@@ -403,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         data = write_blob(blob, args.out, args.force)
     except (BlobError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the output folder is not writable
+        print(f"error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
         return 2
     check = from_bytes(data)
     print(f"wrote {args.out}: {len(data)} bytes, {len(check.layers)} layers, input {check.input_shape} -> "

@@ -27,6 +27,7 @@ AFFECTED = {
     "classifier.c": ["tests/test_classify.py"],
     "blob.c": ["tests/test_blob.py"],
     "sha256.c": ["tests/test_blob.py"],
+    "blob_store.c": ["tests/test_blob_store.py"],
 }
 
 

@@ -13,7 +13,8 @@ Checkpoints:
     checkpoint's .json key "blob_layers") of {"type": "conv2d"|"maxpool"|"flatten"|"dense",
     "tensors": "<prefix>", "mode": "relu"|"logits", "shift": S, "pad": 0|1}, with the tensors
     <prefix>.weight (dense int8 [in][out], conv2d int8 [3][3][in][out]), <prefix>.bias,
-    <prefix>.mult and, for "relu", <prefix>.cap in the safetensors file.
+    <prefix>.mult and, for "relu", <prefix>.cap in the safetensors file; the .json's
+    "output_scale" (logit = output * output_scale, default 1) and "input_shape" ([28, 28, 1]).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ MAGIC = b"P4MB"
 FORMAT_VERSION = 1
 HEADER_BYTES = 96
 LAYER_BYTES = 32
-NAME_BYTES = 24
+NAME_BYTES = 20
 MAX_BYTES = 1 << 20
 MAX_LAYERS = 32
 MAX_DIM = 4096
@@ -45,7 +46,7 @@ RELU_U8, LOGITS_I32 = 1, 2
 TYPE_NAMES = {"dense": DENSE, "conv2d": CONV2D, "maxpool": MAXPOOL, "flatten": FLATTEN}
 MODE_NAMES = {"relu": RELU_U8, "logits": LOGITS_I32}
 
-_HEADER = struct.Struct("<4sHHIHH3H3HIII24s32s")
+_HEADER = struct.Struct("<4sHHIHH3H3HIII20sf32s")
 _LAYER = struct.Struct("<BBBB3H3HIIII")
 assert _HEADER.size == HEADER_BYTES and _LAYER.size == LAYER_BYTES
 
@@ -73,6 +74,7 @@ class Blob:
     name: str
     input_shape: tuple[int, int, int]
     layers: list[Layer]
+    output_scale: float = 1.0          # logit = output * output_scale
     sha256: bytes = b""
     scratch_bytes: int = 0
     meta: dict = field(default_factory=dict)
@@ -179,6 +181,8 @@ def _tensors(l: Layer) -> list[tuple[str, np.ndarray | None]]:
 def to_bytes(blob: Blob) -> bytes:
     check_layers(blob.input_shape, blob.layers)
     name = blob.name.encode()
+    if not (np.isfinite(np.float32(blob.output_scale)) and np.float32(blob.output_scale) > 0):
+        raise BlobError(f"output scale {blob.output_scale} must be finite and > 0")
     if len(name) >= NAME_BYTES:
         raise BlobError(f"name {blob.name!r} longer than {NAME_BYTES - 1} bytes")
     payload = bytearray()
@@ -200,7 +204,8 @@ def to_bytes(blob: Blob) -> bytes:
         raise BlobError(f"blob of {total} bytes exceeds the format's {MAX_BYTES}")
     sha = hashlib.sha256(payload).digest()
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_BYTES, total, len(blob.layers), 0, *blob.input_shape,
-                          *blob.output_shape, scratch_need(blob.layers), payload_offset, len(payload), name, sha)
+                          *blob.output_shape, scratch_need(blob.layers), payload_offset, len(payload), name,
+                          blob.output_scale, sha)
     body = header + b"".join(records) + bytes(payload)
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -210,7 +215,7 @@ def from_bytes(data: bytes) -> Blob:
     data = bytes(data)
     if len(data) < HEADER_BYTES + 4:
         raise BlobError(f"truncated: {len(data)} bytes, a header needs {HEADER_BYTES}")
-    (magic, version, hbytes, total, n, flags, ih, iw, ic, oh, ow, oc, scratch, poff, pbytes, name,
+    (magic, version, hbytes, total, n, flags, ih, iw, ic, oh, ow, oc, scratch, poff, pbytes, name, scale,
      sha) = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise BlobError(f"bad magic {magic!r}")
@@ -219,7 +224,7 @@ def from_bytes(data: bytes) -> Blob:
     if total > len(data):
         raise BlobError(f"truncated: header says {total} bytes, have {len(data)}")
     if (flags or total % 4 or poff != HEADER_BYTES + LAYER_BYTES * n or poff + pbytes + 4 != total
-            or b"\0" not in name):
+            or b"\0" not in name or not (np.isfinite(scale) and scale > 0)):
         raise BlobError("inconsistent header")
     (crc,) = struct.unpack_from("<I", data, total - 4)
     if zlib.crc32(data[:total - 4]) != crc:
@@ -253,7 +258,7 @@ def from_bytes(data: bytes) -> Blob:
         raise BlobError("header output shape does not match the last layer")
     if scratch != scratch_need(layers):
         raise BlobError(f"scratch_bytes {scratch}, the layers need {scratch_need(layers)}")
-    return Blob(name.split(b"\0")[0].decode(errors="replace"), (ih, iw, ic), layers, sha, scratch)
+    return Blob(name.split(b"\0")[0].decode(errors="replace"), (ih, iw, ic), layers, scale, sha, scratch)
 
 
 # ---------------------------------------------------------------- the integer reference
@@ -312,11 +317,11 @@ def from_mlp(q, name: str) -> Blob:
     n, m = q.output.weight.shape
     layers.append(Layer(DENSE, (1, 1, n), (1, 1, m), LOGITS_I32, 0, 0, q.output.weight, q.output.bias,
                         q.output.mult))
-    return Blob(name, shape, layers)
+    return Blob(name, shape, layers, q.output.out_scale)
 
 
 def from_description(desc: list[dict], tensors: dict[str, np.ndarray], name: str,
-                     input_shape: tuple[int, int, int] = (28, 28, 1)) -> Blob:
+                     input_shape: tuple[int, int, int] = (28, 28, 1), output_scale: float = 1.0) -> Blob:
     """A layer list (module docstring) with its tensors, shapes inferred from the input on."""
     shape, layers = tuple(input_shape), []
     for i, d in enumerate(desc):
@@ -342,7 +347,7 @@ def from_description(desc: list[dict], tensors: dict[str, np.ndarray], name: str
             layers.append(Layer(t, shape, out_shape(t, shape, pad, wt.shape[-1]), mode,
                                 int(d.get("shift", 0)) if mode == RELU_U8 else 0, pad, wt, bias, mult, cap))
         shape = layers[-1].out_shape
-    return Blob(name, tuple(input_shape), layers)
+    return Blob(name, tuple(input_shape), layers, output_scale)
 
 
 def load_checkpoint(path: Path, layers_json: Path | None = None, name: str | None = None) -> Blob:
@@ -368,7 +373,7 @@ def load_checkpoint(path: Path, layers_json: Path | None = None, name: str | Non
         if not isinstance(desc, list):
             raise BlobError("the layer description must be a JSON list of layers")
         return from_description(desc, tensors, name or default_name,
-                                tuple(meta.get("input_shape", (28, 28, 1))))
+                                tuple(meta.get("input_shape", (28, 28, 1))), float(meta.get("output_scale", 1.0)))
     try:
         q = load_quantized(path)
     except QuantizeError as e:

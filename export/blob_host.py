@@ -27,7 +27,7 @@ class _Model(ctypes.Structure):
                 ("input_shape", ctypes.c_uint16 * 3), ("output_shape", ctypes.c_uint16 * 3),
                 ("input_bytes", ctypes.c_uint32), ("output_count", ctypes.c_uint32),
                 ("scratch_bytes", ctypes.c_uint32), ("act_slot", ctypes.c_uint32),
-                ("name", ctypes.c_char * 24), ("sha256", ctypes.c_uint8 * 32)]
+                ("output_scale", ctypes.c_float), ("name", ctypes.c_char * 20), ("sha256", ctypes.c_uint8 * 32)]
 
 
 class BlobRefused(ValueError):

@@ -104,6 +104,7 @@ def test_mlp_blob_layout_follows_the_document(mlp_bytes, q):
     assert struct.unpack_from("<3H3H", mlp_bytes, 16) == (28, 28, 1, 1, 1, 10)
     scratch, poff, pbytes = struct.unpack_from("<III", mlp_bytes, 28)
     assert scratch == 2 * 400 + 4 * 400 and poff == 96 + 3 * 32 and poff + pbytes + 4 == total
+    assert struct.unpack_from("<f", mlp_bytes, 60)[0] == np.float32(q.output.out_scale)  # logit scale
     assert mlp_bytes[64:96] == hashlib.sha256(mlp_bytes[poff:poff + pbytes]).digest()
     assert struct.unpack_from("<I", mlp_bytes, total - 4)[0] == zlib.crc32(mlp_bytes[:total - 4])
     # layer 1: dense 784 -> 400, RELU_U8, shift 22; its weights are the int8 model's, input-major
@@ -170,6 +171,7 @@ def test_c_runtime_equals_reference_and_net_int8_fast_on_all_mnist_test_images(m
     x = mnist[2]
     hb = HostBlob(mlp_bytes, lib=lib)
     assert hb.name == "mlp784_400_10-int8" and hb.model.scratch_bytes == 2400
+    assert hb.model.output_scale == np.float32(B.from_bytes(mlp_bytes).output_scale)
     out = hb(x)
     assert out.shape == (10000, 10)
     assert np.array_equal(out, B.reference_forward(B.from_bytes(mlp_bytes), x))
@@ -225,7 +227,10 @@ def corrupt_cases(data: bytes) -> dict[str, tuple[bytes, str]]:
         "too many layers": (_edit(data, 12, "<H", 33), "TOO_BIG"),
         "flags set": (reseal(_edit(data, 14, "<H", 1)), "HEADER"),
         "payload offset off": (reseal(_edit(data, 32, "<I", poff + 4)), "HEADER"),
-        "name without NUL": (reseal(data[:40] + b"x" * 24 + data[64:]), "HEADER"),
+        "name without NUL": (reseal(data[:40] + b"x" * 20 + data[60:]), "HEADER"),
+        "output scale 0": (reseal(_edit(data, 60, "<f", 0.0)), "HEADER"),
+        "output scale NaN": (reseal(_edit(data, 60, "<f", float("nan"))), "HEADER"),
+        "output scale negative": (reseal(_edit(data, 60, "<f", -1.0)), "HEADER"),
         "crc wrong": (data[:-4] + bytes(4), "CRC"),
         "weight bit flipped": (bytes(flipped), "CRC"),
         "sha wrong": (reseal(bytes(flipped))[:64] + bytes(32) + reseal(bytes(flipped))[96:], "CRC"),

@@ -173,7 +173,7 @@ int main(int argc, char **argv) {
     CHECK(upload(a, la) == BLOB_UP_OK && runs(a) && store.active == 0 && store.active_seq == 3);
     blob_store_status_pack(&store, status);
     CHECK(status[3] == 1 && status[12] == 3 && memcmp(status + 44, a + 64, 32) == 0 &&
-          memcmp(status + 20, a + 40, 24) == 0);
+          memcmp(status + 20, a + 40, 20) == 0);
     region.mem[BLOB_STORE_SECTOR + 200] ^= 1;
     uint8_t keep = region.mem[BLOB_STORE_SECTOR + 200];
     FILE *f = fopen(region_path, "r+b");

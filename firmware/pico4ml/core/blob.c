@@ -225,6 +225,10 @@ blob_status blob_open(blob_model *m, const void *data, size_t len, size_t scratc
         memchr(p + 40, 0, BLOB_NAME_BYTES) == NULL) {
         return fail(err, BLOB_E_HEADER, -1, "inconsistent header (layers, flags, sizes, offsets or name)");
     }
+    uint32_t scale_bits = rd32(p + 60);
+    if (scale_bits == 0 || scale_bits >= 0x7F800000u) { /* zero, negative, infinite or NaN */
+        return fail(err, BLOB_E_HEADER, -1, "output scale %08lx is not a finite float > 0", (unsigned long)scale_bits);
+    }
     uint32_t crc = proto_crc32(0, p, total - 4);
     if (crc != rd32(p + total - 4)) {
         return fail(err, BLOB_E_CRC, -1, "CRC-32 %08lx, blob says %08lx: damaged", (unsigned long)crc,
@@ -294,6 +298,7 @@ blob_status blob_open(blob_model *m, const void *data, size_t len, size_t scratc
     m->output_count = shape[0] * shape[1] * shape[2];
     m->scratch_bytes = need;
     m->act_slot = align4(max_act);
+    memcpy(&m->output_scale, &scale_bits, sizeof m->output_scale);
     memcpy(m->name, p + 40, BLOB_NAME_BYTES);
     memcpy(m->sha256, p + 64, sizeof m->sha256);
     if (err) {

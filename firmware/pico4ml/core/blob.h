@@ -15,7 +15,7 @@
 #define BLOB_FORMAT_VERSION 1
 #define BLOB_HEADER_BYTES 96
 #define BLOB_LAYER_BYTES 32
-#define BLOB_NAME_BYTES 24
+#define BLOB_NAME_BYTES 20
 #define BLOB_MAX_BYTES (1u << 20)
 #define BLOB_MAX_LAYERS 32
 #define BLOB_MAX_DIM 4096
@@ -58,6 +58,7 @@ typedef struct {
     uint32_t output_count;     /* int32 outputs */
     uint32_t scratch_bytes;
     uint32_t act_slot;         /* bytes of each of the two activation buffers in the scratch */
+    float output_scale;        /* logit = output * output_scale */
     char name[BLOB_NAME_BYTES];
     uint8_t sha256[32];
 } blob_model;

@@ -87,7 +87,7 @@ blob_up_result blob_store_command(blob_store *s, uint8_t type, const uint8_t *pa
 /* BLOB_MSG_STATUS payload:
  *   0 u8 receiving, 1 u8 last_result, 2 u8 last_blob_status, 3 u8 active (0 built-in, 1 blob),
  *   4 u32 received, 8 u32 total, 12 u32 active_seq, 16 u32 capacity,
- *   20 char[24] active name, 44 u8[32] active weights sha256 (zeros when built-in). */
+ *   20 char[24] active name (NUL-padded), 44 u8[32] active weights sha256 (zeros when built-in). */
 void blob_store_status_pack(const blob_store *s, uint8_t out[BLOB_STORE_STATUS_SIZE]);
 
 #endif

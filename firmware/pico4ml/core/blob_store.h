@@ -17,17 +17,17 @@
 #include <stdint.h>
 
 #include "blob.h"
+#include "protocol.h"
 
 #define BLOB_STORE_SECTOR 4096u
 #define BLOB_STORE_PAGE 256u
-#define BLOB_STORE_STATUS_SIZE 76
+#define BLOB_STORE_STATUS_SIZE PROTO_BLOB_STATUS_SIZE
 
-/* Protocol codes (docs/protocol.md): commands host -> device, and the one answer. */
-#define BLOB_CMD_BEGIN 0x10  /* u32 total_bytes, u8[32] weights_sha256 */
-#define BLOB_CMD_CHUNK 0x11  /* u32 offset, then 1.. bytes of the blob */
-#define BLOB_CMD_COMMIT 0x12 /* u32 crc32 of the whole blob */
-#define BLOB_CMD_QUERY 0x13  /* empty */
-#define BLOB_MSG_STATUS 0x90 /* BLOB_STORE_STATUS_SIZE bytes, blob_store_status_pack() */
+/* The protocol's commands (docs/protocol.md), each answered by PROTO_BLOB_STATUS. */
+#define BLOB_CMD_BEGIN PROTO_BLOB_BEGIN   /* u32 total_bytes, u8[32] weights_sha256 */
+#define BLOB_CMD_CHUNK PROTO_BLOB_CHUNK   /* u32 offset, then 1.. bytes of the blob */
+#define BLOB_CMD_COMMIT PROTO_BLOB_COMMIT /* u32 crc32 of the whole blob */
+#define BLOB_CMD_QUERY PROTO_BLOB_QUERY   /* empty */
 
 typedef struct {
     const uint8_t *view; /* the region as the CPU reads it */
@@ -37,19 +37,19 @@ typedef struct {
     void *ctx;
 } blob_flash;
 
-typedef enum {
-    BLOB_UP_OK = 0,
-    BLOB_UP_LENGTH = 1,      /* command payload of the wrong size */
-    BLOB_UP_NOT_STARTED = 2, /* CHUNK or COMMIT without a BEGIN */
-    BLOB_UP_TOO_BIG = 3,     /* total_bytes beyond a slot or the format's limit, or 0 */
-    BLOB_UP_OFFSET = 4,      /* CHUNK not at the next expected offset (STATUS says which) */
-    BLOB_UP_OVERRUN = 5,     /* CHUNK past total_bytes */
-    BLOB_UP_INCOMPLETE = 6,  /* COMMIT before every byte arrived */
-    BLOB_UP_CRC = 7,         /* COMMIT's CRC-32 is not that of the bytes in flash */
-    BLOB_UP_INVALID = 8,     /* blob_open refused the blob (blob_status in the status) */
-    BLOB_UP_SHA = 9,         /* the blob's weights hash is not the one BEGIN announced */
-    BLOB_UP_FLASH = 10,      /* erase or program failed */
-    BLOB_UP_UNKNOWN = 11,    /* not an upload command */
+typedef enum { /* the wire's codes (protocol.h says what each means) */
+    BLOB_UP_OK = PROTO_BLOB_UP_OK,
+    BLOB_UP_LENGTH = PROTO_BLOB_UP_LENGTH,
+    BLOB_UP_NOT_STARTED = PROTO_BLOB_UP_NOT_STARTED,
+    BLOB_UP_TOO_BIG = PROTO_BLOB_UP_TOO_BIG,
+    BLOB_UP_OFFSET = PROTO_BLOB_UP_OFFSET,
+    BLOB_UP_OVERRUN = PROTO_BLOB_UP_OVERRUN,
+    BLOB_UP_INCOMPLETE = PROTO_BLOB_UP_INCOMPLETE,
+    BLOB_UP_CRC = PROTO_BLOB_UP_CRC,
+    BLOB_UP_INVALID = PROTO_BLOB_UP_INVALID,
+    BLOB_UP_SHA = PROTO_BLOB_UP_SHA,
+    BLOB_UP_FLASH = PROTO_BLOB_UP_FLASH,
+    BLOB_UP_UNKNOWN = PROTO_BLOB_UP_UNKNOWN,
 } blob_up_result;
 
 typedef struct {

@@ -37,3 +37,24 @@ def test_uploads_commits_reboots_and_cut_uploads_under_sanitizers(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     assert "test_blob_store: all checks passed" in proc.stdout
     assert (tmp_path / "region.bin").stat().st_size == 2 * 1024 * 1024
+
+
+def test_fuzzed_command_sequences_power_cuts_and_flash_failures_under_sanitizers(tmp_path):
+    """tests/c/fuzz_blob_store.c: the model that runs is always one committed whole and still
+    valid, changes only on an OK COMMIT, and survives power cuts."""
+    import sys
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from test_blob import small_cnn
+    a, b = tmp_path / "a.blob", tmp_path / "b.blob"
+    a.write_bytes(B.to_bytes(small_cnn(np.random.default_rng(5))))
+    b.write_bytes(B.to_bytes(small_cnn(np.random.default_rng(6), 8, 16, 32)))
+    exe = host_build("fuzz_blob_store", [REPO_ROOT / "tests" / "c" / "fuzz_blob_store.c", *SOURCES[:4]],
+                     flags=SANITIZE_FLAGS)
+    proc = subprocess.run([str(exe), str(a), str(b), "20000", "0xC0FFEE"], capture_output=True, text=True,
+                          timeout=600, env=ENV)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    import re
+    f = {k: int(v) if v.isdigit() else v for k, v in re.findall(r"(\w+)=(\w+)", proc.stdout)}
+    assert f["invariants"] == "ok" and f["iterations"] == 20000
+    # the run reached what it is meant to: commits, refusals, power cuts and flash failures
+    assert f["commits"] > 100 and f["refused"] > 100 and f["cuts"] > 100 and f["flash_failures"] > 20

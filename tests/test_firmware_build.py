@@ -125,6 +125,10 @@ def test_float_variant_builds_and_fits():
     assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
     syms = _symbols(fw.elf)
     assert "net" in syms and not any(name.startswith("net_int8") for name in syms), "float build must link net()"
+    # its 1.3 MB image leaves a 512 KiB model region (app/model_region.ld would fail the link otherwise)
+    out = subprocess.run(["arm-none-eabi-nm", str(fw.elf)], capture_output=True, text=True, check=True).stdout
+    addr = {p[2]: int(p[0], 16) for p in (line.split() for line in out.splitlines()) if len(p) == 3}
+    assert addr["__pico4ml_model_region"] == 0x10000000 + 2 * 1024 * 1024 - 512 * 1024
 
 
 def test_recorded_memory_figures_are_this_build(firmware):

@@ -9,6 +9,8 @@ runtime must equal bit for bit.
 Checkpoints:
   - the int8 MLP of pico4ml-quantize (models/<name>_int8.safetensors + .json), converted to
     flatten + dense (RELU_U8) ... + dense (LOGITS_I32);
+  - the int8 CNN of pico4ml-quantize (train/quantize_cnn.py), converted to conv2d + maxpool
+    per convolution, flatten, dense ... dense;
   - any int8 model described layer by layer: a JSON list (`--layers FILE`, or the
     checkpoint's .json key "blob_layers") of {"type": "conv2d"|"maxpool"|"flatten"|"dense",
     "tensors": "<prefix>", "mode": "relu"|"logits", "shift": S, "pad": 0|1}, with the tensors
@@ -108,8 +110,15 @@ def fan_in(layer: Layer) -> int:
     return c if layer.type == DENSE else 9 * c
 
 
+def fused(layers: list[Layer], i: int) -> bool:
+    """A conv2d followed by a max pool: the runtime pools each 2x2 block as it computes it,
+    so the conv's own output is never stored (docs/model-format.md, Scratch)."""
+    return layers[i].type == CONV2D and i + 1 < len(layers) and layers[i + 1].type == MAXPOOL
+
+
 def scratch_need(layers: list[Layer]) -> int:
-    act = [int(np.prod(l.out_shape)) for l in layers if l.type != FLATTEN and l.mode != LOGITS_I32]
+    act = [int(np.prod(l.out_shape)) for i, l in enumerate(layers)
+           if l.type != FLATTEN and l.mode != LOGITS_I32 and not fused(layers, i)]
     acc = [l.out_shape[2] for l in layers if l.type in (DENSE, CONV2D)]
     return 2 * _align4(max(act, default=0)) + 4 * max(acc, default=0)
 
@@ -320,6 +329,32 @@ def from_mlp(q, name: str) -> Blob:
     return Blob(name, shape, layers, q.output.out_scale)
 
 
+def from_cnn(q, name: str) -> Blob:
+    """A QuantizedCNN (pico4ml.train.quantize_cnn: 3x3 valid conv + requantise + 2x2 max pool
+    per conv, then the MLP's dense layers on the (C, H, W) features) in the blob's layers:
+    conv weights [out][in][ky][kx] -> [ky][kx][in][out], and the first dense layer's rows from
+    (c, y, x) to the blob's channels-last (y, x, c) order."""
+    shape = (28, 28, 1)
+    layers = []
+    for c in q.convs:
+        w = np.ascontiguousarray(np.asarray(c.weight, np.int8).transpose(2, 3, 1, 0))
+        conv_out = out_shape(CONV2D, shape, 0, w.shape[3])
+        layers.append(Layer(CONV2D, shape, conv_out, RELU_U8, q.shift, 0, w, c.bias, c.mult, c.cap))
+        layers.append(Layer(MAXPOOL, conv_out, out_shape(MAXPOOL, conv_out)))
+        shape = layers[-1].out_shape
+    h, w_, ch = shape
+    layers.append(Layer(FLATTEN, shape, (1, 1, h * w_ * ch)))
+    dense = [(l.weight, l.bias, l.mult, l.cap, RELU_U8) for l in q.hidden] + \
+            [(q.output.weight, q.output.bias, q.output.mult, None, LOGITS_I32)]
+    for i, (w, b, m, cap, mode) in enumerate(dense):
+        w = np.asarray(w, np.int8)
+        if i == 0:  # (c, y, x) rows -> (y, x, c)
+            w = np.ascontiguousarray(w.reshape(ch, h, w_, -1).transpose(1, 2, 0, 3).reshape(h * w_ * ch, -1))
+        n, k = w.shape
+        layers.append(Layer(DENSE, (1, 1, n), (1, 1, k), mode, q.shift if mode == RELU_U8 else 0, 0, w, b, m, cap))
+    return Blob(name, (28, 28, 1), layers, q.output.out_scale)
+
+
 def from_description(desc: list[dict], tensors: dict[str, np.ndarray], name: str,
                      input_shape: tuple[int, int, int] = (28, 28, 1), output_scale: float = 1.0) -> Blob:
     """A layer list (module docstring) with its tensors, shapes inferred from the input on."""
@@ -375,6 +410,12 @@ def load_checkpoint(path: Path, layers_json: Path | None = None, name: str | Non
         return from_description(desc, tensors, name or default_name,
                                 tuple(meta.get("input_shape", (28, 28, 1))), float(meta.get("output_scale", 1.0)))
     try:
+        from pico4ml.train import quantize_cnn  # the int8 CNN (issue 12 part 1), where it is there
+    except ImportError:
+        quantize_cnn = None
+    try:
+        if quantize_cnn is not None and quantize_cnn.is_cnn_file(path):
+            return from_cnn(quantize_cnn.load_quantized(path), name or f"{default_name}-int8"[:NAME_BYTES - 1])
         q = load_quantized(path)
     except QuantizeError as e:
         raise BlobError(str(e)) from e

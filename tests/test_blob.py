@@ -383,3 +383,41 @@ def test_blob_runs_bit_exact_on_the_emulated_rp2040(mlp_bytes, mnist):
                   3_000_000, "if (!bench_opened) { bench_opened = blob_open(&bench_model, bench_blob, "
                              "sizeof bench_blob, sizeof bench_scratch, 0, 0) == BLOB_OK; }")
     assert r["match"] and 50_000 < r["mean"] < 3_000_000
+
+
+def test_int8_cnn_checkpoint_as_a_blob_equals_its_reference(rng, tmp_path):
+    """The int8 CNN of train/quantize_cnn.py (issue 12 part 1) -> blob: the blob's reference and
+    the C runtime equal cnn_int8_forward, the CNN's own ground truth (written independently, in
+    (C, H, W) order with Conv2d weights)."""
+    qc = pytest.importorskip("pico4ml.train.quantize_cnn", reason="the int8 CNN (train/quantize_cnn.py) not merged")
+    from pico4ml.train.quantize import HiddenLayer, OutputLayer
+
+    def relu(k, acc):
+        b, m, c = relu_consts(rng, k, acc)
+        return b, c, m
+    convs, c_in, side = [], 1, 28
+    for c_out in (6, 12):
+        w = rng.integers(-127, 128, (c_out, c_in, 3, 3)).astype(np.int8)
+        b, cap, m = relu(c_out, 9 * c_in * 128 * 60)
+        convs.append(qc.ConvLayer(w, b, cap, m, 1.0))
+        c_in, side = c_out, (side - 2) // 2
+    n = c_in * side * side
+    b, cap, m = relu(20, n * 128 * 30)
+    hidden = [HiddenLayer(rng.integers(-127, 128, (n, 20)).astype(np.int8), b, cap, m, np.ones(20), 1.0)]
+    out = OutputLayer(rng.integers(-127, 128, (20, 10)).astype(np.int8), rng.integers(-9999, 9999, 10).astype(np.int32),
+                      rng.integers(1, 128, 10).astype(np.int32), 1e-4)
+    q = qc.QuantizedCNN(convs, hidden, out)
+    x = rng.integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    want = qc.cnn_int8_forward(q, x)
+    blob = B.from_cnn(q, "cnn-test")
+    assert [l.out_shape for l in blob.layers][:4] == [(26, 26, 6), (13, 13, 6), (11, 11, 12), (5, 5, 12)]
+    assert np.array_equal(B.reference_forward(blob, x), want)
+    data = B.to_bytes(blob)
+    assert B.from_bytes(data).output_scale == np.float32(1e-4)
+    try:
+        assert np.array_equal(HostBlob(data)(x), want)
+    except Exception as e:  # noqa: BLE001 -- only a missing compiler may skip
+        from pico4ml.common.cbuild import CompilerMissing
+        if isinstance(e, CompilerMissing):
+            pytest.skip(str(e))
+        raise

@@ -262,7 +262,13 @@ blob_status blob_open(blob_model *m, const void *data, size_t len, size_t scratc
         if (s != BLOB_OK) {
             return s;
         }
-        if (l.type != BLOB_FLATTEN && l.mode != BLOB_LOGITS_I32) {
+        int fused = 0; /* a conv2d that a max pool follows: its output is never stored (blob_run) */
+        if (l.type == BLOB_CONV2D && i + 1 < (int)n_layers) {
+            layer_rec next;
+            read_layer(p, i + 1, &next);
+            fused = next.type == BLOB_MAXPOOL;
+        }
+        if (l.type != BLOB_FLATTEN && l.mode != BLOB_LOGITS_I32 && !fused) {
             uint32_t a = l.out[0] * l.out[1] * l.out[2];
             max_act = a > max_act ? a : max_act;
         }
@@ -374,15 +380,17 @@ static void init_acc(int32_t *acc, const layer_ptrs *l) {
     }
 }
 
-/* Requantise k accumulators by the layer's mode into uint8 out8 or int32 out32. */
-static void requant(const int32_t *acc, const layer_ptrs *l, uint8_t *out8, int32_t *out32) {
+/* Requantise k accumulators by the layer's mode into uint8 out8 or int32 out32; with
+ * keep_max, out8 keeps the larger of what it holds and the new value (fused 2x2 pooling). */
+static void requant(const int32_t *acc, const layer_ptrs *l, uint8_t *out8, int32_t *out32, int keep_max) {
     uint32_t k = l->r.out[2];
     if (l->r.mode == BLOB_RELU_U8) {
         int32_t round = 1 << (l->r.shift - 1);
         for (uint32_t j = 0; j < k; j++) {
             int32_t a = acc[j] < 0 ? 0 : acc[j];
             a = a > l->cap[j] ? l->cap[j] : a;
-            out8[j] = (uint8_t)((a * l->mult[j] + round) >> l->r.shift);
+            uint8_t v = (uint8_t)((a * l->mult[j] + round) >> l->r.shift);
+            out8[j] = keep_max && out8[j] > v ? out8[j] : v;
         }
     } else {
         for (uint32_t j = 0; j < k; j++) {
@@ -410,38 +418,58 @@ static void dense(const uint8_t *x, const layer_ptrs *l, int32_t *acc, uint8_t *
     if (pending >= 0) {
         add_row(acc, l->w + (uint32_t)pending * n_out, x[pending], n_out);
     }
-    requant(acc, l, out8, out32);
+    requant(acc, l, out8, out32, 0);
 }
 
-/* 3x3 convolution, stride 1, zero padding pad: per output pixel, the MLP's dense step over
- * the 9 * C inputs under the kernel (weights [ky][kx][c][k], so each input has a row of k). */
-static void conv2d(const uint8_t *x, const layer_ptrs *l, int32_t *acc, uint8_t *out8, int32_t *out32) {
-    uint32_t h = l->r.in[0], w = l->r.in[1], c = l->r.in[2], k = l->r.out[2];
-    uint32_t oh = l->r.out[0], ow = l->r.out[1], pad = l->r.pad;
-    for (uint32_t oy = 0; oy < oh; oy++) {
-        for (uint32_t ox = 0; ox < ow; ox++) {
-            init_acc(acc, l);
-            for (uint32_t ky = 0; ky < 3; ky++) {
-                uint32_t iy = oy + ky - pad; /* wraps to a huge value above the top edge */
-                if (iy >= h) {
-                    continue;
-                }
-                for (uint32_t kx = 0; kx < 3; kx++) {
-                    uint32_t ix = ox + kx - pad;
-                    if (ix >= w) {
-                        continue;
-                    }
-                    const uint8_t *px = x + (iy * w + ix) * c;
-                    const int8_t *wrow = l->w + (ky * 3 + kx) * c * k;
-                    for (uint32_t ic = 0; ic < c; ic++) {
-                        if (px[ic]) {
-                            add_row(acc, wrow + ic * k, px[ic], k);
-                        }
-                    }
+/* acc = one output pixel (oy, ox) of a 3x3 convolution, stride 1, zero padding pad: the MLP's
+ * dense step over the 9 * C inputs under the kernel (weights [ky][kx][c][k], so each input
+ * has a row of k), zero inputs skipped. */
+static void conv_pixel(const uint8_t *x, const layer_ptrs *l, int32_t *acc, uint32_t oy, uint32_t ox) {
+    uint32_t h = l->r.in[0], w = l->r.in[1], c = l->r.in[2], k = l->r.out[2], pad = l->r.pad;
+    init_acc(acc, l);
+    for (uint32_t ky = 0; ky < 3; ky++) {
+        uint32_t iy = oy + ky - pad; /* wraps to a huge value above the top edge */
+        if (iy >= h) {
+            continue;
+        }
+        for (uint32_t kx = 0; kx < 3; kx++) {
+            uint32_t ix = ox + kx - pad;
+            if (ix >= w) {
+                continue;
+            }
+            const uint8_t *px = x + (iy * w + ix) * c;
+            const int8_t *wrow = l->w + (ky * 3 + kx) * c * k;
+            for (uint32_t ic = 0; ic < c; ic++) {
+                if (px[ic]) {
+                    add_row(acc, wrow + ic * k, px[ic], k);
                 }
             }
+        }
+    }
+}
+
+static void conv2d(const uint8_t *x, const layer_ptrs *l, int32_t *acc, uint8_t *out8, int32_t *out32) {
+    uint32_t k = l->r.out[2], oh = l->r.out[0], ow = l->r.out[1];
+    for (uint32_t oy = 0; oy < oh; oy++) {
+        for (uint32_t ox = 0; ox < ow; ox++) {
+            conv_pixel(x, l, acc, oy, ox);
             uint32_t o = (oy * ow + ox) * k;
-            requant(acc, l, out8 ? out8 + o : 0, out32 ? out32 + o : 0);
+            requant(acc, l, out8 ? out8 + o : 0, out32 ? out32 + o : 0, 0);
+        }
+    }
+}
+
+/* A RELU_U8 conv2d and the 2x2 max pool after it (pool: its record), in one pass: each pooled
+ * value is the largest of its four requantised conv pixels, so the conv's output is never stored. */
+static void conv2d_pool(const uint8_t *x, const layer_ptrs *l, const layer_rec *pool, int32_t *acc, uint8_t *out8) {
+    uint32_t k = l->r.out[2];
+    for (uint32_t py = 0; py < pool->out[0]; py++) {
+        for (uint32_t px = 0; px < pool->out[1]; px++) {
+            uint8_t *o = out8 + (py * pool->out[1] + px) * k;
+            for (uint32_t d = 0; d < 4; d++) {
+                conv_pixel(x, l, acc, 2 * py + d / 2, 2 * px + d % 2);
+                requant(acc, l, o, 0, d != 0);
+            }
         }
     }
 }
@@ -487,8 +515,12 @@ blob_status blob_run(const blob_model *m, const uint8_t *input, size_t input_len
             l.bias = (const int32_t *)(payload + l.r.off[1]);
             l.mult = (const int32_t *)(payload + l.r.off[2]);
             l.cap = l.r.mode == BLOB_RELU_U8 ? (const int32_t *)(payload + l.r.off[3]) : 0;
+            layer_rec pool;
             if (l.r.type == BLOB_DENSE) {
                 dense(x, &l, acc, out8, out32);
+            } else if (i + 1 < m->n_layers && (read_layer(m->base, i + 1, &pool), pool.type == BLOB_MAXPOOL)) {
+                conv2d_pool(x, &l, &pool, acc, out8); /* validated: a conv before a pool is RELU_U8 */
+                i++;
             } else {
                 conv2d(x, &l, acc, out8, out32);
             }

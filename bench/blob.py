@@ -3,6 +3,7 @@ emulated RP2040.
 
     python bench/blob.py                    # 100 MNIST test images through each
     python bench/blob.py --vectors 20       # quicker
+    python bench/blob.py --cnn models/cnn8_24_10_int8.safetensors   # also a CNN blob (or a .blob file)
 
 Exports the committed int8 MLP as a blob (pico4ml.export.blob), builds two bare-metal images
 with bench/rp2040/harness.py (arm-none-eabi-gcc -mcpu=cortex-m0plus -mthumb -O2, no SDK): one
@@ -66,6 +67,8 @@ def run(name: str, sources: list[Path], header: str, prelude: str, run_macro: st
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--vectors", type=int, default=100, help="MNIST test images through each net (1..10000)")
+    p.add_argument("--cnn", type=Path, help="also time this model as a blob (an int8 checkpoint or a .blob): "
+                                           "cnn_blob_cycles")
     p.add_argument("--data-dir", help="MNIST directory (default: $PICO4ML_MNIST_DIR, then ../shared/data/mnist)")
     args = p.parse_args(argv)
     if not 1 <= args.vectors <= 10000:
@@ -114,15 +117,32 @@ def main(argv: list[str] | None = None) -> int:
                  "static int v; out[0] = (int32_t)blob_open(&bench_model, bench_blob, sizeof bench_blob, "
                  "sizeof bench_scratch, v++, 0); for (int k = 1; k < 10; k++) out[k] = 0;",
                  x[:2], zeros, 40_000_000)
+        cnn = None
+        if args.cnn is not None:
+            try:
+                cnn_data = (args.cnn.read_bytes() if args.cnn.suffix == ".blob"
+                            else B.to_bytes(B.load_checkpoint(args.cnn)))
+                B.from_bytes(cnn_data)
+            except (B.BlobError, OSError) as e:
+                print(f"error: --cnn {args.cnn}: {e}", file=sys.stderr)
+                return 2
+            host_cnn = HostBlob(cnn_data)(x)
+            cnn = run("blob_cnn", BLOB_C, "blob.h", blob_prelude(cnn_data),
+                      "blob_run(&bench_model, in, 784, out, 10, bench_scratch, sizeof bench_scratch);",
+                      x, host_cnn, 20_000_000, open_once)
+            cnn["bytes"], cnn["scratch"] = len(cnn_data), B.from_bytes(cnn_data).scratch_bytes
     except h.HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     open_crc, open_sha = (int(c) for c in op["cycles"])
-    match = bl["match"] and fa["match"] and op["match"]
+    match = bl["match"] and fa["match"] and op["match"] and (cnn is None or cnn["match"])
     print(f"\nRP2040 (emulated Cortex-M0+, rp2040py), cycles per inference over {args.vectors} images:")
     print(f"{'':<28}{'mean':>12}{'min':>12}{'max':>12}")
     for label, r in (("blob_run (MLP blob)", bl), ("net_int8_fast (built-in)", fa)):
         print(f"{label:<28}{r['mean']:>12,.0f}{r['min']:>12,}{r['max']:>12,}")
+    if cnn is not None:
+        print(f"{'blob_run (' + args.cnn.name[:14] + ')':<28}{cnn['mean']:>12,.0f}{cnn['min']:>12,}{cnn['max']:>12,}"
+              f"   ({cnn['bytes']:,} bytes, scratch {cnn['scratch']:,})")
     print(f"blob / built-in: {bl['mean'] / fa['mean']:.3f}x; blob_open: {open_crc:,} cycles (CRC-32), "
           f"{open_sha:,} cycles (CRC-32 + SHA-256) for {len(data):,} bytes")
     print(f"blob scratch {scratch} bytes (caller's buffer); outputs equal the host build's: {match}; "
@@ -131,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
               "blob_over_builtin": round(bl["mean"] / fa["mean"], 3), "blob_open_crc_cycles": open_crc,
               "blob_open_sha_cycles": open_sha, "blob_bytes": len(data), "blob_scratch_bytes": scratch,
               "blob_matches_builtin": bool(match and host_exact), "vectors": args.vectors}
+    if cnn is not None:
+        result |= {"cnn_blob_cycles": round(cnn["mean"]), "cnn_blob_cycles_max": cnn["max"],
+                   "cnn_blob_bytes": cnn["bytes"], "cnn_blob_scratch_bytes": cnn["scratch"]}
     print(json.dumps(result))
     return 0 if match and host_exact else 1
 

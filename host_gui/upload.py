@@ -37,6 +37,67 @@ class UploadResult:
     chunks: int
 
 
+class UploadJob:
+    """The upload as a state machine, one BLOB_STATUS in, the next command out, so the command
+    line (stop-and-wait on the port) and the GUI (its render loop) drive the same steps."""
+
+    def __init__(self, data: bytes, chunk: int = 4096, max_command_bytes: int = 0):
+        self.data = bytes(data)
+        limit = max_command_bytes - P.OVERHEAD - 4 if max_command_bytes else chunk
+        self.chunk = max(1, min(chunk, limit))  # a chunk must fit the device's receive buffer
+        self.stage = "begin"           # begin -> chunks -> commit -> done | failed
+        self.status: P.BlobStatus | None = None
+        self.error = ""
+        self.chunks = 0
+
+    @property
+    def done(self) -> bool:
+        return self.stage in ("done", "failed")
+
+    @property
+    def progress(self) -> float:
+        if self.stage == "done":
+            return 1.0
+        return 0.0 if self.status is None else min(self.status.received, len(self.data)) / max(len(self.data), 1)
+
+    def first(self) -> P.Message:
+        return P.BlobBegin(len(self.data), self.data[64:96])
+
+    def _fail(self, text: str) -> None:
+        self.stage, self.error = "failed", text
+
+    def _next_chunk(self, st: P.BlobStatus) -> P.Message:
+        off = st.received
+        self.chunks += 1
+        return P.BlobChunk(off, self.data[off:off + self.chunk])
+
+    def on_status(self, st: P.BlobStatus) -> P.Message | None:
+        """The answer to the last command; returns the next command, or None when done/failed."""
+        self.status = st
+        if self.stage == "begin":
+            if st.result != P.BLOB_UP_OK:
+                self._fail(f"BLOB_BEGIN refused: {st.result_name} (capacity {st.capacity} bytes)")
+                return None
+            self.stage = "chunks"
+        elif self.stage == "chunks":
+            if st.result not in (P.BLOB_UP_OK, P.BLOB_UP_OFFSET):
+                self._fail(f"BLOB_CHUNK refused: {st.result_name}")
+                return None
+        elif self.stage == "commit":
+            if st.result != P.BLOB_UP_OK:
+                detail = f" (runtime reason {st.blob_status})" if st.result == P.BLOB_UP_INVALID else ""
+                self._fail(f"BLOB_COMMIT refused: {st.result_name}{detail}; the previous model still runs")
+            else:
+                self.stage = "done"
+            return None
+        else:
+            return None
+        if st.received < len(self.data):
+            return self._next_chunk(st)
+        self.stage = "commit"
+        return P.BlobCommit(zlib.crc32(self.data))
+
+
 class _Session:
     """Stop-and-wait exchange of commands and their answers on an open serial port."""
 
@@ -77,29 +138,19 @@ def upload(ser, data: bytes, chunk: int = 4096, timeout: float = 5.0,
     s = _Session(ser, timeout)
     s.send(P.Ping(P.PING_WANT_HELLO, 0x55504C44))
     hello = s.wait(P.Hello)
-    # a chunk command must fit the device's receive buffer: header, offset, CRC
-    chunk = max(1, min(chunk, hello.max_command_bytes - P.OVERHEAD - 4))
-    st = s.ask(P.BlobBegin(len(data), bytes(data[64:96])))
-    if st.result != P.BLOB_UP_OK:
-        raise UploadError(f"BLOB_BEGIN refused: {st.result_name} (capacity {st.capacity} bytes)")
-    n = 0
-    while st.received < len(data):
-        off = st.received
-        st = s.ask(P.BlobChunk(off, bytes(data[off:off + chunk])))
-        n += 1
-        if st.result not in (P.BLOB_UP_OK, P.BLOB_UP_OFFSET):
-            raise UploadError(f"BLOB_CHUNK at {off} refused: {st.result_name}")
-        if progress:
-            progress(st.received, len(data))
-    st = s.ask(P.BlobCommit(zlib.crc32(data)))
-    if st.result != P.BLOB_UP_OK:
-        detail = f" (runtime reason {st.blob_status})" if st.result == P.BLOB_UP_INVALID else ""
-        raise UploadError(f"BLOB_COMMIT refused: {st.result_name}{detail}; the previous model still runs")
+    job = UploadJob(data, chunk, hello.max_command_bytes)
+    msg = job.first()
+    while msg is not None:
+        msg = job.on_status(s.ask(msg))
+        if progress and job.status is not None:
+            progress(job.status.received, len(data))
+    if job.stage != "done":
+        raise UploadError(job.error)
     try:
         after = s.wait(P.Hello)
     except UploadError:
         after = None
-    return UploadResult(st, after, time.monotonic() - t0, n)
+    return UploadResult(job.status, after, time.monotonic() - t0, job.chunks)
 
 
 def load_model(path: Path) -> bytes:

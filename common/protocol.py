@@ -12,6 +12,7 @@ it dropped. It imports neither pyserial nor Dear PyGui.
 """
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from dataclasses import dataclass, field, fields
@@ -161,6 +162,17 @@ def _seq() -> Any:
     return field(default=0, kw_only=True, compare=False)
 
 
+@functools.cache
+def _layout(cls: type) -> struct.Struct:
+    return struct.Struct("<" + cls.HEAD)
+
+
+@functools.cache
+def _head_fields(cls: type) -> list:
+    """The dataclass fields of the fixed part, in order (cached: the decoder asks per packet)."""
+    return [f for f in fields(cls) if f.name not in ("seq", cls.TAIL)]
+
+
 class Message:
     """Base of all messages. `seq` is the packet's sequence number (set by the decoder)."""
 
@@ -172,7 +184,7 @@ class Message:
 
     @classmethod
     def _layout(cls) -> struct.Struct:
-        return struct.Struct("<" + cls.HEAD)
+        return _layout(cls)
 
     @classmethod
     def fixed_size(cls) -> int | None:
@@ -181,7 +193,7 @@ class Message:
 
     @classmethod
     def _head_fields(cls) -> list:
-        return [f for f in fields(cls) if f.name not in ("seq", cls.TAIL)]
+        return _head_fields(cls)
 
     def _head_values(self) -> list:
         out: list = []
@@ -368,6 +380,11 @@ def _read_pstrs(payload: bytes, count: int) -> list[str]:
     return out
 
 
+@functools.cache
+def _hello_head_fields(cls: type) -> list:
+    return [f for f in fields(cls) if f.name not in ("seq", "firmware_version", "model_name", "build_info")]
+
+
 @dataclass
 class Hello(Message):
     TYPE: ClassVar[int] = 0x81
@@ -392,7 +409,7 @@ class Hello(Message):
 
     @classmethod
     def _head_fields(cls) -> list:
-        return [f for f in fields(cls) if f.name not in ("seq", "firmware_version", "model_name", "build_info")]
+        return _hello_head_fields(cls)
 
     def _head_values(self) -> list:
         v = super()._head_values()

@@ -252,3 +252,18 @@ def test_valid_crc_random_payload_never_raises(mtype, payload, seq):
     if out:  # whatever parsed re-encodes to the same bytes (text: to the same message, invalid UTF-8 replaced)
         again = P.encode(out[0])
         assert again == wire or (isinstance(out[0], (P.Log, P.Error, P.Hello)) and P.decode_all(again) == out)
+
+
+def test_a_recording_of_another_protocol_version_is_refused_clearly(tmp_path):
+    from pico4ml.host_gui.recording import Recorder, RecordingError, load_replay
+    old = tmp_path / "v1.p4rec"
+    rec = Recorder(old, {"port": "x", "protocol_version": 1})
+    rec.write(1.0, P.encode(P.Pong(1, 2)))
+    rec.close()
+    with pytest.raises(RecordingError, match="protocol version 1; this build reads version 2"):
+        load_replay(old)
+    new = tmp_path / "v2.p4rec"
+    rec = Recorder(new, {"port": "x", "protocol_version": P.PROTOCOL_VERSION})
+    rec.write(1.0, P.encode(P.Pong(1, 2)))
+    rec.close()
+    assert [m for _, m in load_replay(new).events] == [P.Pong(1, 2)]

@@ -532,6 +532,53 @@ static void test_device_v2(void) {
     CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_VALUE);
 }
 
+/* INJECT runs pp_run through the device's preprocess hook, once, and nothing else inside it:
+ * the firmware's hook takes the lock core 1 also takes around pp_run, so the hook is
+ * exactly the locked region (net() and the answers run after it returns). */
+static int hook_calls, hook_depth, hook_max_depth;
+static size_t hook_sink_len_at_return;
+static int locked_pp(void *ctx, const uint8_t *frame, int width, int height, int stride, const pp_params *p,
+                     uint8_t out28[PP_OUT * PP_OUT], pp_stages *stages) {
+    (void)ctx;
+    hook_calls++;
+    if (++hook_depth > hook_max_depth) hook_max_depth = hook_depth;
+    int rc = pp_run(frame, width, height, stride, p, out28, stages);
+    hook_depth--;
+    hook_sink_len_at_return = sink.len;
+    return rc;
+}
+
+static void test_inject_preprocesses_through_the_hook(void) {
+    dev_setup();
+    dev.hooks.preprocess = locked_pp;
+    static uint8_t inj[4 + 100 * 80];
+    proto_put_u16(inj, 100);
+    proto_put_u16(inj + 2, 80);
+    make_frame(inj + 4, 100, 80);
+    send_cmd(PROTO_INJECT, inj, sizeof inj);
+    CHECK(hook_calls == 1 && hook_max_depth == 1);
+    CHECK(hook_sink_len_at_return == 0); /* nothing sent while "locked": the answers come after */
+    CHECK(col.count == 2 && col.types[0] == PROTO_INPUT28 && col.types[1] == PROTO_RESULT);
+}
+
+/* A LOG longer than PROTO_MAX_TEXT is cut before a character, never inside one (its
+ * formatting buffer once held exactly PROTO_MAX_TEXT bytes, cut by vsnprintf anywhere). */
+static void test_log_cut_keeps_utf8_whole(void) {
+    dev_setup();
+    uint8_t so[8];
+    proto_stream_opts o = {PROTO_STREAM_LOG, 1, 0, 81, 10};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    char text[400] = "a";
+    for (int i = 0; i < 150; i++) strcat(text, "\xc3\xa9"); /* e acute, 2 bytes */
+    sink.len = 0;
+    device_log(&dev, PROTO_LOG_INFO, "%s", text);
+    decode(sink.buf, sink.len);
+    CHECK(col.count == 1 && col.types[0] == PROTO_LOG);
+    size_t n = col.last_len - PROTO_LOG_HDR_SIZE;
+    CHECK(n == 199 && memcmp(col.last + 1, text, n) == 0); /* "a" + 99 whole characters */
+}
+
 /* A band size larger than 65535 rows' worth of a narrow image once gave rows_per = 0 (a
  * uint16_t cast) and a division by zero: now a band holds 1..height rows. */
 static void test_band_rows_cannot_wrap(void) {
@@ -564,6 +611,8 @@ int main(void) {
     test_device_frames();
     test_device_v2();
     test_band_rows_cannot_wrap();
+    test_inject_preprocesses_through_the_hook();
+    test_log_cut_keeps_utf8_whole();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -86,7 +86,9 @@ void device_send_hello(device *d) {
 
 void device_log(device *d, uint8_t level, const char *fmt, ...) {
     if (!(d->stream.mask & PROTO_STREAM_LOG)) return;
-    char text[PROTO_MAX_TEXT + 1];
+    /* 3 bytes more than fit: vsnprintf may cut a character, proto_pack_log then cuts
+     * before it (a buffer of exactly PROTO_MAX_TEXT sent that half character) */
+    char text[PROTO_MAX_TEXT + 4];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);

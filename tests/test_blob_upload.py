@@ -155,3 +155,20 @@ def test_upload_refuses_bad_models_and_a_twin_without_a_store(tmp_path, capsys):
     with start_twin(port="pty", fps=5, hello_ms=0) as twin:  # no --model-region
         assert upload.main([str(good), "--port", twin.url, "--timeout", "3"]) == 1
         assert "UNSUPPORTED" in capsys.readouterr().err.upper()
+
+
+def test_the_guis_sim_twin_has_a_model_store_that_a_restart_keeps():
+    """pico4ml-gui --sim: the 'model' panel's uploads need the twin's region; a restart of the
+    twin within the session (the same args) keeps the same region file."""
+    import argparse
+
+    from pico4ml.host_gui import cli, upload
+    args = cli.add_common(argparse.ArgumentParser()).parse_args(["--sim", "--sim-fps", "5"])
+    with cli.start_sim(args) as twin:
+        with serial.Serial(twin.path, timeout=0.05) as port:
+            st = upload._Session(port, 5.0).ask(P.BlobQuery())
+            assert st.result == P.BLOB_UP_OK and st.active == 0 and st.capacity > 300_000
+    first = args.sim_model_region
+    assert first.is_file()
+    with cli.start_sim(args):
+        assert args.sim_model_region == first

@@ -30,8 +30,9 @@ uint32_t blob_store_capacity(const blob_store *s) {
     return cap < BLOB_MAX_BYTES ? cap : BLOB_MAX_BYTES;
 }
 
-/* A slot's committed blob, if its record and the blob both check out: returns its seq (> 0) or 0. */
-static uint32_t slot_valid(const blob_store *s, int slot, blob_model *m) {
+/* A slot's committed blob, if its record and the blob both check out: returns its seq (> 0) or 0.
+ * check_sha: also hash the weights (boot; after a commit that just hashed them, the CRC will do). */
+static uint32_t slot_valid(const blob_store *s, int slot, blob_model *m, int check_sha) {
     const uint8_t *r = s->flash.view + slot_base(s, slot);
     uint32_t len = rd32(r + 8);
     if (rd32(r) != RECORD_MAGIC || proto_crc32(0, r, 16) != rd32(r + 16) || rd32(r + 4) == 0 ||
@@ -39,7 +40,7 @@ static uint32_t slot_valid(const blob_store *s, int slot, blob_model *m) {
         return 0;
     }
     const uint8_t *b = slot_blob(s, slot);
-    if (rd32(b + len - 4) != rd32(r + 12) || blob_open(m, b, len, s->scratch_budget, 1, 0) != BLOB_OK) {
+    if (rd32(b + len - 4) != rd32(r + 12) || blob_open(m, b, len, s->scratch_budget, check_sha, 0) != BLOB_OK) {
         return 0;
     }
     return rd32(r + 4);
@@ -56,7 +57,7 @@ int blob_store_init(blob_store *s, const blob_flash *flash, size_t scratch_budge
     s->scratch_budget = scratch_budget;
     blob_model m;
     for (int slot = 0; slot < 2; slot++) {
-        uint32_t seq = slot_valid(s, slot, &m);
+        uint32_t seq = slot_valid(s, slot, &m, 1);
         if (seq && (s->active < 0 || seq > s->active_seq)) {
             s->active = slot;
             s->active_seq = seq;
@@ -172,7 +173,7 @@ static blob_up_result commit(blob_store *s, const uint8_t *p, size_t len) {
     wr32(rec + 12, rd32(b + s->total - 4));
     wr32(rec + 16, proto_crc32(0, rec, 16));
     if (s->flash.program(s->flash.ctx, slot_base(s, s->target), rec, BLOB_STORE_PAGE) != 0 ||
-        slot_valid(s, s->target, &m) != seq) {
+        slot_valid(s, s->target, &m, 0) != seq) { /* the record reads back and points at the blob */
         return result(s, BLOB_UP_FLASH);
     }
     s->active = s->target;

@@ -238,6 +238,20 @@ static void cmd_inject(device *d, const proto_packet *pkt) {
     d->stats.cmds_ok++;
 }
 
+static void cmd_blob(device *d, const proto_packet *pkt) {
+    if (!d->hooks.blob_command) {
+        reject(d, PROTO_ERR_UNSUPPORTED, pkt, "no model store on this build (upload needs a flash region)");
+        return;
+    }
+    uint8_t status[PROTO_BLOB_STATUS_SIZE];
+    int changed = d->hooks.blob_command(d->hooks.ctx, pkt->type, pkt->payload, pkt->len, status);
+    d->stats.cmds_ok++; /* answered: BLOB_STATUS says whether the store took it */
+    send1(d, PROTO_BLOB_STATUS, status, sizeof status);
+    if (changed) {
+        device_send_hello(d); /* HELLO names the model that now runs */
+    }
+}
+
 static void on_packet(void *ctx, const proto_packet *pkt) {
     device *d = ctx;
     switch (pkt->type) {
@@ -247,6 +261,10 @@ static void on_packet(void *ctx, const proto_packet *pkt) {
     case PROTO_SET_STREAM: cmd_set_stream(d, pkt); break;
     case PROTO_SET_CAMERA: cmd_set_camera(d, pkt); break;
     case PROTO_INJECT: cmd_inject(d, pkt); break;
+    case PROTO_BLOB_BEGIN:
+    case PROTO_BLOB_CHUNK:
+    case PROTO_BLOB_COMMIT:
+    case PROTO_BLOB_QUERY: cmd_blob(d, pkt); break;
     default: reject(d, PROTO_ERR_UNKNOWN_TYPE, pkt, "unknown command type"); break;
     }
 }

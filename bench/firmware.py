@@ -44,7 +44,7 @@ def portable_sizes(model: str | None) -> dict[str, dict[str, int]] | None:
     if shutil.which("arm-none-eabi-gcc") is None or shutil.which("arm-none-eabi-size") is None:
         return None
     entry = manifest.get(model)
-    files = [CORE_DIR / n for n in ("protocol.c", "device.c", "preprocess.c")] + entry.classifier_sources()
+    files = entry.portable_sources()
     defines = entry.defines()
     sizes = {}
     with tempfile.TemporaryDirectory() as tmp:

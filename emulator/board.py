@@ -27,6 +27,8 @@ FLASH_BASE, FLASH_SIZE = 0x10000000, 2 * 1024 * 1024
 CAM_D0, CAM_PCLK, CAM_HSYNC, CAM_VSYNC = 6, 14, 15, 16   # board/pico4ml.h
 MCLK_PWM_SLICE = 1                                          # GP3 = PWM 1B
 BATCH_STEPS = 400_000
+EP0_IN_BUFFER_CONTROL = 0x80                                # USB DPRAM (RP2040 datasheet 4.1.2.5)
+BUF_CTRL_AVAILABLE = 0x400
 
 
 class ImageError(ValueError):
@@ -110,6 +112,10 @@ class Board:
         self._out_pending: int | None = None      # OUT transfer armed while the host had nothing
         self._cdc_read = mcu.usb_ctrl.on_endpoint_read
         mcu.usb_ctrl.on_endpoint_read = self._endpoint_read
+        self.host_reading = True                  # fault False: IN transfers are not taken (NAK)
+        self._held_in: dict[int, int] = {}
+        self._dpram_updated = mcu.usb_ctrl.dpram_updated
+        mcu.usb_ctrl.dpram_updated = self._dpram_write
         self.lcd_flushes = 0
         self.lcd = Pico4MLLcd(on_frame=self._lcd_flush)
         self.lcd.attach(mcu)
@@ -192,8 +198,30 @@ class Board:
             return
         self._cdc_read(endpoint, size)
 
+    def _dpram_write(self, offset: int, value: int) -> None:
+        # A buffer handed to the controller for the CDC IN endpoint while the host is not reading
+        # stays armed (AVAILABLE), as the real host's NAKs leave it; it goes out on resume.
+        if not self.host_reading and EP0_IN_BUFFER_CONTROL <= offset < EP0_IN_BUFFER_CONTROL + 0x80 \
+                and not offset & 4 and value & BUF_CTRL_AVAILABLE \
+                and (offset - EP0_IN_BUFFER_CONTROL) >> 3 == self.cdc._in_endpoint:
+            self._held_in[offset] = value
+            return
+        self._dpram_updated(offset, value)
+
+    def set_host_reading(self, on: bool) -> None:
+        """Fault: the host application stops reading (its buffers full); True resumes."""
+        self.host_reading = on
+        if on:
+            held, self._held_in = self._held_in, {}
+            for offset, value in held.items():
+                self._dpram_updated(offset, value)
+
     def set_dtr(self, on: bool) -> None:
-        """Open/close the port as a terminal would (DTR/RTS); TinyUSB's connected() is DTR."""
+        """Open/close the port as a terminal would (DTR/RTS); TinyUSB's connected() is DTR.
+        Opening starts a fresh decoder, as a program opening the port does: a packet the
+        device was cut off in when the port closed is not glued to the next one."""
+        if on and not self.cdc.dtr:
+            self.decoder.reset()
         self.cdc.set_control_lines(dtr=on, rts=on)
 
     def _connected(self):

@@ -8,14 +8,17 @@ What the package keeps only once and the silicon has per core is added here:
 - SIO: CPUID, the two 8-deep inter-core FIFOs (VLD/RDY/WOF/ROE, SIO_IRQ_PROCn), and the
   divider + both interpolators (RP2040 datasheet 2.3.1). Spinlocks and GPIO stay shared.
 - PPB: SysTick (one per core, each raising its own core's exception; datasheet 2.4.8).
-- Interrupt lines: every peripheral IRQ reaches both NVICs (each core enables its own),
-  SIO_IRQ_PROCn only core n.
+- IO_BANK0 interrupts: PROC0_INTE/INTF/INTS and PROC1_INTE/INTF/INTS (datasheet 2.19.6:
+  each core has its own GPIO interrupt enables, both on IO_IRQ_BANK0 of its own NVIC).
+- Interrupt lines: every other peripheral IRQ reaches both NVICs (each core enables its
+  own), SIO_IRQ_PROCn only core n.
 """
 from __future__ import annotations
 
 from collections import deque
 
 from rp2040py.cortex_m0_core import CortexM0Core
+from rp2040py.peripherals.io import RPIO
 from rp2040py.peripherals.ppb import RPPPB
 from rp2040py.rp2040 import RP2040
 from rp2040py.sio import RPSIO
@@ -26,7 +29,9 @@ FIFO_DEPTH = 8
 PER_CORE_SIO = range(0x060, 0x100)      # divider (0x60-0x78) and interp0/1 (0x80-0xFC)
 SIO_IRQ_PROC0, SIO_IRQ_PROC1 = 15, 16
 ST_VLD, ST_RDY, ST_WOF, ST_ROE = 1, 2, 4, 8
-SYSTICK = range(0x010, 0x020)
+IO_BANK0 = 0x40014000
+INTR0, PROC_INT_BASE, PROC_INT_STRIDE, DORMANT_WAKE = 0x0F0, 0x100, 0x30, 0x160
+IO_IRQ_BANK0 = 13
 
 
 def cpu_of(rp2040) -> int:
@@ -101,6 +106,64 @@ class DualSIO(RPSIO):
             self.roe[:] = [False, False]
 
 
+class DualIO(RPIO):
+    """IO_BANK0 with one interrupt enable/force/status set per core. The pin objects keep the
+    OR of both cores' enables (so they report every edge); each core's IO_IRQ_BANK0 level is
+    worked out here from its own masks."""
+
+    def __init__(self, rp2040, name):
+        super().__init__(rp2040, name)
+        n = len(self.pins)
+        self.inte = [[0] * n, [0] * n]
+        self.intf = [[0] * n, [0] * n]
+
+    def _proc_reg(self, offset):
+        """(core, register 0 INTE / 1 INTF / 2 INTS, first pin) or None."""
+        if not PROC_INT_BASE <= offset < DORMANT_WAKE:
+            return None
+        core, rel = divmod(offset - PROC_INT_BASE, PROC_INT_STRIDE)
+        return core, rel >> 4, (rel & 0xF) * 2
+
+    def read_uint32(self, offset):
+        reg = self._proc_reg(offset)
+        if reg is None:
+            return super().read_uint32(offset)
+        core, kind, first = reg
+        result = 0
+        for i in range(min(8, len(self.pins) - first)):
+            p = first + i
+            if kind == 0:
+                v = self.inte[core][p]
+            elif kind == 1:
+                v = self.intf[core][p]
+            else:
+                v = (self.pins[p].irq_status & self.inte[core][p]) | self.intf[core][p]
+            result |= (v & 0xF) << (4 * i)
+        return result
+
+    def write_uint32(self, offset, value):
+        reg = self._proc_reg(offset)
+        if reg is None or reg[1] == 2:          # INTS is read-only
+            if reg is None:
+                super().write_uint32(offset, value)
+            return
+        core, kind, first = reg
+        table = self.inte if kind == 0 else self.intf
+        for i in range(min(8, len(self.pins) - first)):
+            p = first + i
+            table[core][p] = (value >> (4 * i)) & 0xF
+            pin = self.pins[p]
+            pin.irq_enable_mask = self.inte[0][p] | self.inte[1][p]
+            pin.irq_force_mask = self.intf[0][p] | self.intf[1][p]
+        self.rp2040.update_io_interrupt()
+
+    def core_level(self, core) -> bool:
+        for p, pin in enumerate(self.pins):
+            if (pin.irq_status & self.inte[core][p]) | self.intf[core][p]:
+                return True
+        return False
+
+
 class _FixedCore:
     """The chip as one core's SysTick sees it: `core` is always that core."""
 
@@ -143,6 +206,15 @@ class DualRP2040(RP2040):
         self.cores = (self.core0, self.core1)
         self.sio = DualSIO(self)
         self.ppb = DualPPB(self, self.ppb)
+        self.io_bank0 = DualIO(self, "IO_BANK0_BASE")
+        self.peripherals[(IO_BANK0 >> 12) & 0xFFFFF] = self.io_bank0
+
+    def update_io_interrupt(self) -> None:
+        if "io_bank0" not in self.__dict__:
+            super().update_io_interrupt()
+            return
+        for k in (0, 1):
+            self.cores[k].set_interrupt(IO_IRQ_BANK0, self.io_bank0.core_level(k))
 
     def set_interrupt(self, irq, value):
         if "cores" not in self.__dict__:        # peripheral resets inside RP2040.__init__

@@ -105,6 +105,7 @@ cdef class VCam:
     cdef public int width, height, lines, frame_lines, line_pck
     cdef public double bit_ns
     cdef public long long frames, edges
+    cdef public list frame_end_ns     # when each frame's VSYNC fell
     cdef int ev, line, bit, nbits, d0v
     cdef double t_frame, t_line
     cdef const unsigned char[:] fb
@@ -116,6 +117,7 @@ cdef class VCam:
         self.frame_lines, self.line_pck, self.bit_ns = 242, 215, 80.0
         self.active = False
         self.frames = self.edges = 0
+        self.frame_end_ns = []
         self.frame = bytes(self.width * self.height)
         self.on_frame_start = None
         self.d0v = 0
@@ -191,6 +193,7 @@ cdef class VCam:
                         self.vsync.set_input_value(False)
                         self.edges += 1
                         self.frames += 1
+                        self.frame_end_ns.append(self.next_ns)
                         self.ev = EV_FRAME
                         self.next_ns = self.t_frame + self.frame_lines * period_line
 

@@ -106,6 +106,7 @@ class Board:
         self.raw_rx = bytearray()
         self.on_rx: Callable[[bytes], None] | None = None
         self.connected_us: float | None = None
+        self.dtr_wanted = True
         self.cdc.on_serial_data = self._rx
         self.cdc.on_device_connected = self._connected
         self._tx = bytearray()
@@ -220,12 +221,18 @@ class Board:
         """Open/close the port as a terminal would (DTR/RTS); TinyUSB's connected() is DTR.
         Opening starts a fresh decoder, as a program opening the port does: a packet the
         device was cut off in when the port closed is not glued to the next one."""
+        self.dtr_wanted = on
+        if self.connected_us is None:
+            return                  # applied once enumerated (a class request before that breaks it)
         if on and not self.cdc.dtr:
             self.decoder.reset()
         self.cdc.set_control_lines(dtr=on, rts=on)
 
     def _connected(self):
+        # the package's host raises DTR/RTS as it finishes enumerating: a closed port drops them
         self.connected_us = self.now_us
+        if not self.dtr_wanted:
+            self.cdc.set_control_lines(dtr=False, rts=False)
 
     def _rx(self, data) -> None:
         data = bytes(data)

@@ -44,6 +44,7 @@ class Server:
             self.listener = socket.create_server(("127.0.0.1", port))
             self.listener.setblocking(False)
             self.url = f"socket://127.0.0.1:{self.listener.getsockname()[1]}"
+            board.set_dtr(False)        # no client yet: the port is closed
         else:
             raise ValueError(f"serve where? 'tcp:PORT' or 'pty', not {where!r}")
         board.on_rx = self._out.extend
@@ -135,3 +136,97 @@ def write_png(board: Board, path: Path) -> None:
     tmp = Path(str(path) + ".tmp.png")
     cv2.imwrite(str(tmp), board.lcd.rgb()[:, :, ::-1])
     os.replace(tmp, path)
+
+
+class EmulatorHandle:
+    """A `pico4ml-emulate --serve` process, as pico4ml-gui/-monitor --emulate start it: the
+    same face as the host twin's handle (url/port, alive, stop(), stderr_lines, proc)."""
+
+    def __init__(self, proc, url: str, lcd_png: Path | None, workdir: Path | None):
+        import collections
+        import threading
+        self.proc = proc
+        self.url = url
+        self.lcd_png = lcd_png
+        self._workdir = workdir
+        self.stderr_lines: collections.deque[str] = collections.deque(maxlen=200)
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.rstrip("\n"))
+
+    @property
+    def port(self) -> str:
+        return self.url
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        import shutil
+        import signal
+        import subprocess
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)      # the server closes its socket on Ctrl+C
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        return self.proc.returncode
+
+    def __enter__(self) -> "EmulatorHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"EmulatorHandle({self.url}, pid {self.proc.pid})"
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator process did not come up (its message says why)."""
+
+
+def start_emulator(elf: Path | None = None, scene: str | Path | None = None, *, lcd: bool = True,
+                   timeout: float = 180.0) -> EmulatorHandle:
+    """Start `python -m pico4ml.emulator --serve tcp:0` and wait for its port. lcd: keep the
+    LCD picture in a PNG (handle.lcd_png) for a viewer."""
+    import subprocess
+    import sys
+    import tempfile
+    workdir = Path(tempfile.mkdtemp(prefix="pico4ml-emu-"))
+    lcd_png = workdir / "lcd.png" if lcd else None
+    cmd = [sys.executable, "-m", "pico4ml.emulator", "--serve", "tcp:0"]
+    if elf is not None:
+        cmd += ["--elf", str(elf)]
+    if scene is not None:
+        cmd += ["--scene", str(scene)]
+    if lcd_png is not None:
+        cmd += ["--lcd-png", str(lcd_png)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=0.5):
+            if proc.poll() is not None:
+                break
+            continue
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if "serving on " in line:
+            return EmulatorHandle(proc, line.split("serving on ", 1)[1].strip(), lcd_png, workdir)
+    proc.kill()
+    err = proc.stderr.read() if proc.poll() is not None else ""
+    proc.wait()
+    import shutil
+    shutil.rmtree(workdir, ignore_errors=True)
+    raise EmulatorStartError(f"the emulator did not start: {err.strip()[-500:] or 'no port within %.0f s' % timeout}")

@@ -60,11 +60,30 @@ static void run_model(const uint8_t *in28, float *logits) {
 #error "no model selected: build with -DPICO4ML_MODEL_<NAME>=1 for an entry of core/model/manifest.json"
 #endif
 
+static const classifier_model *s_override; /* an uploaded model, or NULL */
+
+void classifier_use(const classifier_model *m) { s_override = m; }
+
+int classifier_builtin(void) { return s_override == NULL; }
+
+/* The uploaded model, or the built-in one if there is none (or it fails). */
+static void run_any(const uint8_t *in28, float *logits) {
+    const classifier_model *m = s_override;
+    int32_t q[CLASSIFIER_CLASSES];
+    if (m && m->run(m->ctx, in28, q) == 0) {
+        for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
+            logits[i] = (float)q[i] * m->output_scale;
+        }
+        return;
+    }
+    run_model(in28, logits);
+}
+
 void classifier_run(const uint8_t in28[CLASSIFIER_INPUT_SIZE], classifier_result *r) {
     if (!in28 || !r) {
         return;
     }
-    run_model(in28, r->logits);
+    run_any(in28, r->logits);
     int best = 0;
     for (int i = 1; i < CLASSIFIER_CLASSES; i++) {
         if (r->logits[i] > r->logits[best]) {
@@ -94,17 +113,17 @@ void classifier_set_status(classifier_result *r, int pp_status, int min_score_pc
 }
 
 const char *classifier_model_name(void) {
-    return MODEL_NAME_STR;
+    return s_override ? s_override->name : MODEL_NAME_STR;
 }
 
 const char *classifier_weights_sha256(void) {
-    return MODEL_HASH_STR;
+    return s_override ? s_override->weights_sha256 : MODEL_HASH_STR;
 }
 
 int classifier_model_kind(void) {
-    return MODEL_KIND;
+    return s_override ? CLASSIFIER_KIND_INT8 : MODEL_KIND; /* blobs are int8 */
 }
 
 unsigned long classifier_weight_bytes(void) {
-    return (unsigned long)MODEL_BYTES;
+    return s_override ? s_override->weight_bytes : (unsigned long)MODEL_BYTES;
 }

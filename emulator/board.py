@@ -27,6 +27,7 @@ FLASH_BASE, FLASH_SIZE = 0x10000000, 2 * 1024 * 1024
 CAM_D0, CAM_PCLK, CAM_HSYNC, CAM_VSYNC = 6, 14, 15, 16   # board/pico4ml.h
 MCLK_PWM_SLICE = 1                                          # GP3 = PWM 1B
 BATCH_STEPS = 400_000
+SLICE_NS = 500_000.0                                        # host I/O grid, board time
 EP0_IN_BUFFER_CONTROL = 0x80                                # USB DPRAM (RP2040 datasheet 4.1.2.5)
 BUF_CTRL_AVAILABLE = 0x400
 
@@ -138,6 +139,7 @@ class Board:
         self.sim.stopped = False
         self.wall_s = 0.0
         self.steps = 0
+        self._next_slice = 0.0
 
     @classmethod
     def from_elf(cls, elf: Path | str, scene=None, **kw) -> "Board":
@@ -163,11 +165,16 @@ class Board:
             left = wall_s - (time.monotonic() - t0)
             if left <= 0:
                 break
-            self._feed_host()
-            slice_end = min(until, self.mcu.clock.nanos + 500_000.0)
-            steps, _jumps, _w = self.loop.run(self.sim, BATCH_STEPS, min(left, 2.0), slice_end, True, self.cam)
+            # host bytes enter at fixed points of board time (every SLICE_NS), so a run is the
+            # same however the wall-clock budget cut it
+            now = self.mcu.clock.nanos
+            if now >= self._next_slice:
+                self._feed_host()
+                self._next_slice = (now // SLICE_NS + 1) * SLICE_NS
+            steps, _jumps, _w = self.loop.run(self.sim, BATCH_STEPS, min(left, 2.0), min(until, self._next_slice),
+                                              True, self.cam)
             self.steps += steps
-            if steps == 0 and self.mcu.clock.nanos < slice_end:
+            if steps == 0 and self.mcu.clock.nanos < min(until, self._next_slice):
                 break                               # both cores asleep with nothing scheduled
             result = done(self)
         self.wall_s += time.monotonic() - t0

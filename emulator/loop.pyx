@@ -27,6 +27,7 @@ cdef double CYCLE_NS = 8.0          # clk_sys 125 MHz
 cdef CortexM0Core g_c0 = None
 cdef CortexM0Core g_c1 = None
 cdef bint in_wfe[2]
+cdef double g_lt[2]                 # each core's local time, kept across run() calls
 cdef unsigned long long sev_count = 0
 
 
@@ -75,6 +76,7 @@ def install(CortexM0Core c0, CortexM0Core c1):
     g_c0 = c0
     g_c1 = c1
     in_wfe[0] = in_wfe[1] = False
+    g_lt[0] = g_lt[1] = 0.0
     DISPATCH_TABLE[OP_SEV] = op_sev_dual
     DISPATCH_TABLE[OP_WFE] = op_wfe_dual
     DISPATCH_TABLE[OP_WFI] = op_wfi_dual
@@ -230,7 +232,7 @@ def run(sim, long long max_steps, double wall_budget, double until_ns, bint core
     cdef CortexM0Core c
     cdef RPPIO p0 = rp.pio[0]
     cdef RPPIO p1 = rp.pio[1]
-    cdef double lt0 = clock._nanos_counter, lt1 = clock._nanos_counter, now, target, idle
+    cdef double lt0 = g_lt[0], lt1 = g_lt[1], now, target, idle
     cdef long long steps = 0, jumps = 0, cyc, adv
     cdef int k, chk = 0
     cdef bint w0, w1, camon
@@ -306,4 +308,6 @@ def run(sim, long long max_steps, double wall_budget, double until_ns, bint core
             else:
                 _pio_advance(p0, p1, adv)
         steps += 1
+    g_lt[0] = lt0
+    g_lt[1] = lt1
     return steps, jumps, time.monotonic() - t_start

@@ -144,11 +144,10 @@ def commands(run, mnist):
     board, _, _ = run
     _, _, x_test, y_test = mnist
     digit = np.asarray(x_test[1])
-    image = np.full((84, 84), 208, np.uint8)                   # dark ink on paper, 2x enlarged
-    image[14:70, 14:70] = np.kron(np.rint(208 - 184 * digit / 255.0).astype(np.uint8), np.ones((2, 2), np.uint8))
+    image = np.ascontiguousarray(digit_scene(digit)[::3, ::3])     # dark ink on paper, 108x108
     params = PreprocessParams(min_score_pct=PreprocessParams().min_score_pct + 1)
     frames_before, n_before = board.cam.frames, len(board.messages)
-    ping, setp, inject = P.Ping(nonce=0xC0FFEE), P.SetParams.of(params), P.Inject(84, 84, image.tobytes())
+    ping, setp, inject = P.Ping(nonce=0xC0FFEE), P.SetParams.of(params), P.Inject(108, 108, image.tobytes())
     for m in (ping, setp, inject):
         board.send(m)
     seqs = (ping.seq, setp.seq, inject.seq)

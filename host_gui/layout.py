@@ -357,7 +357,7 @@ class Layout:
         if name == "pred":
             return s.bar_w
         if name == "lcd":
-            return 80 * self.app.lcd.zoom()
+            return max(80 * self.app.lcd.zoom(), 7 * self.sizes.line)  # the picture or its title
         if name == "stages":
             return 4 * s.stage_side + 3 * PAD
         if name == "hist":

@@ -28,7 +28,7 @@ class LcdView:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.frame: np.ndarray | None = None  # the last picture read, (160, 80, 3) RGB
-        self.updates = 0  # pictures shown so far
+        self.updates = 0  # different pictures shown so far
         self._stamp: tuple[int, int] | None = None
         self._next_poll = 0.0
 
@@ -62,7 +62,11 @@ class LcdView:
         if img is None or img.shape[:2] != (LCD_H, LCD_W):
             return  # caught between writes would not happen (os.replace), but a stray file might
         self._stamp = stamp
-        self.frame = np.ascontiguousarray(img[:, :, ::-1])
+        rgb = np.ascontiguousarray(img[:, :, ::-1])
+        if self.frame is not None and np.array_equal(rgb, self.frame):
+            return  # rewritten, not redrawn
+        self.frame = rgb
+        self.updates += 1
         self.show()
 
     def show(self) -> None:
@@ -76,8 +80,6 @@ class LcdView:
         tex.switch()
         dpg.configure_item("lcd_image", pmax=(LCD_W * k, LCD_H * k), uv_max=uv)
         dpg.configure_item("lcd_draw", width=LCD_W * k, height=LCD_H * k)
-        self.updates += 1
-        dpg.set_value("lcd_label", f"emulated LCD ({self.updates} updates)")
 
     def pixels(self) -> np.ndarray | None:
         """What the texture holds, back at one pixel per LCD pixel: (160, 80, 3) RGB."""

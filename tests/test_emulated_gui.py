@@ -5,6 +5,7 @@ from a screenshot are held to the scene the emulated camera looks at."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -67,12 +68,10 @@ print("RESULT " + json.dumps(out))
 """
 
 NO_EMULATOR = r"""
-import json
+import json, sys
 import dearpygui.dearpygui as dpg
 from pico4ml.host_gui import view
 from pico4ml.host_gui.state import State
-from pico4ml.host_gui.source import ReplaySource
-import sys
 sys.path.insert(0, sys.argv[1])
 from gui_helpers import FakeSource
 dpg.create_context()
@@ -94,7 +93,6 @@ def test_no_lcd_panel_without_the_emulator():
     reason = why_no_display()
     if reason:
         pytest.skip(reason)
-    from pathlib import Path
     got = _result(run_python(NO_EMULATOR, str(Path(__file__).parent), timeout=120))
     assert got == {"panel_shown": False, "enabled": False}
 

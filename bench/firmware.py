@@ -120,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  static SRAM {m['sram_static_bytes']} B of {m['sram_budget_bytes']} B budget: "
                   + ", ".join(f"{k} {v}" for k, v in m["sram_sections"].items()))
             print(f"  flash {m['flash_bytes']} B of {m['flash_budget_bytes']} B budget")
+            sec = m["sram_sections"]
             figures.update(sram_static_bytes=m["sram_static_bytes"], flash_bytes=m["flash_bytes"],
-                           sram_sections=m["sram_sections"])
+                           sram_sections=sec, sram_vector_table=sec.get(".ram_vector_table", 0),
+                           sram_data=sec.get(".data", 0), sram_bss=sec.get(".bss", 0), sram_heap=sec.get(".heap", 0),
+                           sram_stack0=sec.get(".stack_dummy", 0), sram_stack1=sec.get(".stack1_dummy", 0))
 
     # 3. camera accuracy of the full pipeline
     figures.update(camera_accuracy=None, camera_accuracy_binned162=None, camera_frames=0)

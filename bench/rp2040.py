@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
           f"emulation took {fl['run'].wall_seconds + rd['run'].wall_seconds + fa['run'].wall_seconds:.0f} s.")
     result = {
         "float_cycles": round(fc), "int8_cycles": round(kc), "int8_rendered_cycles": round(rc),
-        "int8_fast_cycles_max": fa["cycles"]["max"], "float_over_int8": round(fc / kc, 1),
+        "int8_fast_cycles_max": fa["cycles"]["max"], "int8_fast_cycles_min": fa["cycles"]["min"],
+        "float_over_int8": round(fc / kc, 1), "int8_rendered_ms_125mhz": round(ms(rc, 125), 2),
         "rendered_over_fast": round(rc / kc, 2),
         "int8_ms_125mhz": round(ms(kc, 125), 3), "int8_ms_133mhz": round(ms(kc, 133), 3),
         "float_ms_125mhz": round(ms(fc, 125), 1),

@@ -44,22 +44,21 @@ positive_float = ranged(float, 0, lo_open=True)
 non_negative_float = ranged(float, 0)
 
 
-def existing_file(text: str) -> Path:
+def _existing(text: str, is_kind, kind: str) -> Path:
     p = Path(text)
     if not p.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such file")
-    if not p.is_file():
-        raise argparse.ArgumentTypeError(f"{text}: not a file")
+        raise argparse.ArgumentTypeError(f"{text}: no such {kind}")
+    if not is_kind(p):
+        raise argparse.ArgumentTypeError(f"{text}: not a {kind}")
     return p
+
+
+def existing_file(text: str) -> Path:
+    return _existing(text, Path.is_file, "file")
 
 
 def existing_dir(text: str) -> Path:
-    p = Path(text)
-    if not p.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such folder")
-    if not p.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: not a folder")
-    return p
+    return _existing(text, Path.is_dir, "folder")
 
 
 def existing_path(text: str) -> Path:

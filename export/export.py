@@ -14,6 +14,7 @@ import numpy as np
 from tinygrad import Tensor, dtypes
 from tinygrad.nn.state import get_state_dict
 
+from pico4ml.export.files import refuse_existing, run_cli, write_all
 from pico4ml.export.tinygrad_c import TINYGRAD_VERSION, RenderError, buffer_names, render_function
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.models import INPUT_SCALE, CheckpointError, load_model
@@ -106,9 +107,7 @@ def export_model(checkpoint: Path, out_dir: Path, name: str = "model_float", fun
                  vectors: int = 8, data_dir: str | None = None, force: bool = False) -> list[Path]:
     """Write <name>.c, <name>.h and <name>_test_vectors.h into out_dir; returns their paths."""
     outputs = [out_dir / f"{name}.c", out_dir / f"{name}.h", out_dir / f"{name}_test_vectors.h"]
-    existing = [p for p in outputs if p.exists()]
-    if existing and not force:
-        raise FileExistsError(f"{', '.join(map(str, existing))} exist(s); pass --force to overwrite")
+    refuse_existing(outputs, force)
     model, metadata = load_model(checkpoint)
     state = get_state_dict(model)
     rendered = render_function(lambda x: model(x.reshape(1, 784)).reshape(10), (784,), dtypes.float32, func,
@@ -122,12 +121,7 @@ def export_model(checkpoint: Path, out_dir: Path, name: str = "model_float", fun
               f"Do not edit. Weights sha256 {metadata['weights_sha256'][:16]}... */")
     texts = [rendered.source(f"{name}.h", banner), header_text(name, func, metadata, checkpoint, rendered),
              test_vectors_text(name, inputs, labels, logits)]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path, text in zip(outputs, texts):
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(text)
-        tmp.replace(path)  # never leave a half-written file under the real name
-    return outputs
+    return write_all(outputs, texts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,18 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", help="MNIST directory (for the test vectors)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     args = p.parse_args(argv)
-    try:
-        paths = export_model(args.checkpoint, args.out_dir, args.name, args.func, args.vectors, args.data_dir,
-                             args.force)
-    except (CheckpointError, MnistError, RenderError, ModelTooBigError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # --out-dir not writable
-        print(f"error: cannot write to {args.out_dir}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    for path in paths:
-        print(f"wrote {path} ({path.stat().st_size} bytes)")
-    return 0
+    return run_cli(lambda: export_model(args.checkpoint, args.out_dir, args.name, args.func, args.vectors,
+                                        args.data_dir, args.force),
+                   args.out_dir, (CheckpointError, MnistError, RenderError, ModelTooBigError))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np
 from tinygrad import Tensor, dtypes
 
 from pico4ml.export.export import ModelTooBigError, check_fits
+from pico4ml.export.files import refuse_existing, run_cli, write_all
 from pico4ml.export.tinygrad_c import TINYGRAD_VERSION, RenderedC, RenderError, render_function
 from pico4ml.train.quantize import QuantizedMLP, QuantizeError, int8_forward, int8_path, load_quantized
 from pico4ml.common.argtypes import ranged
@@ -172,9 +173,7 @@ def export_int8(int8_model: Path, out_dir: Path, vectors: int = 8, data_dir: str
     """Write model_int8.c/.h and model_int8_test_vectors.h into out_dir; returns their paths."""
     from pico4ml.train.data import load_mnist
     outputs = [out_dir / f"{PREFIX}.c", out_dir / f"{PREFIX}.h", out_dir / f"{PREFIX}_test_vectors.h"]
-    existing = [p for p in outputs if p.exists()]
-    if existing and not force:
-        raise FileExistsError(f"{', '.join(map(str, existing))} exist(s); pass --force to overwrite")
+    refuse_existing(outputs, force)
     q = load_quantized(int8_model)
     if len(q.widths) != 3:
         raise RenderError("the int8 export (and net_int8_fast.c) supports one hidden layer")
@@ -187,12 +186,7 @@ def export_int8(int8_model: Path, out_dir: Path, vectors: int = 8, data_dir: str
               f"{_rel(int8_model)}. Do not edit. int8 sha256 {q.sha256()[:16]}... */")
     texts = [c_source(r, banner), header_text(q, r, int8_model),
              test_vectors_text(inputs, labels, int8_forward(q, inputs))]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path, text in zip(outputs, texts):
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return outputs
+    return write_all(outputs, texts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,17 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", help="MNIST directory (for the test vectors)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     args = p.parse_args(argv)
-    try:
-        paths = export_int8(args.model, args.out_dir, args.vectors, args.data_dir, args.force)
-    except (QuantizeError, MnistError, RenderError, ModelTooBigError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # --out-dir not writable
-        print(f"error: cannot write to {args.out_dir}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    for path in paths:
-        print(f"wrote {path} ({path.stat().st_size} bytes)")
-    return 0
+    return run_cli(lambda: export_int8(args.model, args.out_dir, args.vectors, args.data_dir, args.force),
+                   args.out_dir, (QuantizeError, MnistError, RenderError, ModelTooBigError))
 
 
 if __name__ == "__main__":

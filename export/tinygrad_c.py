@@ -1,7 +1,7 @@
 """Render a TinyGrad computation to one dependency-free C function.
 
-This is the only module that touches TinyGrad internals (pinned tinygrad==0.14.0),
-so a version bump changes this file alone. It schedules the forward pass, lowers
+This is the only module that touches TinyGrad internals (pinned in pyproject.toml and
+constraints.txt), so a version bump changes this file alone. It schedules the forward pass, lowers
 it with TinyGrad's own ClangRenderer, and stitches the kernels into
 
     void <name>(const <in_t> *input, <out_t> *output);
@@ -15,6 +15,7 @@ threads), so the result contains no clang vector extensions and any C11 compiler
 from __future__ import annotations
 
 import re
+from importlib.metadata import version
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,7 +25,7 @@ from tinygrad.dtype import DType
 from tinygrad.engine.realize import compile_linear
 from tinygrad.uop.ops import Ops
 
-TINYGRAD_VERSION = "0.14.0"
+TINYGRAD_VERSION = version("tinygrad")  # the installed one, named in every generated file
 C_TYPES = {dtypes.float32: "float", dtypes.int8: "int8_t", dtypes.uint8: "uint8_t", dtypes.int16: "int16_t",
            dtypes.uint16: "uint16_t", dtypes.int32: "int32_t", dtypes.uint32: "uint32_t", dtypes.bool: "_Bool"}
 NP_TYPES = {dtypes.float32: np.float32, dtypes.int8: np.int8, dtypes.uint8: np.uint8, dtypes.int16: np.int16,

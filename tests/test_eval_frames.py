@@ -21,8 +21,7 @@ def test_eval_frames_scores_the_firmware_pipeline_per_label(tmp_path, mnist):
     require_tool("gcc")
     from pico4ml.common.paths import DEFAULT_CHECKPOINT
     from pico4ml.train import camera_sim, preprocess, quantize
-    if not quantize.int8_path(DEFAULT_CHECKPOINT).is_file():
-        pytest.skip("no int8 checkpoint next to the default model (pico4ml-quantize)")
+    assert quantize.int8_path(DEFAULT_CHECKPOINT).is_file(), "the int8 checkpoint is committed next to the default model"
     q = quantize.load_quantized(quantize.int8_path(DEFAULT_CHECKPOINT))
     x_test, y_test = mnist[2], mnist[3]
     rng = np.random.default_rng(21)

@@ -112,3 +112,18 @@ def test_float_variant_builds_and_fits():
     assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
     syms = _symbols(fw.elf)
     assert "net" in syms and not any(name.startswith("net_int8") for name in syms), "float build must link net()"
+
+
+def test_recorded_memory_figures_are_this_build(firmware):
+    """README's and firmware/README's memory figures come from bench/results/firmware.json:
+    a firmware change that moves them needs `python tools/figures.py run bench/firmware.py`.
+    Static SRAM is the toolchain's layout of our own buffers (exact); flash also holds
+    compiled code, which another compiler release may size slightly differently."""
+    import json
+
+    from pico4ml.common.paths import REPO_ROOT
+    recorded = json.loads((REPO_ROOT / "bench" / "results" / "firmware.json").read_text())["figures"]
+    m = fwbuild.memory_use(firmware.elf)
+    rerun = "stale: run `python tools/figures.py run bench/firmware.py` and `python tools/figures.py render`"
+    assert m["sram_static_bytes"] == recorded["sram_static_bytes"], rerun
+    assert abs(m["flash_bytes"] - recorded["flash_bytes"]) <= 0.02 * recorded["flash_bytes"], rerun

@@ -20,8 +20,7 @@ from pico4ml.host_gui.state import CSV_HEADER, Ring, State
 @pytest.fixture(scope="module")
 def host_model():
     model, note = try_load()
-    if model is None:
-        pytest.skip(note)
+    assert model is not None, note  # the checkpoint is committed: its absence is a failure
     return model
 
 
@@ -122,8 +121,7 @@ def test_host_check_flags_a_wrong_device_result(host_model):
 
 
 def test_int8_results_are_checked_against_the_int8_reference(host_model):
-    if host_model.int8 is None:
-        pytest.skip("no int8 model committed next to the float checkpoint")
+    assert host_model.int8 is not None, "the int8 model is committed next to the float checkpoint"
     s = State(host_model=host_model, tolerance=1e-6)
     for m in S.frame_messages(1, 4, host_model, model_kind=P.MODEL_INT8):
         s.apply(1.0, m)
@@ -250,14 +248,18 @@ def test_recording_header_gets_the_hello_when_it_arrives(tmp_path, messages):
     assert len(replay.events) == len(messages)
 
 
-def test_replay_steps_one_frame_at_a_time(tmp_path, messages, host_model):
-    path = tmp_path / "s.p4rec"
+def record_at_10_fps(path, messages):
+    """A recording of the messages, one frame every 100 ms from t = 500 s."""
     rec = Recorder(path)
     enc = P.Encoder()
     for t, m in S.timed(messages, fps=10, t0=500.0):
         rec.write(t, enc.encode(m))
     rec.close()
-    src = ReplaySource(path)
+    return path
+
+
+def test_replay_steps_one_frame_at_a_time(tmp_path, messages, host_model):
+    src = ReplaySource(record_at_10_fps(tmp_path / "s.p4rec", messages))
     s = src.seek(0.0, State(host_model=host_model))
     ids = []
     for _ in range(4):
@@ -272,13 +274,7 @@ def test_replay_steps_one_frame_at_a_time(tmp_path, messages, host_model):
 
 
 def test_replay_scrubbing_rebuilds_the_state(tmp_path, messages, host_model):
-    path = tmp_path / "s.p4rec"
-    rec = Recorder(path)
-    enc = P.Encoder()
-    for t, m in S.timed(messages, fps=10, t0=500.0):
-        rec.write(t, enc.encode(m))
-    rec.close()
-    src = ReplaySource(path)
+    src = ReplaySource(record_at_10_fps(tmp_path / "s.p4rec", messages))
     assert src.duration == pytest.approx(3.0, abs=0.01)  # HELLO at 0, frame k at k/10 s
     s = src.seek(1.05, State(host_model=host_model))
     assert s.prediction.result.frame_id == 10 and s.results_rx == 10 and s.hello is not None

@@ -43,8 +43,8 @@ def host_model():
     from pico4ml.common.paths import CORE_DIR, DEFAULT_CHECKPOINT
     state, meta = models.load_state(DEFAULT_CHECKPOINT)
     header = (CORE_DIR / "model" / "model_float.h").read_text()
-    if meta.get("weights_sha256", "") not in header:
-        pytest.skip("core/model/model_float.c was not exported from models/ default checkpoint (re-export)")
+    assert meta.get("weights_sha256", "") in header, \
+        "core/model/model_float.c was not exported from the default checkpoint in models/ (re-export)"
     return state, meta["weights_sha256"]
 
 
@@ -296,6 +296,14 @@ def test_synthetic_digits_are_readable_by_the_firmware_pipeline():
     assert len({f.tobytes() for f in frames}) == 100 and 60 < np.mean(frames) < 230  # varied, paper-like
 
 
+def assert_clean_exit(tw) -> None:
+    """The sanitized twin stopped with exit code 0 and its sanitizers reported nothing."""
+    code = tw.stop()
+    time.sleep(0.1)
+    report = "\n".join(tw.stderr_lines)
+    assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report
+
+
 def test_twin_under_sanitizers(tmp_path, monkeypatch):
     """The twin's own C (pty/socket I/O, PGM reader, synthetic digits) under ASan + UBSan, with leak checks."""
     from pico4ml.host_twin.twin import start_twin
@@ -313,10 +321,7 @@ def test_twin_under_sanitizers(tmp_path, monkeypatch):
                        and any(isinstance(m, P.Result) and m.injected for m in ms), timeout=20)
         finally:
             port.close()
-        code = tw.stop()
-        time.sleep(0.1)
-        report = "\n".join(tw.stderr_lines)
-        assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report
+        assert_clean_exit(tw)
 
 
 def test_int8_twin_matches_the_int8_reference(camera_frames):
@@ -325,8 +330,7 @@ def test_int8_twin_matches_the_int8_reference(camera_frames):
     from pico4ml.host_gui.hostcheck import HostModel
     from pico4ml.host_twin.twin import start_twin
     host = HostModel()
-    if host.int8 is None:
-        pytest.skip("no int8 checkpoint next to the default model (pico4ml-quantize)")
+    assert host.int8 is not None, "the int8 checkpoint is committed next to the default model"
     with start_twin(frames=list(camera_frames[0][:6]), port="pty", fps=30) as tw, \
             serial.Serial(tw.path, timeout=0.05) as port:
         port.write(P.encode(P.Ping(P.PING_WANT_HELLO, 1)))
@@ -334,8 +338,8 @@ def test_int8_twin_matches_the_int8_reference(camera_frames):
                           and sum(isinstance(m, P.Result) for m in ms) >= 8)
     hello = next(m for m in msgs if isinstance(m, P.Hello))
     assert hello.model_kind == P.MODEL_INT8
-    if not host.int8_sha256.startswith(hello.weights_hash):
-        pytest.skip("model_int8.c was not exported from the committed int8 checkpoint")
+    assert host.int8_sha256.startswith(hello.weights_hash), \
+        "model_int8.c was not exported from the committed int8 checkpoint (pico4ml-export-int8)"
     inputs = {m.frame_id: m.to_array() for m in msgs if isinstance(m, P.Input28)}
     results = [m for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs]
     assert results and all(r.model_kind == P.MODEL_INT8 for r in results)
@@ -512,10 +516,7 @@ def test_camera_feed_and_camera_model_under_sanitizers(tmp_path, monkeypatch):
                        and sum(isinstance(m, P.Result) for m in ms) >= 15, timeout=30)
         finally:
             port.close()
-        code = tw.stop()
-        time.sleep(0.1)
-        report = "\n".join(tw.stderr_lines)
-        assert code == 0 and "Sanitizer" not in report and "runtime error" not in report, report
+        assert_clean_exit(tw)
 
 
 def test_full_resolution_frames_over_tcp_keep_the_frame_rate():
@@ -546,3 +547,32 @@ def test_full_resolution_frames_over_tcp_keep_the_frame_rate():
     skipped = last.frames_skipped - first.frames_skipped
     assert made >= 50 and whole >= 60, (made, whole)
     assert skipped <= 0.1 * made, f"{skipped} of {made} frames skipped: the bands did not go out in time"
+
+
+def test_host_check_catches_a_device_running_another_build(mnist):
+    """The GUI's host check against a real device whose answers come from a different build:
+    the twin runs the float net() while its RESULTs are relabelled int8, so the int8 reference
+    disagrees; the same stream unrelabelled passes. (A check fed by its own model cannot fail.)
+    The digits are two MNIST digits overlaid, so the scores are not saturated at 1.0, where any
+    two builds agree."""
+    from pico4ml.host_gui.hostcheck import HostModel
+    from pico4ml.host_gui.state import State
+    from pico4ml.host_twin.twin import start_twin
+    from pico4ml.train import camera_sim
+    _, _, x_test, _ = mnist
+    rng = np.random.default_rng(11)
+    frames = [camera_sim.render_handwritten(np.maximum(x_test[i], x_test[i + 50]), rng, size=162)
+              for i in range(8)]
+    host = HostModel()
+    with start_twin(frames=frames, port="pty", fps=30, model="float") as tw, \
+            serial.Serial(tw.path, timeout=0.05) as port:
+        msgs = read_until(port, P.Decoder(), lambda ms: sum(isinstance(m, P.Result) for m in ms) >= 9)
+    honest, lying = State(host_model=host, tolerance=1e-4), State(host_model=host, tolerance=1e-4)
+    for m in msgs:
+        honest.apply(1.0, m)
+        if isinstance(m, P.Result):
+            assert m.model_kind == P.MODEL_FLOAT
+            m = P.Result(**{**m.__dict__, "model_kind": P.MODEL_INT8})
+        lying.apply(1.0, m)
+    assert honest.checks >= 6 and honest.check_failures == 0
+    assert lying.checks >= 6 and lying.check_failures >= lying.checks // 2

@@ -140,15 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="run a bench and record its JSON line")
     r.add_argument("bench", type=Path)
     r.add_argument("--as", dest="name", help="result name (default: the bench's file name)")
-    r.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the bench, after --")
+    r.epilog = "arguments after -- go to the bench"
     sub.add_parser("render", help="rewrite the figures in README.md and docs/ from the recorded results")
     sub.add_parser("check", help="exit 1 when a document shows figures other than the recorded ones")
-    a = ap.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    bench_args = argv[argv.index("--") + 1:] if "--" in argv else []  # before parsing: --as may follow the bench
+    a = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     try:
         if a.cmd == "run":
             if not a.bench.is_file():
                 ap.error(f"{a.bench}: no such bench")
-            print(f"recorded {run_bench(a.bench, a.name, [x for x in a.args if x != '--'])}")
+            print(f"recorded {run_bench(a.bench, a.name, bench_args)}")
             return 0
         stale = stale_documents()
     except FigureError as e:

@@ -52,6 +52,11 @@ def wire_sizes() -> dict[str, int]:
         "result": len(P.encode(P.Result(1, 3, 0, 0, 0, 0.5, tuple(r(1)[0] / 7 for _ in range(10)), 1, 2, 3, 4, 5))),
         "stats": len(P.encode(P.Stats(*range(10)))),
         "stage_all": stage,
+        "candidates_max": len(P.encode(P.Candidates(1, 0, chosen=0, candidates=[(9, 9, 20, 30, 0, 255, 999)] * 16))),
+        "candidates_none": len(P.encode(P.Candidates(1, 0, no_digit=P.ND_LOW_CONTRAST))),
+        "hello": len(P.encode(P.Hello(capture_width=324, capture_height=324, max_command_bytes=P.MAX_PACKET,
+                                      weights_hash="0123456789abcdef", firmware_version="0.1.0",
+                                      model_name="mlp_int8_fast", build_info="host twin, gcc 12.2.0"))),
     }
 
 

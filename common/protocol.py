@@ -4,22 +4,31 @@ The one Python implementation of docs/protocol.md. Every message is one packet,
 COBS-encoded and ended by 0x00:  [version u8][type u8][seq u16][payload][CRC-32 u32],
 little-endian, CRC as zlib.crc32 over everything before it.
 
+Every constant shared with the C (message ids, flags, sizes, codes) is cross-checked
+against the C headers by tests/test_protocol_constants.py.
+
 The decoder never raises on any input: it resyncs at the next 0x00 and counts what
 it dropped. It imports neither pyserial nor Dear PyGui.
 """
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
-from dataclasses import dataclass, field
-from typing import ClassVar, Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Iterable, NamedTuple
 
-PROTOCOL_VERSION = 1  # keep in sync with firmware/pico4ml/core/protocol.h
+from .pp_params import PARAMS_SIZE, PARAMS_VERSION, PreprocessParams
+
+PROTOCOL_VERSION = 2  # keep in sync with firmware/pico4ml/core/protocol.h
 
 HEADER_SIZE = 4
 CRC_SIZE = 4
 OVERHEAD = HEADER_SIZE + CRC_SIZE
 MAX_PACKET = 110 * 1024
+MAX_PAYLOAD = MAX_PACKET - OVERHEAD
+MAX_TEXT = 200   # LOG / ERROR text bytes
+MAX_PSTR = 64    # bytes of each HELLO string
 
 
 def cobs_max(n: int) -> int:
@@ -58,11 +67,39 @@ STREAM_RESULT = 0x0008
 STREAM_STATS = 0x0010
 STREAM_LOG = 0x0020
 STREAM_ALL = 0x003F
+STREAM_DEFAULT = STREAM_ALL & ~STREAM_STAGE  # DEVICE_DEFAULT_STREAM_MASK
 STREAM_FLAG_FULLRES = 0x01
+MIN_SMALL_SIDE, MAX_SMALL_SIDE = 16, 128  # SET_STREAM max_side range
 
 CAM_MIRROR = 0x01
 CAM_FLIP = 0x02
 CAM_AUTO_EXPOSURE = 0x04
+# SET_CAMERA mode (v2): the readout to switch to; 0 keeps the running one. In HELLO, STATS
+# and CAMERA the mode running, 0 (NONE) when the camera is down or has no modes (the twin).
+CAM_MODE_KEEP = CAM_MODE_NONE = 0
+CAM_MODE_BINNED = 1  # 162x162 binned 2x2 by the sensor
+CAM_MODE_FULL = 2    # 324x324 read in full, averaged 2x2 to 162x162
+CAM_MODE_NAMES = {CAM_MODE_NONE: "none", CAM_MODE_BINNED: "BINNED", CAM_MODE_FULL: "FULL"}
+
+# RESULT status (v2): classifier_set_status() in core/classifier.c decides it
+STATUS_DIGIT = 0      # a digit, read with confidence
+STATUS_NO_DIGIT = 1   # preprocessing found nothing digit-like
+STATUS_UNSURE = 2     # digit-like, but the score is below min_score_pct
+STATUS_NAMES = {STATUS_DIGIT: "digit", STATUS_NO_DIGIT: "no digit", STATUS_UNSURE: "unsure"}
+# RESULT polarity (v2): what preprocessing read the frame as (PP_POLARITY_* of the frame)
+POLARITY_DARK_ON_LIGHT = 0
+POLARITY_LIGHT_ON_DARK = 1
+POLARITY_UNKNOWN = 0xFF  # preprocessing stopped before it decided (or the frame had no stages)
+
+# CANDIDATES (v2): why each candidate was (not) the digit, PP_CAND_* in core/preprocess.h
+CAND_CHOSEN, CAND_MERGED, CAND_BORDER, CAND_SMALL, CAND_LARGE, CAND_THIN, CAND_OFF_CENTRE, CAND_WEAKER = range(8)
+CAND_REASON_NAMES = {CAND_CHOSEN: "chosen", CAND_MERGED: "merged", CAND_BORDER: "border", CAND_SMALL: "small",
+                     CAND_LARGE: "large", CAND_THIN: "thin", CAND_OFF_CENTRE: "off centre", CAND_WEAKER: "weaker"}
+# ... and why there is no digit, PP_ND_*
+ND_NONE, ND_LOW_CONTRAST, ND_NO_CANDIDATE, ND_FAINT, ND_CLUTTERED, ND_EMPTY = range(6)
+ND_NAMES = {ND_NONE: "", ND_LOW_CONTRAST: "low contrast", ND_NO_CANDIDATE: "no candidate", ND_FAINT: "faint",
+            ND_CLUTTERED: "cluttered", ND_EMPTY: "empty"}
+MAX_CANDIDATES = 16  # PP_MAX_CANDIDATES
 
 LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR = 0, 1, 2, 3
 LOG_LEVEL_NAMES = {LOG_DEBUG: "debug", LOG_INFO: "info", LOG_WARN: "warn", LOG_ERROR: "error"}
@@ -79,13 +116,17 @@ def crc32(data: bytes) -> int:
 
 
 def cobs_encode(data: bytes) -> bytes:
-    """COBS without the terminator; byte-identical to cobs_encode() in protocol.c."""
+    """COBS without the terminator, as Cheshire & Baker define it (a full 254-byte block that
+    ends the data is not followed by an empty one); byte-identical to cobs_encode() in protocol.c."""
     out = bytearray()
-    for part in bytes(data).split(b"\0"):
+    parts = bytes(data).split(b"\0")
+    for i, part in enumerate(parts):
         while len(part) >= 254:
             out.append(0xFF)
             out += part[:254]
             part = part[254:]
+            if not part and i == len(parts) - 1:
+                return bytes(out)
         out.append(len(part) + 1)
         out += part
     return bytes(out)
@@ -110,26 +151,90 @@ def cobs_decode(enc: bytes) -> bytes | None:
     return bytes(out)
 
 
+# ---------------------------------------------------------------- messages, from one table of layouts
+#
+# Every message is a dataclass whose fields, in order, fill the struct layout HEAD (tuple
+# fields take as many items as their default has); a variable part after it (pixels, text,
+# strings, candidates) is the class's TAIL. pack/parse below are generic: a message type is
+# its row of MESSAGES plus, where it has one, its tail and its checks.
+
+def _seq() -> Any:
+    return field(default=0, kw_only=True, compare=False)
+
+
+@functools.cache
+def _layout(cls: type) -> struct.Struct:
+    return struct.Struct("<" + cls.HEAD)
+
+
+@functools.cache
+def _head_fields(cls: type) -> list:
+    """The dataclass fields of the fixed part, in order (cached: the decoder asks per packet)."""
+    return [f for f in fields(cls) if f.name not in ("seq", cls.TAIL)]
+
+
 class Message:
     """Base of all messages. `seq` is the packet's sequence number (set by the decoder)."""
 
     TYPE: ClassVar[int] = 0
+    NAME: ClassVar[str] = ""
+    HEAD: ClassVar[str] = ""          # struct layout of the fixed part (little-endian)
+    TAIL: ClassVar[str | None] = None  # name of the field holding the variable part, if any
     seq: int
 
+    @classmethod
+    def _layout(cls) -> struct.Struct:
+        return _layout(cls)
+
+    @classmethod
+    def fixed_size(cls) -> int | None:
+        """The payload size when it has no variable part, else None."""
+        return None if cls.TAIL else cls._layout().size
+
+    @classmethod
+    def _head_fields(cls) -> list:
+        return _head_fields(cls)
+
+    def _head_values(self) -> list:
+        out: list = []
+        for f in self._head_fields():
+            v = getattr(self, f.name)
+            out.extend(v) if isinstance(v, tuple) else out.append(v)
+        return out
+
+    def _tail(self) -> bytes:
+        return bytes(getattr(self, self.TAIL)) if self.TAIL else b""
+
+    @classmethod
+    def _from(cls, values: tuple, rest: bytes) -> "Message":
+        kw, i = {}, 0
+        for f in cls._head_fields():
+            n = len(f.default) if isinstance(f.default, tuple) else 0
+            kw[f.name] = tuple(values[i:i + n]) if n else values[i]
+            i += n or 1
+        if cls.TAIL:
+            kw[cls.TAIL] = bytes(rest)
+        return cls(**kw)
+
+    def _check(self) -> None:
+        """Raise ValueError when the fields are not valid for this type (after parsing)."""
+
     def payload(self) -> bytes:
-        raise NotImplementedError
+        return self._layout().pack(*self._head_values()) + self._tail()
 
     @classmethod
     def parse(cls, payload: bytes) -> "Message":
-        raise NotImplementedError
+        layout = cls._layout()
+        if cls.TAIL is None and len(payload) != layout.size:
+            raise ValueError(f"{cls.NAME}: payload is {len(payload)} bytes, expected {layout.size}")
+        if len(payload) < layout.size:
+            raise ValueError(f"{cls.NAME}: payload shorter than its {layout.size}-byte header")
+        msg = cls._from(layout.unpack_from(payload), payload[layout.size:])
+        msg._check()
+        return msg
 
 
-def _fixed(payload: bytes, size: int, name: str) -> None:
-    if len(payload) != size:
-        raise ValueError(f"{name}: payload is {len(payload)} bytes, expected {size}")
-
-
-def _cut_text(text: str, limit: int = 200) -> bytes:
+def _cut_text(text: str, limit: int = MAX_TEXT) -> bytes:
     """UTF-8 bytes cut to `limit` without splitting a character (as put_text in protocol.c)."""
     b = text.encode("utf-8")
     if len(b) <= limit:
@@ -144,22 +249,16 @@ def _text(payload: bytes) -> str:
     return payload.decode("utf-8", errors="replace")
 
 
-def _pstr(s: str) -> bytes:
-    b = s.encode("utf-8")[:64]
-    return bytes([len(b)]) + b
+class _Text(Message):
+    """A message whose tail is UTF-8 text (LOG, ERROR)."""
+    TAIL: ClassVar[str] = "text"
 
+    def _tail(self) -> bytes:
+        return _cut_text(self.text)
 
-def _read_pstrs(payload: bytes, offset: int, count: int) -> list[str]:
-    out = []
-    for _ in range(count):
-        if offset >= len(payload):
-            raise ValueError("HELLO: string table truncated")
-        n = payload[offset]
-        if offset + 1 + n > len(payload):
-            raise ValueError("HELLO: string truncated")
-        out.append(_text(payload[offset + 1:offset + 1 + n]))
-        offset += 1 + n
-    return out
+    @classmethod
+    def _from(cls, values: tuple, rest: bytes) -> "Message":
+        return cls(*values, _text(rest))
 
 
 # ---------------------------------------------------------------- host -> device
@@ -167,120 +266,91 @@ def _read_pstrs(payload: bytes, offset: int, count: int) -> list[str]:
 @dataclass
 class Ping(Message):
     TYPE: ClassVar[int] = 0x01
-    flags: int = 0
-    nonce: int = 0
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return struct.pack("<BI", self.flags, self.nonce)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Ping":
-        _fixed(payload, 5, "PING")
-        return cls(*struct.unpack("<BI", payload))
+    NAME: ClassVar[str] = "PING"
+    HEAD: ClassVar[str] = "BI"
+    flags: int = 0       # PING_WANT_HELLO
+    nonce: int = 0       # echoed in PONG
+    seq: int = _seq()
 
 
 @dataclass
 class SetParams(Message):
-    """Preprocessing parameters: the bytes of pico4ml.train.preprocess.PreprocessParams.to_bytes()."""
+    """Preprocessing parameters: the bytes of pico4ml.common.pp_params.PreprocessParams.to_bytes()."""
     TYPE: ClassVar[int] = 0x02
+    NAME: ClassVar[str] = "SET_PARAMS"
+    TAIL: ClassVar[str] = "data"
     data: bytes = b""
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return bytes(self.data)
+    seq: int = _seq()
 
     @classmethod
-    def parse(cls, payload: bytes) -> "SetParams":
-        return cls(bytes(payload))
+    def of(cls, params: PreprocessParams) -> "SetParams":
+        return cls(params.to_bytes())
+
+    @property
+    def params(self) -> PreprocessParams:
+        """The parameters (ValueError if the payload is not PARAMS_SIZE bytes)."""
+        return PreprocessParams.from_bytes(self.data)
 
 
 @dataclass
 class GetParams(Message):
     TYPE: ClassVar[int] = 0x03
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return b""
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "GetParams":
-        _fixed(payload, 0, "GET_PARAMS")
-        return cls()
-
-
-_STREAM_FMT = "<HBBHBB"
+    NAME: ClassVar[str] = "GET_PARAMS"
+    seq: int = _seq()
 
 
 @dataclass
 class SetStream(Message):
     """Which messages the device sends and how (see docs/protocol.md, SET_STREAM)."""
     TYPE: ClassVar[int] = 0x04
-    mask: int = STREAM_ALL & ~STREAM_STAGE
+    NAME: ClassVar[str] = "SET_STREAM"
+    HEAD: ClassVar[str] = "HBBHBB"
+    mask: int = STREAM_DEFAULT
     decimation: int = 1      # send a FRAME every Nth processed frame (1..255)
     flags: int = 0           # STREAM_FLAG_FULLRES: FRAME at capture size
     max_side: int = 81       # longest side of a downscaled FRAME (16..128)
     stats_every: int = 10    # STATS every N processed frames (1..255)
     reserved: int = 0
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return struct.pack(_STREAM_FMT, self.mask, self.decimation, self.flags, self.max_side, self.stats_every,
-                           self.reserved)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "SetStream":
-        _fixed(payload, 8, cls.__name__)
-        return cls(*struct.unpack(_STREAM_FMT, payload))
+    seq: int = _seq()
 
     @property
     def full_res(self) -> bool:
         return bool(self.flags & STREAM_FLAG_FULLRES)
 
 
-_CAMERA_FMT = "<BBHHH"
-
-
 @dataclass
 class SetCamera(Message):
     TYPE: ClassVar[int] = 0x05
+    NAME: ClassVar[str] = "SET_CAMERA"
+    HEAD: ClassVar[str] = "BBHHBB"
     flags: int = CAM_AUTO_EXPOSURE  # CAM_MIRROR | CAM_FLIP | CAM_AUTO_EXPOSURE
     analog_gain: int = 0            # log2 of the analog gain: 0..3 = 1x, 2x, 4x, 8x
     exposure: int = 0x0100          # integration time in lines (used when auto exposure is off)
     digital_gain_q8: int = 256      # 256 = 1x .. 1023 (~4x)
+    mode: int = CAM_MODE_KEEP       # readout: CAM_MODE_KEEP, CAM_MODE_BINNED, CAM_MODE_FULL (v2)
     reserved: int = 0
-    seq: int = field(default=0, kw_only=True, compare=False)
+    seq: int = _seq()
 
-    def payload(self) -> bytes:
-        return struct.pack(_CAMERA_FMT, self.flags, self.analog_gain, self.exposure, self.digital_gain_q8,
-                           self.reserved)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "SetCamera":
-        _fixed(payload, 8, cls.__name__)
-        return cls(*struct.unpack(_CAMERA_FMT, payload))
+    @property
+    def mode_name(self) -> str:
+        return CAM_MODE_NAMES.get(self.mode, f"mode {self.mode}")
 
 
 @dataclass
 class Inject(Message):
     """An 8-bit grayscale image for the device's own preprocessing and net()."""
     TYPE: ClassVar[int] = 0x06
+    NAME: ClassVar[str] = "INJECT"
+    HEAD: ClassVar[str] = "HH"
+    TAIL: ClassVar[str] = "pixels"
     width: int = 0
     height: int = 0
     pixels: bytes = b""
-    seq: int = field(default=0, kw_only=True, compare=False)
+    seq: int = _seq()
 
-    def payload(self) -> bytes:
-        return struct.pack("<HH", self.width, self.height) + bytes(self.pixels)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Inject":
-        if len(payload) < 4:
-            raise ValueError("INJECT: payload shorter than its header")
-        w, h = struct.unpack_from("<HH", payload)
-        if len(payload) != 4 + w * h:
-            raise ValueError(f"INJECT: {len(payload) - 4} pixel bytes for {w}x{h}")
-        return cls(w, h, bytes(payload[4:]))
+    def _check(self) -> None:
+        if len(self.pixels) != self.width * self.height:
+            raise ValueError(f"INJECT: {len(self.pixels)} pixel bytes for {self.width}x{self.height}")
 
     @classmethod
     def from_array(cls, image) -> "Inject":
@@ -292,52 +362,85 @@ class Inject(Message):
 
 # ---------------------------------------------------------------- device -> host
 
-_HELLO_FMT = "<BBHHHII16s"
+def _pstr(s: str) -> bytes:
+    b = s.encode("utf-8")[:MAX_PSTR]
+    return bytes([len(b)]) + b
+
+
+def _read_pstrs(payload: bytes, count: int) -> list[str]:
+    out, offset = [], 0
+    for _ in range(count):
+        if offset >= len(payload):
+            raise ValueError("HELLO: string table truncated")
+        n = payload[offset]
+        if offset + 1 + n > len(payload):
+            raise ValueError("HELLO: string truncated")
+        out.append(_text(payload[offset + 1:offset + 1 + n]))
+        offset += 1 + n
+    return out
+
+
+@functools.cache
+def _hello_head_fields(cls: type) -> list:
+    return [f for f in fields(cls) if f.name not in ("seq", "firmware_version", "model_name", "build_info")]
 
 
 @dataclass
 class Hello(Message):
     TYPE: ClassVar[int] = 0x81
+    NAME: ClassVar[str] = "HELLO"
+    HEAD: ClassVar[str] = "BBHHHII16sBBH"
+    TAIL: ClassVar[str] = "strings"  # firmware_version, model_name, build_info (u8 length + UTF-8 each)
     protocol_version: int = PROTOCOL_VERSION
     model_kind: int = MODEL_FLOAT
     capture_width: int = 0
     capture_height: int = 0
-    params_size: int = 0          # sizeof(pp_params) on the device: SET_PARAMS must match
-    max_command_bytes: int = 0    # largest decoded packet the device accepts (limits INJECT)
+    params_size: int = PARAMS_SIZE  # sizeof(pp_params) on the device: SET_PARAMS must match
+    max_command_bytes: int = 0      # largest decoded packet the device accepts (limits INJECT)
     uptime_ms: int = 0
-    weights_hash: str = ""        # first 16 hex digits of the weights' SHA-256
+    weights_hash: str = ""          # first 16 hex digits of the weights' SHA-256
+    camera_mode: int = CAM_MODE_NONE  # readout running: CAM_MODE_BINNED / _FULL, NONE (down, or the twin) (v2)
+    params_version: int = PARAMS_VERSION  # pp_params version the device speaks (v2)
+    reserved: int = 0
     firmware_version: str = ""
     model_name: str = ""
     build_info: str = ""
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        head = struct.pack(_HELLO_FMT, self.protocol_version, self.model_kind, self.capture_width,
-                           self.capture_height, self.params_size, self.max_command_bytes, self.uptime_ms,
-                           self.weights_hash.encode("ascii", errors="replace")[:16])
-        return head + _pstr(self.firmware_version) + _pstr(self.model_name) + _pstr(self.build_info)
+    seq: int = _seq()
 
     @classmethod
-    def parse(cls, payload: bytes) -> "Hello":
-        if len(payload) < 32:
-            raise ValueError("HELLO: payload shorter than its header")
-        v, kind, cw, ch, psize, maxcmd, up, h = struct.unpack_from(_HELLO_FMT, payload)
-        fw, model, build = _read_pstrs(payload, 32, 3)
-        return cls(v, kind, cw, ch, psize, maxcmd, up, h.rstrip(b"\0").decode("ascii", errors="replace"),
-                   fw, model, build)
+    def _head_fields(cls) -> list:
+        return _hello_head_fields(cls)
+
+    def _head_values(self) -> list:
+        v = super()._head_values()
+        v[7] = self.weights_hash.encode("ascii", errors="replace")[:16]
+        return v
+
+    def _tail(self) -> bytes:
+        return _pstr(self.firmware_version) + _pstr(self.model_name) + _pstr(self.build_info)
+
+    @classmethod
+    def _from(cls, values: tuple, rest: bytes) -> "Hello":
+        v = list(values)
+        v[7] = v[7].rstrip(b"\0").decode("ascii", errors="replace")
+        return cls(*v, *_read_pstrs(rest, 3))
 
     @property
     def model_kind_name(self) -> str:
         return MODEL_KIND_NAMES.get(self.model_kind, f"kind {self.model_kind}")
 
-
-_FRAME_FMT = "<IHHHHHHBBH"
+    @property
+    def camera_mode_name(self) -> str:
+        return CAM_MODE_NAMES.get(self.camera_mode, f"mode {self.camera_mode}")
 
 
 @dataclass
 class Frame(Message):
     """Camera pixels, rows y0..y0+rows of a width x height image (a band when the image is big)."""
     TYPE: ClassVar[int] = 0x82
+    NAME: ClassVar[str] = "FRAME"
+    HEAD: ClassVar[str] = "IHHHHHHBBH"
+    TAIL: ClassVar[str] = "pixels"
     frame_id: int = 0
     width: int = 0
     height: int = 0
@@ -349,23 +452,14 @@ class Frame(Message):
     flags: int = 0
     scale: int = 1         # each pixel averages scale x scale capture pixels
     pixels: bytes = b""
-    seq: int = field(default=0, kw_only=True, compare=False)
+    seq: int = _seq()
 
-    def payload(self) -> bytes:
-        return struct.pack(_FRAME_FMT, self.frame_id, self.width, self.height, self.y0, self.rows, self.src_width,
-                           self.src_height, self.format, self.flags, self.scale) + bytes(self.pixels)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Frame":
-        if len(payload) < 20:
-            raise ValueError("FRAME: payload shorter than its header")
-        f = struct.unpack_from(_FRAME_FMT, payload)
-        _, w, h, y0, rows = f[:5]
-        if f[7] != FRAME_FMT_GRAY8:
-            raise ValueError(f"FRAME: unknown pixel format {f[7]}")
-        if y0 + rows > h or len(payload) != 20 + w * rows:
-            raise ValueError(f"FRAME: {len(payload) - 20} pixel bytes for rows {y0}+{rows} of {w}x{h}")
-        return cls(*f, bytes(payload[20:]))
+    def _check(self) -> None:
+        if self.format != FRAME_FMT_GRAY8:
+            raise ValueError(f"FRAME: unknown pixel format {self.format}")
+        if self.y0 + self.rows > self.height or len(self.pixels) != self.width * self.rows:
+            raise ValueError(f"FRAME: {len(self.pixels)} pixel bytes for rows {self.y0}+{self.rows} of "
+                             f"{self.width}x{self.height}")
 
     @property
     def complete(self) -> bool:
@@ -375,19 +469,12 @@ class Frame(Message):
 @dataclass
 class Input28(Message):
     TYPE: ClassVar[int] = 0x83
+    NAME: ClassVar[str] = "INPUT28"
+    HEAD: ClassVar[str] = "IB784s"
     frame_id: int = 0
     flags: int = 0
     pixels: bytes = bytes(784)
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return struct.pack("<IB", self.frame_id, self.flags) + bytes(self.pixels)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Input28":
-        _fixed(payload, 789, "INPUT28")
-        fid, flags = struct.unpack_from("<IB", payload)
-        return cls(fid, flags, bytes(payload[5:]))
+    seq: int = _seq()
 
     @property
     def injected(self) -> bool:
@@ -398,13 +485,13 @@ class Input28(Message):
         return np.frombuffer(self.pixels, dtype=np.uint8).reshape(28, 28)
 
 
-_STAGE_FMT = "<IBBHHHHHHBB4H"
-
-
 @dataclass
 class Stage(Message):
     """An intermediate preprocessing image (stage_id: STAGE_WORK, STAGE_INK, STAGE_NORM, STAGE_BOX)."""
     TYPE: ClassVar[int] = 0x84
+    NAME: ClassVar[str] = "STAGE"
+    HEAD: ClassVar[str] = "IBBHH4HBB4H"
+    TAIL: ClassVar[str] = "pixels"
     frame_id: int = 0
     stage_id: int = STAGE_WORK
     flags: int = 0
@@ -415,37 +502,27 @@ class Stage(Message):
     reserved: int = 0
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)   # ROI used, in capture pixels: x, y, w, h
     pixels: bytes = b""
-    seq: int = field(default=0, kw_only=True, compare=False)
+    seq: int = _seq()
 
-    def payload(self) -> bytes:
-        return struct.pack(_STAGE_FMT, self.frame_id, self.stage_id, self.flags, self.width, self.height,
-                           *self.bbox, self.value, self.reserved, *self.roi) + bytes(self.pixels)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Stage":
-        if len(payload) < 28:
-            raise ValueError("STAGE: payload shorter than its header")
-        f = struct.unpack_from(_STAGE_FMT, payload)
-        if len(payload) != 28 + f[3] * f[4]:
+    def _check(self) -> None:
+        if len(self.pixels) != self.width * self.height:
             raise ValueError("STAGE: pixel bytes do not match width x height")
-        return cls(f[0], f[1], f[2], f[3], f[4], tuple(f[5:9]), f[9], f[10], tuple(f[11:15]), bytes(payload[28:]))
 
     def to_array(self):
         import numpy as np
         return np.frombuffer(self.pixels, dtype=np.uint8).reshape(self.height, self.width)
 
 
-_RESULT_FMT = "<IBBBBf10fIIIII"
-
-
 @dataclass
 class Result(Message):
     TYPE: ClassVar[int] = 0x85
+    NAME: ClassVar[str] = "RESULT"
+    HEAD: ClassVar[str] = "IBBBBf10fIIIIIBBH"
     frame_id: int = 0
     argmax: int = 0
     model_kind: int = MODEL_FLOAT
     flags: int = 0
-    reserved: int = 0
+    status: int = STATUS_DIGIT              # STATUS_DIGIT, STATUS_NO_DIGIT, STATUS_UNSURE (v2)
     score: float = 0.0                      # softmax probability of argmax
     logits: tuple[float, ...] = (0.0,) * 10
     t_capture_us: int = 0
@@ -453,20 +530,14 @@ class Result(Message):
     t_net_us: int = 0
     t_send_us: int = 0                      # time spent sending the previous frame's messages
     fps_x100: int = 0
-    seq: int = field(default=0, kw_only=True, compare=False)
+    polarity: int = POLARITY_UNKNOWN        # POLARITY_DARK_ON_LIGHT / _LIGHT_ON_DARK used (v2)
+    min_score_pct: int = 0                  # the UNSURE threshold the status was decided with (v2)
+    reserved: int = 0
+    seq: int = _seq()
 
-    def payload(self) -> bytes:
-        return struct.pack(_RESULT_FMT, self.frame_id, self.argmax, self.model_kind, self.flags, self.reserved,
-                           self.score, *self.logits, self.t_capture_us, self.t_preprocess_us, self.t_net_us,
-                           self.t_send_us, self.fps_x100)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Result":
-        _fixed(payload, 72, "RESULT")
-        f = struct.unpack(_RESULT_FMT, payload)
-        if f[1] > 9:
-            raise ValueError(f"RESULT: argmax {f[1]} out of range")
-        return cls(*f[:6], tuple(f[6:16]), *f[16:])
+    def _check(self) -> None:
+        if self.argmax > 9:
+            raise ValueError(f"RESULT: argmax {self.argmax} out of range")
 
     @property
     def injected(self) -> bool:
@@ -475,6 +546,10 @@ class Result(Message):
     @property
     def fps(self) -> float:
         return self.fps_x100 / 100.0
+
+    @property
+    def status_name(self) -> str:
+        return STATUS_NAMES.get(self.status, f"status {self.status}")
 
     def scores(self) -> list[float]:
         """softmax(logits), as users see them."""
@@ -485,12 +560,11 @@ class Result(Message):
         return [v / s for v in e]
 
 
-_STATS_FMT = "<10I"
-
-
 @dataclass
 class Stats(Message):
     TYPE: ClassVar[int] = 0x86
+    NAME: ClassVar[str] = "STATS"
+    HEAD: ClassVar[str] = "16I"
     uptime_ms: int = 0
     frames: int = 0           # frames processed (camera + injected)
     msgs_sent: int = 0
@@ -501,54 +575,40 @@ class Stats(Message):
     cmds_rejected: int = 0
     rx_errors: int = 0        # framing/CRC/version errors in what the device received
     frames_skipped: int = 0   # camera frames not processed because the pipeline was busy
-    seq: int = field(default=0, kw_only=True, compare=False)
+    # the camera's own counters (v2): camera_task_get_counters() on the board
+    cam_frames: int = 0       # frames captured whole (each ends on the DMA count)
+    cam_vsync_early: int = 0  # frames kept whose VSYNC fell before their last line (a diagnostic)
+    cam_short_frames: int = 0  # captures cut short: the next VSYNC came before the DMA count
+    cam_timeouts: int = 0     # captures that failed for time (no VSYNC, short frame, frame timeout)
+    cam_fallbacks: int = 0    # switches to the other readout mode after repeated timeouts
+    cam_mode: int = CAM_MODE_NONE  # readout running: CAM_MODE_BINNED / _FULL, NONE (down, or the twin)
+    seq: int = _seq()
 
-    def payload(self) -> bytes:
-        return struct.pack(_STATS_FMT, self.uptime_ms, self.frames, self.msgs_sent, self.msgs_dropped,
-                           self.bytes_sent, self.camera_errors, self.cmds_ok, self.cmds_rejected, self.rx_errors,
-                           self.frames_skipped)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Stats":
-        _fixed(payload, 40, "STATS")
-        return cls(*struct.unpack(_STATS_FMT, payload))
+    @property
+    def cam_mode_name(self) -> str:
+        return CAM_MODE_NAMES.get(self.cam_mode, f"mode {self.cam_mode}")
 
 
 @dataclass
-class Log(Message):
+class Log(_Text):
     TYPE: ClassVar[int] = 0x87
+    NAME: ClassVar[str] = "LOG"
+    HEAD: ClassVar[str] = "B"
     level: int = LOG_INFO
     text: str = ""
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return bytes([self.level]) + _cut_text(self.text)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Log":
-        if len(payload) < 1:
-            raise ValueError("LOG: empty payload")
-        return cls(payload[0], _text(payload[1:]))
+    seq: int = _seq()
 
 
 @dataclass
-class Error(Message):
+class Error(_Text):
     TYPE: ClassVar[int] = 0x88
+    NAME: ClassVar[str] = "ERROR"
+    HEAD: ClassVar[str] = "HBH"
     code: int = 0
     cmd_type: int = 0
     cmd_seq: int = 0
     text: str = ""
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return struct.pack("<HBH", self.code, self.cmd_type, self.cmd_seq) + _cut_text(self.text)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Error":
-        if len(payload) < 5:
-            raise ValueError("ERROR: payload shorter than its header")
-        code, t, s = struct.unpack_from("<HBH", payload)
-        return cls(code, t, s, _text(payload[5:]))
+    seq: int = _seq()
 
     @property
     def code_name(self) -> str:
@@ -558,65 +618,117 @@ class Error(Message):
 @dataclass
 class Pong(Message):
     TYPE: ClassVar[int] = 0x89
+    NAME: ClassVar[str] = "PONG"
+    HEAD: ClassVar[str] = "II"
     nonce: int = 0
     uptime_ms: int = 0
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return struct.pack("<II", self.nonce, self.uptime_ms)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Pong":
-        _fixed(payload, 8, "PONG")
-        return cls(*struct.unpack("<II", payload))
+    seq: int = _seq()
 
 
 @dataclass
 class Ack(Message):
     TYPE: ClassVar[int] = 0x8A
+    NAME: ClassVar[str] = "ACK"
+    HEAD: ClassVar[str] = "BH"
     cmd_type: int = 0
     cmd_seq: int = 0
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return struct.pack("<BH", self.cmd_type, self.cmd_seq)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Ack":
-        _fixed(payload, 3, "ACK")
-        return cls(*struct.unpack("<BH", payload))
+    seq: int = _seq()
 
 
 @dataclass
-class Params(Message):
+class Params(SetParams):
     """The device's current preprocessing parameters (answer to GET_PARAMS and SET_PARAMS)."""
     TYPE: ClassVar[int] = 0x8B
-    data: bytes = b""
-    seq: int = field(default=0, kw_only=True, compare=False)
-
-    def payload(self) -> bytes:
-        return bytes(self.data)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> "Params":
-        return cls(bytes(payload))
+    NAME: ClassVar[str] = "PARAMS"
 
 
 class Stream(SetStream):
     """The device's current stream options (answer to SET_STREAM and GET_PARAMS)."""
     TYPE: ClassVar[int] = 0x8C
+    NAME: ClassVar[str] = "STREAM"
 
 
 class Camera(SetCamera):
-    """The device's current camera options (answer to SET_CAMERA and GET_PARAMS)."""
+    """The device's current camera options (answer to SET_CAMERA and GET_PARAMS); mode is the
+    readout running (CAM_MODE_NONE: down, or no camera modes)."""
     TYPE: ClassVar[int] = 0x8D
+    NAME: ClassVar[str] = "CAMERA"
 
 
-MESSAGE_TYPES: dict[int, type[Message]] = {
-    cls.TYPE: cls for cls in (Ping, SetParams, GetParams, SetStream, SetCamera, Inject, Hello, Frame, Input28,
-                              Stage, Result, Stats, Log, Error, Pong, Ack, Params, Stream, Camera)
-}
+class Candidate(NamedTuple):
+    """One candidate of the digit on the work grid (pp_candidate in core/preprocess.h)."""
+    x: int
+    y: int
+    w: int
+    h: int
+    reason: int   # CAND_*: why it was (not) the digit
+    score: int    # digit-likeness relative to the chosen one (255)
+    mass: int     # ink summed over its pixels, / 16
+
+    @property
+    def reason_name(self) -> str:
+        return CAND_REASON_NAMES.get(self.reason, f"reason {self.reason}")
+
+
+_CANDIDATE = struct.Struct("<BBBBBBH")
+CANDIDATE_SIZE = _CANDIDATE.size
+
+
+@dataclass
+class Candidates(Message):
+    """The digit candidates preprocessing weighed for one frame (v2; sent with the STAGE mask bit)."""
+    TYPE: ClassVar[int] = 0x8E
+    NAME: ClassVar[str] = "CANDIDATES"
+    HEAD: ClassVar[str] = "IBBbBBBBB"
+    TAIL: ClassVar[str] = "candidates"
+    frame_id: int = 0
+    flags: int = 0             # FLAG_INJECTED
+    count: int = 0             # entries that follow (set from candidates when packing)
+    chosen: int = -1           # index of the digit in candidates, -1: none
+    no_digit: int = ND_NONE    # ND_*: why there is no digit
+    n_components: int = 0      # components found (candidates holds the first MAX_CANDIDATES)
+    work_w: int = 0            # the work grid the boxes are on
+    work_h: int = 0
+    reserved: int = 0
+    candidates: tuple[Candidate, ...] = ()
+    seq: int = _seq()
+
+    def _head_values(self) -> list:
+        v = super()._head_values()
+        v[2] = len(self.candidates)
+        return v
+
+    def _tail(self) -> bytes:
+        return b"".join(_CANDIDATE.pack(*c) for c in self.candidates)
+
+    @classmethod
+    def _from(cls, values: tuple, rest: bytes) -> "Candidates":
+        count = values[2]
+        if count > MAX_CANDIDATES or len(rest) != count * _CANDIDATE.size:
+            raise ValueError(f"CANDIDATES: {len(rest)} bytes for {count} entries (at most {MAX_CANDIDATES})")
+        cands = tuple(Candidate(*_CANDIDATE.unpack_from(rest, i * _CANDIDATE.size)) for i in range(count))
+        return cls(*values, cands)
+
+    def __post_init__(self) -> None:
+        self.candidates = tuple(Candidate(*c) for c in self.candidates)
+        self.count = len(self.candidates)
+
+    def _check(self) -> None:
+        if not -1 <= self.chosen < self.count:
+            raise ValueError(f"CANDIDATES: chosen {self.chosen} of {self.count}")
+
+
+CANDIDATES_MAX_SIZE = Candidates._layout().size + MAX_CANDIDATES * CANDIDATE_SIZE
+HELLO_MAX_SIZE = Hello._layout().size + 3 * (1 + MAX_PSTR)
+
+# The one table: type code -> message class (its NAME, HEAD and TAIL give the layout).
+MESSAGES: tuple[type[Message], ...] = (Ping, SetParams, GetParams, SetStream, SetCamera, Inject, Hello, Frame,
+                                       Input28, Stage, Result, Stats, Log, Error, Pong, Ack, Params, Stream, Camera,
+                                       Candidates)
+MESSAGE_TYPES: dict[int, type[Message]] = {cls.TYPE: cls for cls in MESSAGES}
+MESSAGE_NAMES: dict[str, type[Message]] = {cls.NAME: cls for cls in MESSAGES}
 HOST_TO_DEVICE = frozenset(t for t in MESSAGE_TYPES if t < 0x80)
+assert len(MESSAGE_TYPES) == len(MESSAGE_NAMES) == len(MESSAGES)
 
 
 def encode(msg: Message, seq: int | None = None) -> bytes:

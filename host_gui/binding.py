@@ -73,6 +73,18 @@ def polarity_of(record: FrameRecord) -> str:
     return ""
 
 
+def camera_text(hello: Any, stats: Any) -> str:
+    """The camera's readout mode and trouble (protocol v2: STATS is newer than HELLO)."""
+    mode = getattr(stats, "cam_mode", None) if stats is not None else None
+    mode = getattr(hello, "camera_mode", P.CAM_MODE_NONE) if mode is None else mode
+    if mode == P.CAM_MODE_NONE:  # no readout running: the twin (no modes), or a camera that is down
+        down = stats is not None and (getattr(stats, "cam_timeouts", 0) or stats.camera_errors)
+        return " | camera down" if down else ""
+    text = f" | camera {P.CAM_MODE_NAMES.get(mode, mode)}"
+    timeouts = getattr(stats, "cam_timeouts", 0) if stats is not None else 0
+    return text + (f", {timeouts} timeouts, {stats.cam_fallbacks} fallbacks" if timeouts else "")
+
+
 class Binding:
     """Pushes the app's State into the widgets; call push() once per render frame."""
 
@@ -440,7 +452,7 @@ class Binding:
         h = s.hello
         dev = "device: (no hello yet)" if h is None else (
             f"firmware {h.firmware_version} | model {h.model_name} ({h.model_kind_name}, {h.weights_hash}) | "
-            f"capture {h.capture_width}x{h.capture_height}")
+            f"capture {h.capture_width}x{h.capture_height}" + camera_text(h, s.stats))
         dpg.set_value("device_text", dev)
         dpg.configure_item("device_text", color=GREY_TEXT if app.source.live and st.state != "connected" else TEXT)
         dec = app.source.decoder_stats

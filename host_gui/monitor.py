@@ -39,7 +39,10 @@ def format_prediction(p: Prediction, as_json: bool = False) -> str:
              "scores": [round(float(s), 6) for s in p.scores], "capture_us": r.t_capture_us,
              "preprocess_us": r.t_preprocess_us, "net_us": r.t_net_us, "send_us": r.t_send_us,
              "device_fps": r.fps, "injected": r.injected,
-             "model": P.MODEL_KIND_NAMES.get(r.model_kind, str(r.model_kind))}
+             "model": P.MODEL_KIND_NAMES.get(r.model_kind, str(r.model_kind)),
+             "status": r.status_name, "polarity": {P.POLARITY_DARK_ON_LIGHT: "dark on light",
+                                                    P.POLARITY_LIGHT_ON_DARK: "light on dark"}.get(r.polarity),
+             "min_score_pct": r.min_score_pct}
         if r.injected:
             d["name"] = p.name
         if p.check is not None:
@@ -49,10 +52,11 @@ def format_prediction(p: Prediction, as_json: bool = False) -> str:
                                         f"{'ok' if p.check.ok else 'MISMATCH'} (diff {p.check.max_diff:.4f})")
     when = time.strftime("%H:%M:%S", time.localtime(p.t)) + f".{int(p.t * 1000) % 1000:03d}"
     inj = f"  ({p.name or 'injected'})" if r.injected else ""
+    status = "" if r.status == P.STATUS_DIGIT else f"  [{r.status_name}]"  # protocol v2: '-' / '?' on the LCD
     return (f"{when} frame {r.frame_id:6d}  digit {r.argmax}  "
             f"{p.scores[r.argmax] * 100:5.1f}%  capture {r.t_capture_us / 1e3:6.2f} ms  "
             f"preprocess {r.t_preprocess_us / 1e3:6.2f} ms  net {r.t_net_us / 1e3:6.2f} ms  "
-            f"{r.fps:5.1f} fps{check}{inj}")
+            f"{r.fps:5.1f} fps{status}{check}{inj}")
 
 
 class Printer:

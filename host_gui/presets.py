@@ -1,6 +1,6 @@
 """The device settings the GUI controls, as one object that saves to / loads from a JSON preset.
 
-Preprocessing parameters are pico4ml.train.preprocess.PreprocessParams (the mirror of the C
+Preprocessing parameters are pico4ml.common.pp_params.PreprocessParams (the mirror of the C
 pp_params, sent as SET_PARAMS); stream and camera options are the protocol's SetStream and
 SetCamera. A preset file holds all three, by field name, so it stays readable and diffable.
 """
@@ -10,14 +10,13 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from pico4ml.train import preprocess as _pp
-from pico4ml.train.preprocess import PreprocessParams
-
+from pico4ml.common import pp_params as _pp
 from pico4ml.common import protocol as P
+from pico4ml.common.pp_params import PreprocessParams
 
 PRESET_FORMAT = 1
 # Slider ranges of the preprocessing fields: the validation ranges (one place:
-# pico4ml.train.preprocess.PARAM_RANGES, the C's pp_validate_params rules), ROI offsets
+# pico4ml.common.pp_params.PARAM_RANGES, the C's pp_validate_params rules), ROI offsets
 # limited to a frame, the fixed header fields left out.
 PARAM_RANGES = {**{n: r for n, r in _pp.PARAM_RANGES.items() if n not in ("version", "size", "reserved")},
                 "roi_x": (0, _pp.MAX_DIM - 1), "roi_y": (0, _pp.MAX_DIM - 1)}

@@ -174,6 +174,11 @@ def load_replay(path: str | Path, decoder_factory: Callable[[], Any] | None = No
         raise RecordingError(f"{path}: no such recording")
     with open(path, "rb") as f:
         header = read_header(f, path)
+    from pico4ml.common.protocol import PROTOCOL_VERSION
+    version = header.get("protocol_version", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:  # every packet would be dropped as a version error
+        raise RecordingError(f"{path}: recorded with protocol version {version}; this build reads version "
+                             f"{PROTOCOL_VERSION} (docs/protocol.md, versioning)")
     replay = Replay(path, header)
     decoder = decoder_factory()
     replay.decoder = decoder

@@ -153,7 +153,7 @@ class ReplaySource:
                 return m.data
         params = self.header.get("params")
         if isinstance(params, dict):
-            from pico4ml.train.preprocess import PreprocessParams
+            from pico4ml.common.pp_params import PreprocessParams
 
             try:
                 return PreprocessParams(**params).to_bytes()

@@ -67,7 +67,7 @@ def frame_messages(frame_id: int, digit: int, host_model=None, size: int = 324, 
 
 
 def hello() -> P.Hello:
-    return P.Hello(capture_width=324, capture_height=324, params_size=24, max_command_bytes=P.MAX_PACKET,
+    return P.Hello(capture_width=324, capture_height=324, params_size=P.PARAMS_SIZE, max_command_bytes=P.MAX_PACKET,
                    weights_hash="", firmware_version="synthetic", model_name="synthetic",
                    build_info="host_gui.synthetic")
 

@@ -58,7 +58,9 @@ def step():
         tops = [dpg.get_item_configuration(f"bar{i}")["pmin"][1] for i in range(10)]
         shown.append({"frame_id": last, "digit": app.shown_digit, "bar_winner": int(np.argmin(tops)),
                       "kind": rec.prediction.result.model_kind, "in28": sc.in28.astype(int).ravel().tolist(),
-                      "stale": sc.in28_note != "", "injected": rec.injected})
+                      "stale": sc.in28_note != "", "injected": rec.injected,
+                      "status": int(rec.prediction.result.status), "score": float(rec.prediction.result.score),
+                      "min_score_pct": int(rec.prediction.result.min_score_pct)})
 
 def run_until(pred, seconds):
     t0 = time.monotonic()
@@ -168,8 +170,15 @@ def test_shown_predictions_equal_the_exported_model(e2e):
     for kind in {s["kind"] for s in shown}:
         idx = [i for i, s in enumerate(shown) if s["kind"] == kind]
         expect = exported_model_digits(inputs[idx], kind)
-        assert [int(shown[i]["digit"]) for i in idx] == expect.tolist()
+        # RESULT v2's status: a digit, or '?' (unsure) / '-' (no digit) instead of it
+        glyph = {1: "-", 2: "?"}
+        assert [glyph.get(shown[i]["status"], expect[k]) for k, i in enumerate(idx)] == \
+            [shown[i]["digit"] if shown[i]["status"] else int(shown[i]["digit"]) for i in idx]
         assert [shown[i]["bar_winner"] for i in idx] == expect.tolist()
+        for i in idx:  # UNSURE exactly when the device's score is below its threshold
+            if shown[i]["status"] != 1:
+                assert (shown[i]["status"] == 2) == (shown[i]["score"] * 100 < shown[i]["min_score_pct"])
+    assert sum(s["status"] == 0 for s in shown) >= len(shown) // 2
     assert len({s["digit"] for s in shown}) >= 3  # the twin shows varied digits
     assert e2e["checks"] >= len(shown) - 2 and e2e["check_failures"] == 0
     assert e2e["decode_errors"] <= 2  # at most the packets cut by the two kills

@@ -840,3 +840,35 @@ def test_protocol_v2_status_polarity_and_candidate_boxes(gui_app, host_model):
     res2[-1].status = 1
     feed(gui_app, res2)
     assert gui_app.shown_digit == "-" and not dpg.get_item_configuration("work_cand0")["show"]
+
+
+def test_device_line_shows_the_camera_mode_and_its_trouble(gui_app, host_model):
+    """HELLO v2's camera mode, then STATS v2's (newer), with the timeouts when there are any."""
+    hello = S.hello()
+    hello.camera_mode = P.CAM_MODE_FULL
+    feed(gui_app, [hello] + S.frame_messages(1, 3, host_model))
+    assert "camera FULL" in dpg.get_value("device_text")
+    feed(gui_app, [P.Stats(cam_frames=50, cam_mode=P.CAM_MODE_BINNED, cam_timeouts=3, cam_fallbacks=1)])
+    text = dpg.get_value("device_text")
+    assert "camera BINNED, 3 timeouts, 1 fallbacks" in text and "FULL" not in text
+    feed(gui_app, [P.Stats(cam_frames=60, cam_mode=P.CAM_MODE_NONE, camera_errors=2)])
+    assert "camera down" in dpg.get_value("device_text")
+    feed(gui_app, [P.Stats(cam_frames=70, cam_mode=P.CAM_MODE_NONE)])  # the twin: no readout modes
+    assert "camera" not in dpg.get_value("device_text").split("capture")[-1]
+
+
+def test_real_v2_messages_draw_the_candidates(gui_app, host_model):
+    """The decoded v2 messages themselves (common/protocol.py's Candidates and Result), not stand-ins."""
+    msgs = S.frame_messages(1, 4, host_model)
+    res = msgs[-1]
+    wire = P.encode(P.Candidates(1, 0, chosen=0, n_components=2, work_w=64, work_h=64,
+                                 candidates=[(20, 10, 20, 30, P.CAND_CHOSEN, 255, 900),
+                                             (2, 3, 6, 6, P.CAND_BORDER, 10, 30)]))
+    msgs.insert(-1, P.decode_all(wire)[0])
+    res.status, res.polarity = P.STATUS_DIGIT, P.POLARITY_DARK_ON_LIGHT
+    msgs[-1] = P.decode_all(P.encode(res))[0]
+    feed(gui_app, msgs)
+    assert dpg.get_item_configuration("work_cand0")["show"] and dpg.get_item_configuration("work_cand1")["show"]
+    assert dpg.get_item_configuration("work_candtext1")["text"] == "border"
+    assert "dark ink on light" in [dpg.get_value(t) for t in ("digit_score", "digit_status", "digit_check",
+                                                            "digit_check2")]

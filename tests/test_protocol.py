@@ -17,26 +17,28 @@ def sample_messages() -> list[P.Message]:
     r = bytes(range(256)) * 4
     return [
         P.Ping(P.PING_WANT_HELLO, 0x12345678),
-        P.SetParams(bytes(range(1, 25))),
+        P.SetParams(bytes(range(1, 33))),
         P.GetParams(),
         P.SetStream(0x2B, 3, 1, 64, 20),
-        P.SetCamera(P.CAM_MIRROR, 2, 300, 512),
+        P.SetCamera(P.CAM_MIRROR, 2, 300, 512, P.CAM_MODE_BINNED),
         P.Inject(30, 20, r[:600]),
-        P.Hello(1, P.MODEL_INT8, 324, 244, 24, 112640, 123456, "0123456789abcdef", "fw-1.2.3", "mlp784",
-                "gcc 12 / unit"),
+        P.Hello(2, P.MODEL_INT8, 324, 244, 32, 112640, 123456, "0123456789abcdef", P.CAM_MODE_FULL, 2, 0,
+                "fw-1.2.3", "mlp784", "gcc 12 / unit"),
         P.Frame(77, 4, 6, 2, 3, 324, 324, 0, P.FLAG_FULLRES, 1, bytes(range(0, 240, 20))),
         P.Input28(0xDEADBEEF, P.FLAG_INJECTED, r[:784]),
         P.Stage(78, P.STAGE_NORM, 0, 3, 2, (1, 0, 3, 2), 99, 0, (10, 20, 300, 280), bytes(6)),
-        P.Result(79, 7, P.MODEL_FLOAT, 0, 0, 0.875, tuple(i * 0.5 - 2.0 for i in range(10)), 1000, 2000, 3000, 4000,
-                 1525),
-        P.Stats(*range(1, 11)),
+        P.Result(79, 7, P.MODEL_FLOAT, 0, P.STATUS_UNSURE, 0.875, tuple(i * 0.5 - 2.0 for i in range(10)), 1000,
+                 2000, 3000, 4000, 1525, P.POLARITY_LIGHT_ON_DARK, 62),
+        P.Stats(*range(1, 16), P.CAM_MODE_BINNED),
         P.Log(P.LOG_WARN, "camera: VSYNC timeout, retrying ü"),
         P.Error(P.ERR_LENGTH, P.Ping.TYPE, 513, "PING payload"),
         P.Pong(0x12345678, 42),
         P.Ack(P.SetStream.TYPE, 65535),
-        P.Params(bytes(range(1, 25))),
+        P.Params(bytes(range(1, 33))),
         P.Stream(0x2B, 3, 1, 64, 20),
-        P.Camera(P.CAM_MIRROR | P.CAM_AUTO_EXPOSURE, 2, 300, 512),
+        P.Camera(P.CAM_MIRROR | P.CAM_AUTO_EXPOSURE, 2, 300, 512, P.CAM_MODE_FULL),
+        P.Candidates(80, 0, chosen=1, no_digit=P.ND_NONE, n_components=5, work_w=64, work_h=48,
+                     candidates=[(2, 3, 6, 6, P.CAND_SMALL, 10, 30), (20, 10, 20, 30, P.CAND_CHOSEN, 255, 900)]),
     ]
 
 
@@ -53,13 +55,42 @@ def test_every_type_round_trips():
 
 
 def test_golden_ping_bytes():
-    """The example in docs/protocol.md, byte for byte."""
-    packet = bytes([1, 0x01, 0, 0, 0x01, 0x78, 0x56, 0x34, 0x12])
-    packet += struct.pack("<I", zlib.crc32(packet))
-    wire = P.encode(P.Ping(1, 0x12345678), seq=0)
-    assert wire == P.cobs_encode(packet) + b"\0"
-    # seq 0 puts zeros in the packet: COBS must have replaced them
-    assert wire.count(0) == 1 and wire[-1] == 0
+    """The example of docs/protocol.md section 5, byte for byte, written out literally."""
+    wire = bytes.fromhex("03 02 01 01 0a 01 78 56 34 12 c8 4d 1c b7 00")
+    assert P.encode(P.Ping(1, 0x12345678), seq=0) == wire
+    assert P.decode_all(wire) == [P.Ping(1, 0x12345678)]
+    # the packet under the COBS: version 2, PING, seq 0, flags 1, nonce LE, then zlib's CRC-32 of it
+    packet = bytes.fromhex("02 01 00 00 01 78 56 34 12")
+    assert wire[-5:-1] == struct.pack("<I", zlib.crc32(packet))
+    assert wire.count(0) == 1 and wire[-1] == 0  # seq 0's zeros were stuffed away
+
+
+# Known answers from the COBS examples of Wikipedia's "Consistent Overhead Byte Stuffing"
+# article (which follow Cheshire & Baker 1999): (data, encoding without the 0x00 delimiter).
+_RUN_1_FE = bytes(range(1, 0xFF))  # 01 02 .. FE: 254 non-zero bytes
+COBS_EXAMPLES = [
+    (bytes.fromhex("00"), bytes.fromhex("01 01")),
+    (bytes.fromhex("00 00"), bytes.fromhex("01 01 01")),
+    (bytes.fromhex("00 11 00"), bytes.fromhex("01 02 11 01")),
+    (bytes.fromhex("11 22 00 33"), bytes.fromhex("03 11 22 02 33")),
+    (bytes.fromhex("11 22 33 44"), bytes.fromhex("05 11 22 33 44")),
+    (bytes.fromhex("11 00 00 00"), bytes.fromhex("02 11 01 01 01")),
+    (_RUN_1_FE, b"\xff" + _RUN_1_FE),
+    (b"\x00" + _RUN_1_FE, b"\x01\xff" + _RUN_1_FE),
+    (bytes(range(1, 0x100)), b"\xff" + _RUN_1_FE + b"\x02\xff"),
+    (bytes(range(2, 0x100)) + b"\x00", b"\xff" + bytes(range(2, 0x100)) + b"\x01\x01"),
+    (bytes(range(3, 0x100)) + b"\x00\x01", b"\xfe" + bytes(range(3, 0x100)) + b"\x02\x01"),
+]
+
+
+@pytest.mark.parametrize("data,encoded", COBS_EXAMPLES, ids=[f"example{i + 1}" for i in range(len(COBS_EXAMPLES))])
+def test_cobs_known_answers(data, encoded):
+    assert P.cobs_encode(data) == encoded
+    assert P.cobs_decode(encoded) == data
+
+
+def test_crc32_check_value():
+    """The CRC-32/ISO-HDLC check value (the CRC catalogue): CRC of ASCII "123456789"."""
     assert P.crc32(b"123456789") == 0xCBF43926
 
 
@@ -106,11 +137,11 @@ def test_errors_are_counted_by_kind():
     good = P.encode(P.Pong(1, 2), seq=0)
     flipped = bytearray(good)
     flipped[3] ^= 0x04
-    packet = bytes([2, P.Pong.TYPE, 0, 0]) + bytes(8)
+    packet = bytes([1, P.Pong.TYPE, 0, 0]) + bytes(8)  # a version 1 firmware
     wrong_version = P.cobs_encode(packet + struct.pack("<I", zlib.crc32(packet))) + b"\0"
-    packet = bytes([1, 0x55, 0, 0])
+    packet = bytes([P.PROTOCOL_VERSION, 0x55, 0, 0])
     unknown = P.cobs_encode(packet + struct.pack("<I", zlib.crc32(packet))) + b"\0"
-    packet = bytes([1, P.Pong.TYPE, 0, 0, 1])
+    packet = bytes([P.PROTOCOL_VERSION, P.Pong.TYPE, 0, 0, 1])
     short = P.cobs_encode(packet + struct.pack("<I", zlib.crc32(packet))) + b"\0"
     out = dec.feed(bytes(flipped) + wrong_version + unknown + short + b"\x05\x01\0" + good)
     assert out == [P.Pong(1, 2)]
@@ -216,3 +247,18 @@ def test_valid_crc_random_payload_never_raises(mtype, payload, seq):
     if out:  # whatever parsed re-encodes to the same bytes (text: to the same message, invalid UTF-8 replaced)
         again = P.encode(out[0])
         assert again == wire or (isinstance(out[0], (P.Log, P.Error, P.Hello)) and P.decode_all(again) == out)
+
+
+def test_a_recording_of_another_protocol_version_is_refused_clearly(tmp_path):
+    from pico4ml.host_gui.recording import Recorder, RecordingError, load_replay
+    old = tmp_path / "v1.p4rec"
+    rec = Recorder(old, {"port": "x", "protocol_version": 1})
+    rec.write(1.0, P.encode(P.Pong(1, 2)))
+    rec.close()
+    with pytest.raises(RecordingError, match="protocol version 1; this build reads version 2"):
+        load_replay(old)
+    new = tmp_path / "v2.p4rec"
+    rec = Recorder(new, {"port": "x", "protocol_version": P.PROTOCOL_VERSION})
+    rec.write(1.0, P.encode(P.Pong(1, 2)))
+    rec.close()
+    assert [m for _, m in load_replay(new).events] == [P.Pong(1, 2)]

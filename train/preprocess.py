@@ -24,23 +24,20 @@ Stages (per frame):
 from __future__ import annotations
 
 import ctypes
-import struct
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-WORK = 64            # PP_WORK: side of the work grid
+# The parameters and their wire format live in common (the protocol's users need them
+# without this package); re-exported here next to the preprocessing that reads them.
+from pico4ml.common.pp_params import (MAX_DIM, OUT, PARAM_RANGES, PARAMS_SIZE, PARAMS_VERSION,  # noqa: F401
+                                      POLARITY_AUTO, POLARITY_DARK_ON_LIGHT, POLARITY_LIGHT_ON_DARK, WORK,
+                                      PreprocessParams, default_params, validate_params)
+
 HALF = WORK // 2     # the half-resolution grid of 2x2 blocks
-OUT = 28             # PP_OUT: side of the output image
-MAX_DIM = 4096       # PP_MAX_DIM: largest accepted frame width/height
-PARAMS_VERSION = 2   # PP_PARAMS_VERSION
 COM_TARGET = 14      # PP_COM_TARGET: MNIST's mean centre of mass (pixel index)
 MAX_CANDIDATES = 16  # PP_MAX_CANDIDATES: candidates reported in the stages
 MAX_LABELS = 127     # PP_MAX_LABELS: more separate specks than this: cluttered, no digit
-
-POLARITY_DARK_ON_LIGHT = 0
-POLARITY_LIGHT_ON_DARK = 1
-POLARITY_AUTO = 2
 
 OK = 0
 NO_DIGIT = 1          # blank output: nothing digit-like (stages["no_digit"] says why)
@@ -65,78 +62,6 @@ THIN_PX = 2
 CLOSE_MIN_PCT = 50
 CLOSE_CENTRE_PCT = 20
 RETRY_RANGE_PCT = 75
-
-_STRUCT = struct.Struct("<HHhhHH20B")   # the packed little-endian pp_params layout
-PARAMS_SIZE = _STRUCT.size              # 32
-
-
-@dataclass
-class PreprocessParams:
-    """Mirror of pp_params in core/preprocess.h (same names, same defaults, same order)."""
-    version: int = PARAMS_VERSION
-    size: int = PARAMS_SIZE
-    roi_x: int = 0
-    roi_y: int = 0
-    roi_w: int = 0            # 0 (or roi_h 0): centred square of the whole frame
-    roi_h: int = 0
-    polarity: int = POLARITY_AUTO
-    bg_remove: int = 1
-    bg_radius: int = 6        # closing window radius on the work grid (> half a stroke)
-    threshold_pct: int = 35   # 0 = Otsu
-    saturate_pct: int = 80    # ink at this share of the range becomes 255
-    min_contrast: int = 24    # below this ink range of the grid: no digit
-    speck_min: int = 2        # 3x3 ink count a pixel needs to be part of a stroke (0/1 = off)
-    border: int = 1           # work-grid pixels ignored at the edges
-    box_size: int = 20        # MNIST: digit fitted into 20x20
-    center_mass: int = 1      # 1: centre of mass at (14, 14); 0: centre the box
-    min_size_pct: int = 8     # a digit is at least this high (% of the grid)
-    max_size_pct: int = 95    # ... and at most this long
-    thin_pct: int = 40        # a line this long and under 2 px thick is not a digit
-    offcentre_pct: int = 40   # a digit's centre is at most this far from the middle
-    merge_pct: int = 15       # parts this close (% of the digit's size) join it
-    grow_pct: int = 150       # ... if the digit grows to at most this % of its size
-    cand_contrast: int = 32   # the chosen digit's own ink range below this: no digit
-    full_res: int = 1         # 1: resample the digit from the frame; 0: from the work grid
-    min_score_pct: int = 75   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
-    reserved: int = 0
-
-    def to_bytes(self) -> bytes:
-        return _STRUCT.pack(*astuple(self))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "PreprocessParams":
-        if len(data) != PARAMS_SIZE:
-            raise ValueError(f"pp_params is {PARAMS_SIZE} bytes, got {len(data)}")
-        return cls(*_STRUCT.unpack(data))
-
-    def validate(self) -> int:
-        """0 if usable, else ERR_PARAMS (same rules as pp_validate_params)."""
-        return validate_params(self)
-
-
-# (low, high) of every field, the rules of pp_validate_params (version and size are fixed)
-PARAM_RANGES = {
-    "version": (PARAMS_VERSION, PARAMS_VERSION), "size": (PARAMS_SIZE, PARAMS_SIZE),
-    "roi_x": (-32768, 32767), "roi_y": (-32768, 32767), "roi_w": (0, MAX_DIM), "roi_h": (0, MAX_DIM),
-    "polarity": (0, 2), "bg_remove": (0, 1), "bg_radius": (1, 15), "threshold_pct": (0, 99),
-    "saturate_pct": (1, 100), "min_contrast": (0, 255), "speck_min": (0, 9), "border": (0, WORK // 4),
-    "box_size": (4, OUT), "center_mass": (0, 1), "min_size_pct": (0, 100), "max_size_pct": (1, 100),
-    "thin_pct": (1, 100), "offcentre_pct": (1, 100), "merge_pct": (0, 100), "grow_pct": (100, 255),
-    "cand_contrast": (0, 255), "full_res": (0, 1), "min_score_pct": (0, 100), "reserved": (0, 0),
-}
-assert list(PARAM_RANGES) == [f.name for f in fields(PreprocessParams)]
-
-
-def validate_params(p: PreprocessParams) -> int:
-    for name, (lo, hi) in PARAM_RANGES.items():
-        v = getattr(p, name)
-        if not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-            return ERR_PARAMS
-    return OK
-
-
-def default_params() -> PreprocessParams:
-    return PreprocessParams()
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from pico4ml.train.preprocess import PreprocessParams
+from pico4ml.common.pp_params import PreprocessParams
 
 from pico4ml.host_gui.dataset import save_labelled, save_snapshot
 from pico4ml.host_gui.widgets import callback, tooltip

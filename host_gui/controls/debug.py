@@ -11,7 +11,7 @@ import numpy as np
 import dearpygui.dearpygui as dpg
 
 from pico4ml.common import protocol as P
-from pico4ml.train.preprocess import PreprocessParams
+from pico4ml.common.pp_params import PreprocessParams
 
 from pico4ml.host_gui import images
 from pico4ml.host_gui.rerun import HostPipeline, TrainingSet, gradient_x_input, saliency_rgb

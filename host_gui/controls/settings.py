@@ -12,7 +12,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from pico4ml.common import protocol as P
-from pico4ml.train.preprocess import PreprocessParams
+from pico4ml.common.pp_params import PreprocessParams
 
 from pico4ml.host_gui.presets import PARAM_RANGES, Settings
 from pico4ml.host_gui.widgets import callback, tooltip

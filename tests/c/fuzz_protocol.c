@@ -91,6 +91,11 @@ static size_t make_payload(uint8_t type) {
                                (uint16_t)(16 + below(113)), (uint8_t)(1 + below(20))};
         proto_pack_stream(payload, &o);
     }
+    if (type == PROTO_SET_CAMERA && below(2)) { /* mostly valid camera options, any readout mode (v2) */
+        proto_camera_opts o = {(uint8_t)below(8), (uint8_t)below(4), (uint16_t)(1 + below(1000)),
+                               (uint16_t)(256 + below(768)), (uint8_t)below(4)};
+        proto_pack_camera(payload, &o);
+    }
     switch (below(8)) { /* length mutations */
     case 0: n = n ? n - 1 : 0; break;
     case 1: n = n + 1 + below(8); break;

@@ -3,6 +3,9 @@
  *                        device->host type, packed by core/protocol.c with fixed values
  *   proto_vectors parse  reads hex lines (wire bytes of host->device commands, encoded by
  *                        common/protocol.py), decodes and parses them, prints the fields
+ *   proto_vectors cobs   reads hex lines, prints cobs_encode() of each (no terminator) and
+ *                        whether cobs_decode() gives the input back ("ok" / "bad")
+ *   proto_vectors crc S  prints proto_crc32() of the bytes of the string S, in hex
  *   proto_vectors version
  */
 #include <stdio.h>
@@ -29,8 +32,8 @@ static void emit1(const char *name, uint8_t type, uint16_t seq, const uint8_t *p
 
 static void emit_all(void) {
     uint8_t buf[512];
-    proto_hello h = {PROTO_MODEL_INT8, 324, 244, 24, 112640, 123456, "0123456789abcdef0123", "fw-1.2.3", "mlp784",
-                     "gcc 12 / unit"};
+    proto_hello h = {PROTO_MODEL_INT8, 324, 244, 32, 112640, 123456, "0123456789abcdef0123", PROTO_CAM_MODE_FULL, 2,
+                     "fw-1.2.3", "mlp784", "gcc 12 / unit"};
     emit1("HELLO", PROTO_HELLO, 0, buf, proto_pack_hello(buf, &h));
 
     uint8_t hdr[32], pix[12];
@@ -48,23 +51,27 @@ static void emit_all(void) {
     proto_piece sp[2] = {{hdr, proto_pack_stage_hdr(hdr, &s)}, {pix, 6}};
     emit("STAGE", PROTO_STAGE, 3, sp, 2);
 
-    proto_result r = {79, 7, PROTO_MODEL_FLOAT, 0, 0.875f, {0}, 1000, 2000, 3000, 4000, 1525};
+    proto_result r = {79, 7, PROTO_MODEL_FLOAT, 0, 0.875f, {0}, 1000, 2000, 3000, 4000, 1525,
+                      PROTO_STATUS_UNSURE, PROTO_POLARITY_LIGHT_ON_DARK, 62};
     for (int i = 0; i < 10; i++) r.logits[i] = (float)i * 0.5f - 2.0f;
     emit1("RESULT", PROTO_RESULT, 4, buf, proto_pack_result(buf, &r));
 
-    proto_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    proto_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, PROTO_CAM_MODE_BINNED};
     emit1("STATS", PROTO_STATS, 5, buf, proto_pack_stats(buf, &st));
     emit1("LOG", PROTO_LOG, 6, buf, proto_pack_log(buf, PROTO_LOG_WARN, "camera: VSYNC timeout, retrying"));
     emit1("ERROR", PROTO_ERROR, 7, buf, proto_pack_error(buf, PROTO_ERR_LENGTH, PROTO_PING, 513, "PING payload"));
     emit1("PONG", PROTO_PONG, 8, buf, proto_pack_pong(buf, 0x12345678u, 42));
     emit1("ACK", PROTO_ACK, 9, buf, proto_pack_ack(buf, PROTO_SET_STREAM, 65535));
-    uint8_t params[24];
-    for (int i = 0; i < 24; i++) params[i] = (uint8_t)(i + 1);
-    emit1("PARAMS", PROTO_PARAMS, 10, params, 24);
+    uint8_t params[32];
+    for (int i = 0; i < 32; i++) params[i] = (uint8_t)(i + 1);
+    emit1("PARAMS", PROTO_PARAMS, 10, params, 32);
     proto_stream_opts so = {0x2B, 3, 1, 64, 20};
     emit1("STREAM", PROTO_STREAM, 11, buf, proto_pack_stream(buf, &so));
-    proto_camera_opts co = {PROTO_CAM_MIRROR | PROTO_CAM_AUTO_EXPOSURE, 2, 300, 512};
+    proto_camera_opts co = {PROTO_CAM_MIRROR | PROTO_CAM_AUTO_EXPOSURE, 2, 300, 512, PROTO_CAM_MODE_FULL};
     emit1("CAMERA", PROTO_CAMERA, 65535, buf, proto_pack_camera(buf, &co));
+    proto_candidates c = {80, PROTO_FLAG_INJECTED, 2, 1, 0, 5, 64, 48,
+                          {{2, 3, 6, 6, 3, 10, 30}, {20, 10, 20, 30, 0, 255, 900}}};
+    emit1("CANDIDATES", PROTO_CANDIDATES, 12, buf, proto_pack_candidates(buf, &c));
 }
 
 static void on_packet(void *ctx, const proto_packet *p) {
@@ -87,8 +94,8 @@ static void on_packet(void *ctx, const proto_packet *p) {
     case PROTO_SET_CAMERA: {
         proto_camera_opts v;
         if ((rc = proto_parse_camera(p->payload, p->len, &v)) == 0)
-            printf(" flags=%u analog_gain=%u exposure=%u digital_gain_q8=%u", v.flags, v.analog_gain, v.exposure,
-                   v.digital_gain_q8);
+            printf(" flags=%u analog_gain=%u exposure=%u digital_gain_q8=%u mode=%u", v.flags, v.analog_gain,
+                   v.exposure, v.digital_gain_q8, v.mode);
         break;
     }
     case PROTO_INJECT: {
@@ -129,7 +136,36 @@ static int parse_stdin(void) {
     return 0;
 }
 
+static int hex_line(const char *line, uint8_t *out, size_t cap) {
+    size_t n = 0;
+    for (const char *c = line; c[0] && c[1] && c[0] != '\n'; c += 2) {
+        unsigned v;
+        if (n >= cap || sscanf(c, "%2x", &v) != 1) return -1;
+        out[n++] = (uint8_t)v;
+    }
+    return (int)n;
+}
+
+static int cobs_stdin(void) {
+    static uint8_t in[4096], enc[PROTO_COBS_MAX(4096)], dec[4096];
+    static char line[2 * sizeof in + 16];
+    while (fgets(line, sizeof line, stdin)) {
+        int n = hex_line(line, in, sizeof in);
+        if (n < 0) return 2;
+        size_t m = cobs_encode(in, (size_t)n, enc);
+        for (size_t i = 0; i < m; i++) printf("%02x", enc[i]);
+        long back = cobs_decode(enc, m, dec, sizeof dec);
+        printf(" %s\n", back == n && memcmp(dec, in, (size_t)n) == 0 ? "ok" : "bad");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "cobs")) return cobs_stdin();
+    if (argc > 2 && !strcmp(argv[1], "crc")) {
+        printf("%08x\n", (unsigned)proto_crc32(0, (const uint8_t *)argv[2], strlen(argv[2])));
+        return 0;
+    }
     if (argc > 1 && !strcmp(argv[1], "emit")) {
         emit_all();
         return 0;
@@ -139,6 +175,6 @@ int main(int argc, char **argv) {
         printf("%d %u %u\n", PROTOCOL_VERSION, (unsigned)PROTO_MAX_PACKET, (unsigned)PROTO_HELLO_HDR_SIZE);
         return 0;
     }
-    fprintf(stderr, "usage: proto_vectors emit|parse|version\n");
+    fprintf(stderr, "usage: proto_vectors emit|parse|cobs|crc S|version\n");
     return 2;
 }

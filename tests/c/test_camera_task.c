@@ -8,7 +8,9 @@
  *  - frames whose VSYNC fell early are kept, counted and LOGged,
  *  - 3 timeouts in a row make it fall back to the other mode, reported as a WARN,
  *  - SET_CAMERA's mode switches it; a mode whose frames all end short (a sensor that
- *    sends fewer lines) times out 3 times and falls back again.
+ *    sends fewer lines) times out 3 times and falls back again,
+ *  - frames and short frames are counted (STATS v2),
+ *  - the newest of a burst of parameters reaches core 1.
  * Exit 1 if any CHECK failed. */
 #define _DEFAULT_SOURCE  /* usleep */
 #include <stdio.h>
@@ -169,6 +171,35 @@ int main(void) {
     CHECK(lent == 10 && ec3.host_switches == 0 && ec3.errors == 0);
     CHECK(cc.mode == OTHER(EXPECT_BOOT_MODE) && cc.mode_fallbacks == 2);
     CHECK(cs.orientation == HM01B0_FLIP && cs.exposure.auto_exposure);
+    CHECK(cc.frames >= (uint32_t)(WANT_FRAMES + 40) && cc.short_frames == 3);
+
+    /* Phase 4: a burst of parameters (the host dragging a slider) while core 1 captures:
+     * the last one reaches core 1. They once went through the 4-deep control queue, which
+     * dropped the newest when full although the host had been told they were in force. */
+    pp_params p;
+    pp_default_params(&p);
+    for (int i = 0; i < 20; i++) {
+        p.threshold_pct = (uint8_t)(10 + i);
+        camera_task_set_params(&p);
+    }
+    p.roi_x = 1000;  /* outside the 162x162 frame: pp_run says PP_ERR_ROI */
+    p.roi_w = p.roi_h = 10;
+    camera_task_set_params(&p);
+    int seen = 0;
+    uint64_t deadline = time_us_64() + 5u * 1000000u;
+    while (!seen && time_us_64() < deadline) {
+        camera_frame f;
+        if (!camera_task_take(&f)) {
+            usleep(100);
+            continue;
+        }
+        seen = f.pp_status == PP_ERR_ROI;
+        classifier_result r = {.argmax = 0, .score = 0.5f};
+        camera_task_release(&f, &r, 1000);
+    }
+    CHECK(seen);
+    pp_default_params(&p);
+    camera_task_set_params(&p);
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

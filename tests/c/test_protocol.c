@@ -311,7 +311,7 @@ static void test_device_commands(void) {
     send_cmd(PROTO_SET_STREAM, so, 8);
     CHECK(col.count == 2 && col.types[0] == PROTO_ACK && device_stream_opts(&dev)->mask == PROTO_STREAM_RESULT);
 
-    proto_camera_opts cam = {PROTO_CAM_FLIP, 1, 500, 300};
+    proto_camera_opts cam = {PROTO_CAM_FLIP, 1, 500, 300, PROTO_CAM_MODE_KEEP};
     uint8_t cb[8];
     proto_pack_camera(cb, &cam);
     send_cmd(PROTO_SET_CAMERA, cb, 8);
@@ -419,6 +419,188 @@ static void test_device_frames(void) {
     CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_LENGTH);
 }
 
+/* Protocol v2: RESULT carries status, polarity and min_score_pct; CANDIDATES comes with
+ * the STAGE bit; STATS and HELLO carry the camera's status; SET_CAMERA's mode reaches the hook. */
+static proto_camera_opts last_camera;
+static int camera_keep(void *ctx, const proto_camera_opts *o) {
+    (void)ctx;
+    last_camera = *o;
+    return 0;
+}
+
+static int find(uint8_t type) {
+    for (int i = 0; i < col.count && i < 4096; i++)
+        if (col.types[i] == type) return i;
+    return -1;
+}
+
+/* The payload of the first message of `type` in the sink (decoded again: col keeps only the last). */
+static const uint8_t *payload_of(uint8_t type, size_t *len) {
+    static uint8_t out[PROTO_MAX_PACKET];
+    int idx = find(type);
+    if (idx < 0) return NULL;
+    /* re-decode and stop at the wanted packet */
+    size_t start = 0;
+    for (int k = 0; k <= idx; k++) {
+        size_t end = start;
+        while (sink.buf[end] != 0) end++;
+        if (k == idx) {
+            long n = cobs_decode(sink.buf + start, end - start, out, sizeof out);
+            if (n < (long)PROTO_OVERHEAD) return NULL;
+            *len = (size_t)n - PROTO_OVERHEAD;
+            return out + PROTO_HEADER_SIZE;
+        }
+        start = end + 1;
+    }
+    return NULL;
+}
+
+static void test_device_v2(void) {
+    static uint8_t frame[162 * 162], blank[162 * 162];
+    make_frame(frame, 162, 162);
+    memset(blank, 200, sizeof blank);
+    dev_setup();
+    dev.hooks.set_camera = camera_keep;
+    device_camera_status cs = {1000, 7, 3, 5, 1, PROTO_CAM_MODE_BINNED};
+    device_set_camera_status(&dev, &cs);
+
+    uint8_t so[8];
+    proto_stream_opts o = {PROTO_STREAM_STAGE | PROTO_STREAM_RESULT | PROTO_STREAM_STATS, 1, 0, 81, 1};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    sink.len = 0;
+    int rc = device_process(&dev, 5, 0, frame, 162, 162, 162, 0);
+    decode(sink.buf, sink.len);
+    CHECK(rc == PP_OK && find(PROTO_CANDIDATES) >= 0 && find(PROTO_CANDIDATES) < find(PROTO_STAGE));
+    size_t n;
+    const uint8_t *c = payload_of(PROTO_CANDIDATES, &n);
+    CHECK(c && n >= PROTO_CANDIDATES_HDR_SIZE && proto_get_u32(c) == 5);
+    if (c) {
+        uint8_t count = c[5];
+        int8_t chosen = (int8_t)c[6];
+        CHECK(count >= 1 && n == PROTO_CANDIDATES_HDR_SIZE + (size_t)count * PROTO_CANDIDATE_SIZE);
+        CHECK(chosen >= 0 && chosen < count && c[PROTO_CANDIDATES_HDR_SIZE + chosen * 8 + 4] == PP_CAND_CHOSEN);
+        CHECK(c[7] == PP_ND_NONE && c[9] > 0 && c[10] > 0);
+    }
+    const uint8_t *r = payload_of(PROTO_RESULT, &n);
+    CHECK(r && n == PROTO_RESULT_SIZE);
+    if (r) {
+        CHECK(r[72] == PROTO_POLARITY_DARK_ON_LIGHT); /* a dark bar on light paper */
+        CHECK(r[73] == dev.params.min_score_pct);
+        float score = proto_get_f32(r + 8);
+        CHECK(r[7] == (score * 100.0f < (float)dev.params.min_score_pct ? PROTO_STATUS_UNSURE : PROTO_STATUS_DIGIT));
+    }
+    const uint8_t *st = payload_of(PROTO_STATS, &n);
+    CHECK(st && n == PROTO_STATS_SIZE);
+    if (st) {
+        CHECK(proto_get_u32(st + 40) == 1000 && proto_get_u32(st + 44) == 7 && proto_get_u32(st + 48) == 3 &&
+              proto_get_u32(st + 52) == 5 && proto_get_u32(st + 56) == 1 &&
+              proto_get_u32(st + 60) == PROTO_CAM_MODE_BINNED);
+    }
+
+    /* a blank page: NO_DIGIT in RESULT, CANDIDATES says why, min_score_pct as set */
+    pp_params p;
+    pp_default_params(&p);
+    p.min_score_pct = 99;
+    uint8_t pb[PP_PARAMS_SIZE];
+    pp_params_pack(&p, pb);
+    send_cmd(PROTO_SET_PARAMS, pb, sizeof pb);
+    sink.len = 0;
+    rc = device_process(&dev, 6, 0, blank, 162, 162, 162, 0);
+    decode(sink.buf, sink.len);
+    CHECK(rc == PP_NO_DIGIT);
+    r = payload_of(PROTO_RESULT, &n);
+    CHECK(r && r[7] == PROTO_STATUS_NO_DIGIT && r[73] == 99);
+    c = payload_of(PROTO_CANDIDATES, &n);
+    CHECK(c && (int8_t)c[6] == -1 && c[7] != PP_ND_NONE);
+
+    /* HELLO: the camera mode running; CAMERA: the mode running, whatever was asked */
+    uint8_t ping[5] = {PROTO_PING_WANT_HELLO, 1, 0, 0, 0};
+    send_cmd(PROTO_PING, ping, 5);
+    const uint8_t *h = payload_of(PROTO_HELLO, &n);
+    CHECK(h && h[0] == 2 && h[32] == PROTO_CAM_MODE_BINNED && h[33] == PP_PARAMS_VERSION);
+    uint8_t cam[8] = {PROTO_CAM_AUTO_EXPOSURE, 0, 0x00, 0x01, 0x00, 0x01, PROTO_CAM_MODE_FULL, 0};
+    send_cmd(PROTO_SET_CAMERA, cam, 8);
+    CHECK(col.count == 2 && col.types[0] == PROTO_ACK && last_camera.mode == PROTO_CAM_MODE_FULL);
+    CHECK(col.last[6] == PROTO_CAM_MODE_BINNED); /* core 1 switches later; STATS/HELLO show it then */
+    cam[6] = 3; /* no such mode */
+    send_cmd(PROTO_SET_CAMERA, cam, 8);
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_VALUE);
+    cam[6] = 0;
+    cam[7] = 1; /* reserved */
+    send_cmd(PROTO_SET_CAMERA, cam, 8);
+    CHECK(col.count == 1 && col.types[0] == PROTO_ERROR && proto_get_u16(col.last) == PROTO_ERR_VALUE);
+}
+
+/* INJECT runs pp_run through the device's preprocess hook, once, and nothing else inside it:
+ * the firmware's hook takes the lock core 1 also takes around pp_run, so the hook is
+ * exactly the locked region (net() and the answers run after it returns). */
+static int hook_calls, hook_depth, hook_max_depth;
+static size_t hook_sink_len_at_return;
+static int locked_pp(void *ctx, const uint8_t *frame, int width, int height, int stride, const pp_params *p,
+                     uint8_t out28[PP_OUT * PP_OUT], pp_stages *stages) {
+    (void)ctx;
+    hook_calls++;
+    if (++hook_depth > hook_max_depth) hook_max_depth = hook_depth;
+    int rc = pp_run(frame, width, height, stride, p, out28, stages);
+    hook_depth--;
+    hook_sink_len_at_return = sink.len;
+    return rc;
+}
+
+static void test_inject_preprocesses_through_the_hook(void) {
+    dev_setup();
+    dev.hooks.preprocess = locked_pp;
+    static uint8_t inj[4 + 100 * 80];
+    proto_put_u16(inj, 100);
+    proto_put_u16(inj + 2, 80);
+    make_frame(inj + 4, 100, 80);
+    send_cmd(PROTO_INJECT, inj, sizeof inj);
+    CHECK(hook_calls == 1 && hook_max_depth == 1);
+    CHECK(hook_sink_len_at_return == 0); /* nothing sent while "locked": the answers come after */
+    CHECK(col.count == 2 && col.types[0] == PROTO_INPUT28 && col.types[1] == PROTO_RESULT);
+}
+
+/* A LOG longer than PROTO_MAX_TEXT is cut before a character, never inside one (its
+ * formatting buffer once held exactly PROTO_MAX_TEXT bytes, cut by vsnprintf anywhere). */
+static void test_log_cut_keeps_utf8_whole(void) {
+    dev_setup();
+    uint8_t so[8];
+    proto_stream_opts o = {PROTO_STREAM_LOG, 1, 0, 81, 10};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    char text[400] = "a";
+    for (int i = 0; i < 150; i++) strcat(text, "\xc3\xa9"); /* e acute, 2 bytes */
+    sink.len = 0;
+    device_log(&dev, PROTO_LOG_INFO, "%s", text);
+    decode(sink.buf, sink.len);
+    CHECK(col.count == 1 && col.types[0] == PROTO_LOG);
+    size_t n = col.last_len - PROTO_LOG_HDR_SIZE;
+    CHECK(n == 199 && memcmp(col.last + 1, text, n) == 0); /* "a" + 99 whole characters */
+}
+
+/* A band size larger than 65535 rows' worth of a narrow image once gave rows_per = 0 (a
+ * uint16_t cast) and a division by zero: now a band holds 1..height rows. */
+static void test_band_rows_cannot_wrap(void) {
+    static uint8_t frame[16 * 40];
+    memset(frame, 128, sizeof frame);
+    device_config cfg = {"test-fw", "unit test", 16, 40, dev_rx, sizeof dev_rx, (size_t)16 * 65536, 0};
+    device_sink s = {mem_write, mem_space, &sink};
+    device_hooks h = {.now_us = now_fn, .set_camera = camera_fn};
+    sink.len = 0;
+    sink.space = SIZE_MAX;
+    device_init(&dev, &cfg, &s, &h);
+    uint8_t so[8];
+    proto_stream_opts o = {PROTO_STREAM_FRAME, 1, PROTO_STREAM_FLAG_FULLRES, 81, 10};
+    proto_pack_stream(so, &o);
+    send_cmd(PROTO_SET_STREAM, so, 8);
+    sink.len = 0;
+    device_process(&dev, 1, 0, frame, 16, 40, 16, 0);
+    decode(sink.buf, sink.len);
+    CHECK(col.count == 1 && col.types[0] == PROTO_FRAME && col.lens[0] == PROTO_FRAME_HDR_SIZE + 16 * 40);
+    CHECK(!device_frame_pending(&dev));
+}
+
 int main(void) {
     test_crc();
     test_cobs();
@@ -427,6 +609,10 @@ int main(void) {
     test_parsers();
     test_device_commands();
     test_device_frames();
+    test_device_v2();
+    test_band_rows_cannot_wrap();
+    test_inject_preprocesses_through_the_hook();
+    test_log_cut_keeps_utf8_whole();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -36,13 +36,8 @@ typedef struct {
     uint32_t t_net_us;
 } done_msg;
 
-enum { CTRL_PARAMS, CTRL_CAMERA };
 typedef struct {
-    int kind;
-    union {
-        pp_params params;
-        proto_camera_opts camera;
-    } u;
+    proto_camera_opts camera;
 } ctrl_msg;
 
 static uint8_t frames[2][FRAME_BYTES] __attribute__((aligned(4)));
@@ -52,12 +47,29 @@ static pp_stages lent_stages;
 
 static queue_t ready_q;  /* core 1 -> core 0: camera_frame (a lent buffer) */
 static queue_t done_q;   /* core 0 -> core 1: done_msg (the buffer comes back) */
-static queue_t ctrl_q;   /* core 0 -> core 1: ctrl_msg */
+static queue_t ctrl_q;   /* core 0 -> core 1: ctrl_msg (camera options) */
 static queue_t event_q;  /* core 1 -> core 0: camera_event */
 auto_init_mutex(pp_mutex);
+/* core 0 -> core 1: the newest parameters and their number (guarded by params_mutex). A
+ * mailbox, not ctrl_q: a full queue once dropped parameters the host had been told were
+ * in force. */
+auto_init_mutex(params_mutex);
+static struct {
+    pp_params params;
+    uint32_t generation;
+} params_box;
 
 void camera_task_pp_lock(void) { mutex_enter_blocking(&pp_mutex); }
 void camera_task_pp_unlock(void) { mutex_exit(&pp_mutex); }
+
+int camera_task_pp_run(void *ctx, const uint8_t *frame, int width, int height, int stride, const pp_params *p,
+                       uint8_t out28[PP_OUT * PP_OUT], pp_stages *stages) {
+    (void)ctx;
+    camera_task_pp_lock();
+    int rc = pp_run(frame, width, height, stride, p, out28, stages);
+    camera_task_pp_unlock();
+    return rc;
+}
 
 /* ---- core 0 side ---- */
 
@@ -71,15 +83,17 @@ void camera_task_release(const camera_frame *f, const classifier_result *r, uint
 }
 
 void camera_task_set_params(const pp_params *p) {
-    ctrl_msg m = {.kind = CTRL_PARAMS, .u.params = *p};
-    (void)queue_try_add(&ctrl_q, &m);  /* full: the host is flooding us; it sees no change, no hang */
+    mutex_enter_blocking(&params_mutex);
+    params_box.params = *p;
+    params_box.generation++;
+    mutex_exit(&params_mutex);
 }
 
 int camera_task_set_camera(const proto_camera_opts *o) {
     if (o->analog_gain > 3 || (!(o->flags & PROTO_CAM_AUTO_EXPOSURE) && o->exposure < 1) ||
         o->mode > PROTO_CAM_MODE_FULL)
         return -1;
-    ctrl_msg m = {.kind = CTRL_CAMERA, .u.camera = *o};
+    ctrl_msg m = {.camera = *o};
     return queue_try_add(&ctrl_q, &m) ? 0 : -1;
 }
 
@@ -92,6 +106,8 @@ static camera_counters counters;
 #define COUNTER_ADD(field) __atomic_store_n(&counters.field, counters.field + 1u, __ATOMIC_RELAXED)
 
 void camera_task_get_counters(camera_counters *c) {
+    c->frames = __atomic_load_n(&counters.frames, __ATOMIC_RELAXED);
+    c->short_frames = __atomic_load_n(&counters.short_frames, __ATOMIC_RELAXED);
     c->timeouts = __atomic_load_n(&counters.timeouts, __ATOMIC_RELAXED);
     c->vsync_mismatch = __atomic_load_n(&counters.vsync_mismatch, __ATOMIC_RELAXED);
     c->mode_fallbacks = __atomic_load_n(&counters.mode_fallbacks, __ATOMIC_RELAXED);
@@ -245,6 +261,8 @@ static void capture_failed(int err) {
     report(err, t);
     show_error(err);
     st.consecutive_errors++;
+    if (err == HM01B0_ERR_SHORT_FRAME)
+        COUNTER_ADD(short_frames);
     if (is_timeout(err)) {
         COUNTER_ADD(timeouts);
         if (++st.timeouts_in_row >= TIMEOUTS_BEFORE_FALLBACK) {
@@ -262,6 +280,7 @@ static void capture_failed(int err) {
  * it (where VSYNC fell, how many so far) at the first one and then at most
  * every 10 s. */
 static void capture_ok(void) {
+    COUNTER_ADD(frames);
     st.consecutive_errors = 0;
     st.timeouts_in_row = 0;
     if (st.last_error) {
@@ -285,13 +304,16 @@ static void capture_ok(void) {
 }
 
 static void apply_ctrl(void) {
+    static uint32_t params_seen;
+    mutex_enter_blocking(&params_mutex);
+    if (params_box.generation != params_seen) {
+        params_seen = params_box.generation;
+        st.params = params_box.params;
+    }
+    mutex_exit(&params_mutex);
     ctrl_msg m;
     while (queue_try_remove(&ctrl_q, &m)) {
-        if (m.kind == CTRL_PARAMS) {
-            st.params = m.u.params;
-            continue;
-        }
-        const proto_camera_opts *o = &m.u.camera;
+        const proto_camera_opts *o = &m.camera;
         st.cam_opts = *o;
         st.have_cam_opts = true;
         cam_cfg.orientation = (uint8_t)((o->flags & PROTO_CAM_MIRROR ? HM01B0_MIRROR : 0) |

@@ -25,6 +25,8 @@
 
 /* Camera health, for STATS (protocol v2) and the LOG lines. */
 typedef struct {
+    uint32_t frames;          /* frames captured whole (each ends on the DMA count) */
+    uint32_t short_frames;    /* captures cut short: the next VSYNC came before the DMA count */
     uint32_t timeouts;        /* captures that failed for time: no VSYNC, short frame, frame timeout */
     uint32_t vsync_mismatch;  /* frames kept whose VSYNC fell before their last line (a diagnostic) */
     uint32_t mode_fallbacks;  /* switches to the other mode after 3 timeouts in a row */
@@ -55,7 +57,10 @@ bool camera_task_take(camera_frame *f);
 /* Core 0: give the buffer back, with what net() made of it for the LCD. */
 void camera_task_release(const camera_frame *f, const classifier_result *r, uint32_t t_net_us);
 /* Core 0: new preprocessing parameters / camera options, applied by core 1
- * before its next frame. set_camera returns 0, or < 0 if they are invalid. */
+ * before its next frame. Parameters go through a one-slot mailbox, never a
+ * queue: the newest always arrives, however many come while core 1 is busy
+ * (the host has been told they are in force). set_camera returns 0, or < 0 if
+ * they are invalid or core 1's queue is full (the host gets an ERROR). */
 void camera_task_set_params(const pp_params *p);
 int camera_task_set_camera(const proto_camera_opts *o);
 /* Core 0: camera errors and recoveries to report over USB. */
@@ -63,8 +68,12 @@ bool camera_task_poll_event(camera_event *e);
 /* Either core: a consistent-enough snapshot (each field read atomically). */
 void camera_task_get_counters(camera_counters *c);
 /* Either core: pp_run() has static work buffers, so both cores take this
- * lock around it (core 0 runs it for INJECT commands). */
+ * lock around it and nothing else (core 0 runs it for INJECT commands; its
+ * net() must not hold core 1 off). camera_task_pp_run() is pp_run() inside it,
+ * in the device's preprocess hook's shape. */
 void camera_task_pp_lock(void);
 void camera_task_pp_unlock(void);
+int camera_task_pp_run(void *ctx, const uint8_t *frame, int width, int height, int stride, const pp_params *p,
+                       uint8_t out28[PP_OUT * PP_OUT], pp_stages *stages);
 
 #endif

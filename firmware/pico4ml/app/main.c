@@ -52,18 +52,19 @@ static void report_memory(void) {
                (unsigned long)m.stack1_bytes);
 }
 
-/* Host bytes -> commands. INJECT runs pp_run on this core: hold core 1 off it. */
+/* Host bytes -> commands. An INJECT runs pp_run on this core through the device's
+ * preprocess hook (camera_task_pp_run), which holds core 1 off pp_run's buffers for
+ * pp_run alone, not for net() or the answers. */
 static bool serve_host(void) {
     static uint8_t buf[RX_CHUNK];  /* static: core 0's 4 KB stack also carries the USB interrupt */
     size_t n = usb_link_read(buf, sizeof buf);
     if (!n)
         return false;
-    camera_task_pp_lock();
     device_receive(&dev, buf, n);
-    camera_task_pp_unlock();
     return true;
 }
 
+/* New parameters to core 1 (a mailbox: never lost, the newest wins). */
 static void forward_params(void) {
     static uint32_t generation;
     if (device_params_generation(&dev) == generation)
@@ -72,6 +73,21 @@ static void forward_params(void) {
     pp_params p;
     device_params_copy(&dev, &p);
     camera_task_set_params(&p);
+}
+
+/* The camera's counters and mode into the device (STATS, HELLO, CAMERA). */
+static void forward_camera_status(void) {
+    camera_counters c;
+    camera_task_get_counters(&c);
+    const device_camera_status cs = {
+        .frames = c.frames,
+        .vsync_early = c.vsync_mismatch,
+        .short_frames = c.short_frames,
+        .timeouts = c.timeouts,
+        .fallbacks = c.mode_fallbacks,
+        .mode = c.mode,
+    };
+    device_set_camera_status(&dev, &cs);
 }
 
 static void forward_camera_events(void) {
@@ -86,15 +102,17 @@ static void forward_camera_events(void) {
     }
 }
 
-/* Camera health as a LOG line (STATS v2 will carry the same counters). */
+/* Camera health as a LOG line (STATS carries the same counters). */
 static void report_camera(void) {
     camera_counters c;
     camera_task_get_counters(&c);
     const char *mode = c.mode == PROTO_CAM_MODE_FULL ? "FULL 324x324 averaged 2x2"
                        : c.mode == PROTO_CAM_MODE_BINNED ? "BINNED 162x162"
                                                          : "down";
-    device_log(&dev, PROTO_LOG_INFO, "camera: mode %s, %lu timeouts, %lu VSYNC mismatches, %lu mode fallbacks", mode,
-               (unsigned long)c.timeouts, (unsigned long)c.vsync_mismatch, (unsigned long)c.mode_fallbacks);
+    device_log(&dev, PROTO_LOG_INFO,
+               "camera: mode %s, %lu frames, %lu timeouts (%lu short), %lu VSYNC mismatches, %lu mode fallbacks", mode,
+               (unsigned long)c.frames, (unsigned long)c.timeouts, (unsigned long)c.short_frames,
+               (unsigned long)c.vsync_mismatch, (unsigned long)c.mode_fallbacks);
 }
 
 /* The lent frame whose FRAME bands are still going out, and what net() made of it. */
@@ -119,7 +137,8 @@ static bool classify_next(void) {
     uint64_t t0 = time_us_64();
     classifier_result r;
     classifier_run(f.in28, &r);
-    classifier_set_status(&r, f.pp_status, dev.params.min_score_pct);
+    uint8_t min_score_pct = dev.params.min_score_pct;
+    classifier_set_status(&r, f.pp_status, min_score_pct);
     uint32_t t_net = (uint32_t)(time_us_64() - t0);
     for (uint32_t i = 0; i < f.skipped; i++)
         device_count_skipped(&dev);
@@ -133,6 +152,7 @@ static bool classify_next(void) {
         .in28 = f.in28,
         .stages = f.stages,
         .result = &r,
+        .min_score_pct = min_score_pct,
         .t_capture_us = f.t_capture_us,
         .t_preprocess_us = f.t_preprocess_us,
         .t_net_us = t_net,
@@ -162,7 +182,8 @@ int main(void) {
         .hello_period_ms = HELLO_PERIOD_MS,
     };
     const device_sink sink = usb_link_sink();
-    const device_hooks hooks = {.now_us = clock_us, .set_camera = set_camera, .ctx = NULL};
+    const device_hooks hooks = {
+        .now_us = clock_us, .set_camera = set_camera, .preprocess = camera_task_pp_run, .ctx = NULL};
     device_init(&dev, &cfg, &sink, &hooks);
 
     camera_task_launch();
@@ -174,6 +195,7 @@ int main(void) {
         bool busy = serve_host();
         forward_params();
         forward_camera_events();
+        forward_camera_status();
         if (usb_ok) {
             uint32_t c = usb_link_get_stats().connects;
             if (c != connects) {

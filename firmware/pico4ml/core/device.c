@@ -22,6 +22,17 @@
 
 #define MODEL_KIND ((uint8_t)classifier_model_kind()) /* CLASSIFIER_KIND_* = PROTO_MODEL_* */
 
+/* The wire carries these values of the portable core as they are. */
+_Static_assert((int)CLASSIFIER_KIND_FLOAT == (int)PROTO_MODEL_FLOAT && (int)CLASSIFIER_KIND_INT8 == (int)PROTO_MODEL_INT8,
+               "model kinds");
+_Static_assert((int)CLASSIFIER_DIGIT == (int)PROTO_STATUS_DIGIT && (int)CLASSIFIER_NO_DIGIT == (int)PROTO_STATUS_NO_DIGIT &&
+                   (int)CLASSIFIER_UNSURE == (int)PROTO_STATUS_UNSURE,
+               "RESULT status is classifier_result.status");
+_Static_assert((int)PP_POLARITY_DARK_ON_LIGHT == (int)PROTO_POLARITY_DARK_ON_LIGHT &&
+                   (int)PP_POLARITY_LIGHT_ON_DARK == (int)PROTO_POLARITY_LIGHT_ON_DARK,
+               "RESULT polarity is the PP_POLARITY_* used");
+_Static_assert(PP_MAX_CANDIDATES == PROTO_MAX_CANDIDATES, "CANDIDATES holds every pp_stages candidate");
+
 static uint64_t now_us(const device *d) { return d->hooks.now_us(d->hooks.ctx); }
 
 static int send(device *d, uint8_t type, const proto_piece *pieces, size_t npieces) {
@@ -63,6 +74,8 @@ void device_send_hello(device *d) {
         .max_command_bytes = (uint32_t)(d->cfg.rx_cap < PROTO_MAX_PACKET ? d->cfg.rx_cap : PROTO_MAX_PACKET),
         .uptime_ms = (uint32_t)(now_us(d) / 1000u),
         .weights_hash = classifier_weights_sha256(),
+        .camera_mode = d->cam.mode,
+        .params_version = PP_PARAMS_VERSION,
         .firmware_version = d->cfg.firmware_version,
         .model_name = classifier_model_name(),
         .build_info = d->cfg.build_info,
@@ -73,7 +86,9 @@ void device_send_hello(device *d) {
 
 void device_log(device *d, uint8_t level, const char *fmt, ...) {
     if (!(d->stream.mask & PROTO_STREAM_LOG)) return;
-    char text[PROTO_MAX_TEXT + 1];
+    /* 3 bytes more than fit: vsnprintf may cut a character, proto_pack_log then cuts
+     * before it (a buffer of exactly PROTO_MAX_TEXT sent that half character) */
+    char text[PROTO_MAX_TEXT + 4];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
@@ -100,14 +115,24 @@ static void send_stream(device *d) {
 
 static void send_camera(device *d) {
     uint8_t buf[PROTO_SET_CAMERA_SIZE];
-    send1(d, PROTO_CAMERA, buf, proto_pack_camera(buf, &d->camera));
+    proto_camera_opts o = d->camera;
+    o.mode = d->cam.mode; /* CAMERA says the mode running, not the one asked for */
+    send1(d, PROTO_CAMERA, buf, proto_pack_camera(buf, &o));
 }
 
 static void send_stats(device *d) {
     uint8_t buf[PROTO_STATS_SIZE];
     refresh_uptime(d);
+    d->stats.cam_frames = d->cam.frames;
+    d->stats.cam_vsync_early = d->cam.vsync_early;
+    d->stats.cam_short_frames = d->cam.short_frames;
+    d->stats.cam_timeouts = d->cam.timeouts;
+    d->stats.cam_fallbacks = d->cam.fallbacks;
+    d->stats.cam_mode = d->cam.mode;
     send1(d, PROTO_STATS, buf, proto_pack_stats(buf, &d->stats));
 }
+
+void device_set_camera_status(device *d, const device_camera_status *cs) { d->cam = *cs; }
 
 /* ---- commands ---- */
 static void reject(device *d, uint16_t code, const proto_packet *pkt, const char *text) {
@@ -237,9 +262,12 @@ static void on_rx_error(void *ctx, int code, uint8_t type, uint16_t seq) {
         d->rx_err_in_window = 0;
     }
     if (++d->rx_err_in_window > DEVICE_RX_ERRORS_PER_S) return;
-    static const char *const why[] = {"", "bad COBS framing", "bad CRC-32", "wrong protocol version", "", "", "",
-                                      "command larger than the receive buffer"};
-    device_send_error(d, (uint16_t)code, type, seq, (code > 0 && code < 8) ? why[code] : "bad packet");
+    const char *why = code == PROTO_ERR_FRAMING   ? "bad COBS framing"
+                      : code == PROTO_ERR_CRC     ? "bad CRC-32"
+                      : code == PROTO_ERR_VERSION ? "wrong protocol version"
+                      : code == PROTO_ERR_TOO_LARGE ? "command larger than the receive buffer"
+                                                    : "bad packet";
+    device_send_error(d, (uint16_t)code, type, seq, why);
 }
 
 static void pump_frame(device *d);
@@ -370,8 +398,12 @@ static void start_frame(device *d, const device_frame *f) {
         }
     }
     size_t band = d->cfg.frame_band_bytes ? d->cfg.frame_band_bytes : DEFAULT_BAND_BYTES;
-    uint16_t rows_per = (uint16_t)(band / w ? band / w : 1);
-    if (stride != w && rows_per > 64) rows_per = 64; /* one piece per row then */
+    /* rows a band holds, 1..h: computed in size_t, a band larger than the image is one band */
+    size_t rows = band / w;
+    if (rows < 1) rows = 1;
+    if (rows > h) rows = h;
+    if (stride != w && rows > 64) rows = 64; /* one piece per row then */
+    uint16_t rows_per = (uint16_t)rows;
     d->pending = (device_pending_frame){
         .active = true,
         .caller_pixels = caller_pixels,
@@ -405,14 +437,43 @@ static void send_stage_image(device *d, const device_frame *f, uint8_t id, const
     send(d, PROTO_STAGE, pieces, np);
 }
 
+/* The candidates weighed (also when preprocessing stopped early: then none, and why). */
+static void send_candidates(device *d, const device_frame *f) {
+    const pp_stages *st = f->stages;
+    proto_candidates c = {
+        .frame_id = f->frame_id,
+        .flags = f->flags,
+        .count = st->n_cand < PROTO_MAX_CANDIDATES ? st->n_cand : PROTO_MAX_CANDIDATES,
+        .chosen = st->chosen,
+        .no_digit = st->no_digit,
+        .n_components = st->n_components,
+        .work_w = st->work_w,
+        .work_h = st->work_h,
+    };
+    if (c.chosen >= (int)c.count) c.chosen = -1;
+    for (uint8_t i = 0; i < c.count; i++) {
+        const pp_candidate *p = &st->cand[i];
+        c.cand[i] = (proto_candidate){p->x, p->y, p->w, p->h, p->reason, p->score, p->mass};
+    }
+    uint8_t buf[PROTO_CANDIDATES_MAX_SIZE];
+    send1(d, PROTO_CANDIDATES, buf, proto_pack_candidates(buf, &c));
+}
+
 static void send_stages(device *d, const device_frame *f) {
     const pp_stages *st = f->stages;
+    send_candidates(d, f);
     if (st->work_w == 0 || st->work_h == 0) return; /* preprocessing stopped before the work grid */
     send_stage_image(d, f, PROTO_STAGE_WORK, st->work, st->work_w, st->work_h, PP_WORK, st->dark_on_light, true);
     send_stage_image(d, f, PROTO_STAGE_INK, st->ink, st->work_w, st->work_h, PP_WORK, st->lo, true);
     send_stage_image(d, f, PROTO_STAGE_NORM, st->norm, st->work_w, st->work_h, PP_WORK, st->threshold, true);
     if (st->box_w > 0 && st->box_h > 0)
         send_stage_image(d, f, PROTO_STAGE_BOX, st->box, st->box_w, st->box_h, PP_OUT, 0, false);
+}
+
+/* The polarity preprocessing read the frame with, if it got as far as the work grid. */
+static uint8_t polarity_of(const pp_stages *st) {
+    if (!st || st->work_w == 0) return PROTO_POLARITY_UNKNOWN;
+    return st->dark_on_light ? PROTO_POLARITY_DARK_ON_LIGHT : PROTO_POLARITY_LIGHT_ON_DARK;
 }
 
 void device_publish(device *d, const device_frame *f) {
@@ -450,6 +511,9 @@ void device_publish(device *d, const device_frame *f) {
             .t_net_us = f->t_net_us,
             .t_send_us = d->last_send_us,
             .fps_x100 = d->fps_x100,
+            .status = f->result->status,
+            .polarity = polarity_of(f->stages),
+            .min_score_pct = f->min_score_pct,
         };
         memcpy(r.logits, f->result->logits, sizeof r.logits);
         uint8_t buf[PROTO_RESULT_SIZE];
@@ -486,6 +550,7 @@ int device_process(device *d, uint32_t frame_id, uint8_t flags, const uint8_t *p
         .in28 = in28,
         .stages = &stages,
         .result = &res,
+        .min_score_pct = d->params.min_score_pct,
         .t_capture_us = t_capture_us,
         .t_preprocess_us = (uint32_t)(t1 - t0),
         .t_net_us = (uint32_t)(t2 - t1),

@@ -2,8 +2,8 @@
  *
  * Owns the stream options, the camera options and the preprocessing parameters;
  * answers host commands (PING, SET_PARAMS, GET_PARAMS, SET_STREAM, SET_CAMERA,
- * INJECT) and turns each processed frame into FRAME / INPUT28 / STAGE / RESULT /
- * STATS messages. It never blocks: before each message it asks the sink for its
+ * INJECT) and turns each processed frame into FRAME / INPUT28 / STAGE / CANDIDATES /
+ * RESULT / STATS messages. It never blocks: before each message it asks the sink for its
  * free space and drops the whole message (and counts it) when it does not fit.
  * The one exception is a FRAME image larger than the sink's free space: its row
  * bands are sent by later device_poll() calls as the sink drains, and its owner
@@ -67,6 +67,16 @@ typedef struct {
 #define DEVICE_FRAME_RESERVE 1024  /* INPUT28 (800 B on the wire) + RESULT (82) + STATS (50) */
 #define DEVICE_FRAME_STALL_MS 250
 
+/* The camera's health as the firmware's camera task counts it (STATS v2, HELLO's mode). */
+typedef struct {
+    uint32_t frames;       /* frames captured whole (each ends on the DMA count) */
+    uint32_t vsync_early;  /* frames kept whose VSYNC fell before their last line */
+    uint32_t short_frames; /* captures cut short by the next VSYNC */
+    uint32_t timeouts;     /* captures that failed for time */
+    uint32_t fallbacks;    /* switches to the other readout mode */
+    uint8_t mode;          /* PROTO_CAM_MODE_* running, NONE while down (or no modes) */
+} device_camera_status;
+
 /* One processed frame, as the firmware's core 0 has it after net(). */
 typedef struct {
     uint32_t frame_id;
@@ -75,7 +85,8 @@ typedef struct {
     uint16_t width, height, stride;
     const uint8_t *in28;        /* 784 bytes the network saw */
     const pp_stages *stages;    /* optional, for STAGE messages */
-    const classifier_result *result;
+    const classifier_result *result; /* status set (classifier_set_status) */
+    uint8_t min_score_pct;      /* the UNSURE threshold status was decided with (RESULT v2) */
     uint32_t t_capture_us, t_preprocess_us, t_net_us;
 } device_frame;
 
@@ -98,6 +109,7 @@ typedef struct {
     uint32_t params_generation; /* bumped on every SET_PARAMS */
     proto_stream_opts stream;
     proto_camera_opts camera;
+    device_camera_status cam;   /* as last reported by the camera's owner */
     proto_stats stats;
     uint16_t tx_seq;
     uint32_t frames_published;
@@ -149,6 +161,8 @@ static inline const proto_stats *device_stats(const device *d) { return &d->stat
 /* Counters the firmware's camera path feeds (reported in STATS). */
 static inline void device_count_camera_error(device *d) { d->stats.camera_errors++; }
 static inline void device_count_skipped(device *d) { d->stats.frames_skipped++; }
+/* The camera's counters and mode, for STATS, HELLO and CAMERA (call it whenever they may have changed). */
+void device_set_camera_status(device *d, const device_camera_status *cs);
 /* Send an ERROR (e.g. PROTO_ERR_CAMERA with cmd_type 0 when the camera fails). */
 void device_send_error(device *d, uint16_t code, uint8_t cmd_type, uint16_t cmd_seq, const char *text);
 

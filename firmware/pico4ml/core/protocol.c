@@ -58,14 +58,17 @@ static void cobs_flush(cobs_stream *s, bool terminate) {
     s->blen = 0;
 }
 
+/* A full block (254 bytes, code 0xFF: no implied zero) waits for the next byte: if the
+ * data ends there, no empty block follows it (Cheshire & Baker's encoding, the published
+ * examples). */
 static void cobs_put(cobs_stream *s, const uint8_t *data, size_t len) {
     s->crc = proto_crc32(s->crc, data, len);
     for (size_t i = 0; i < len; i++) {
+        if (s->blen == 254) cobs_flush(s, false);
         if (data[i] == 0) {
             cobs_flush(s, false);
         } else {
             s->block[1 + s->blen++] = data[i];
-            if (s->blen == 254) cobs_flush(s, false); /* code 0xFF: no implied zero */
         }
     }
 }
@@ -123,17 +126,18 @@ size_t cobs_encode(const uint8_t *in, size_t n, uint8_t *out) {
     size_t o = 1, code_at = 0;
     uint8_t code = 1;
     for (size_t i = 0; i < n; i++) {
+        if (code == 0xFF) { /* a full block, and more data: the next block starts */
+            out[code_at] = code;
+            code_at = o++;
+            code = 1;
+        }
         if (in[i] == 0) {
             out[code_at] = code;
             code_at = o++;
             code = 1;
         } else {
             out[o++] = in[i];
-            if (++code == 0xFF) {
-                out[code_at] = code;
-                code_at = o++;
-                code = 1;
-            }
+            code++;
         }
     }
     out[code_at] = code;
@@ -261,9 +265,10 @@ int proto_parse_stream(const uint8_t *p, size_t n, proto_stream_opts *out) {
 
 int proto_parse_camera(const uint8_t *p, size_t n, proto_camera_opts *out) {
     if (n != PROTO_SET_CAMERA_SIZE) return -PROTO_ERR_LENGTH;
-    proto_camera_opts o = {p[0], p[1], proto_get_u16(p + 2), proto_get_u16(p + 4), PROTO_CAM_MODE_KEEP};
+    proto_camera_opts o = {p[0], p[1], proto_get_u16(p + 2), proto_get_u16(p + 4), p[6]};
     if ((o.flags & ~(PROTO_CAM_MIRROR | PROTO_CAM_FLIP | PROTO_CAM_AUTO_EXPOSURE)) || o.analog_gain > 3 ||
-        o.exposure == 0 || o.digital_gain_q8 < 256 || o.digital_gain_q8 > 1023 || proto_get_u16(p + 6) != 0)
+        o.exposure == 0 || o.digital_gain_q8 < 256 || o.digital_gain_q8 > 1023 || o.mode > PROTO_CAM_MODE_FULL ||
+        p[7] != 0)
         return -PROTO_ERR_VALUE;
     *out = o;
     return 0;
@@ -283,7 +288,7 @@ int proto_parse_inject(const uint8_t *p, size_t n, proto_inject *out) {
 /* ---- Packers (device -> host) ---- */
 static size_t put_pstr(uint8_t *out, const char *s) {
     size_t n = s ? strlen(s) : 0;
-    if (n > 64) n = 64;
+    if (n > PROTO_MAX_PSTR) n = PROTO_MAX_PSTR;
     out[0] = (uint8_t)n;
     if (n) memcpy(out + 1, s, n);
     return n + 1;
@@ -299,6 +304,8 @@ size_t proto_pack_hello(uint8_t out[PROTO_HELLO_MAX_SIZE], const proto_hello *h)
     proto_put_u32(out + 8, h->max_command_bytes);
     proto_put_u32(out + 12, h->uptime_ms);
     for (size_t i = 0; i < 16 && h->weights_hash && h->weights_hash[i]; i++) out[16 + i] = (uint8_t)h->weights_hash[i];
+    out[32] = h->camera_mode;
+    out[33] = h->params_version;
     size_t n = PROTO_HELLO_HDR_SIZE;
     n += put_pstr(out + n, h->firmware_version);
     n += put_pstr(out + n, h->model_name);
@@ -344,7 +351,7 @@ size_t proto_pack_result(uint8_t out[PROTO_RESULT_SIZE], const proto_result *r) 
     out[4] = r->argmax;
     out[5] = r->model_kind;
     out[6] = r->flags;
-    out[7] = 0;
+    out[7] = r->status;
     proto_put_f32(out + 8, r->score);
     for (int i = 0; i < 10; i++) proto_put_f32(out + 12 + 4 * i, r->logits[i]);
     proto_put_u32(out + 52, r->t_capture_us);
@@ -352,14 +359,45 @@ size_t proto_pack_result(uint8_t out[PROTO_RESULT_SIZE], const proto_result *r) 
     proto_put_u32(out + 60, r->t_net_us);
     proto_put_u32(out + 64, r->t_send_us);
     proto_put_u32(out + 68, r->fps_x100);
+    out[72] = r->polarity;
+    out[73] = r->min_score_pct;
+    proto_put_u16(out + 74, 0);
     return PROTO_RESULT_SIZE;
 }
 
 size_t proto_pack_stats(uint8_t out[PROTO_STATS_SIZE], const proto_stats *s) {
-    const uint32_t v[10] = {s->uptime_ms, s->frames, s->msgs_sent, s->msgs_dropped, s->bytes_sent,
-                            s->camera_errors, s->cmds_ok, s->cmds_rejected, s->rx_errors, s->frames_skipped};
-    for (int i = 0; i < 10; i++) proto_put_u32(out + 4 * i, v[i]);
+    const uint32_t v[PROTO_STATS_SIZE / 4] = {
+        s->uptime_ms,   s->frames,        s->msgs_sent,        s->msgs_dropped, s->bytes_sent,
+        s->camera_errors, s->cmds_ok,     s->cmds_rejected,    s->rx_errors,    s->frames_skipped,
+        s->cam_frames,  s->cam_vsync_early, s->cam_short_frames, s->cam_timeouts, s->cam_fallbacks,
+        s->cam_mode};
+    for (size_t i = 0; i < PROTO_STATS_SIZE / 4; i++) proto_put_u32(out + 4 * i, v[i]);
     return PROTO_STATS_SIZE;
+}
+
+size_t proto_pack_candidates(uint8_t out[PROTO_CANDIDATES_MAX_SIZE], const proto_candidates *c) {
+    uint8_t count = c->count < PROTO_MAX_CANDIDATES ? c->count : PROTO_MAX_CANDIDATES;
+    proto_put_u32(out, c->frame_id);
+    out[4] = c->flags;
+    out[5] = count;
+    out[6] = (uint8_t)c->chosen;
+    out[7] = c->no_digit;
+    out[8] = c->n_components;
+    out[9] = c->work_w;
+    out[10] = c->work_h;
+    out[11] = 0;
+    uint8_t *p = out + PROTO_CANDIDATES_HDR_SIZE;
+    for (uint8_t i = 0; i < count; i++, p += PROTO_CANDIDATE_SIZE) {
+        const proto_candidate *e = &c->cand[i];
+        p[0] = e->x;
+        p[1] = e->y;
+        p[2] = e->w;
+        p[3] = e->h;
+        p[4] = e->reason;
+        p[5] = e->score;
+        proto_put_u16(p + 6, e->mass);
+    }
+    return (size_t)(p - out);
 }
 
 size_t proto_pack_stream(uint8_t out[PROTO_SET_STREAM_SIZE], const proto_stream_opts *o) {
@@ -377,7 +415,8 @@ size_t proto_pack_camera(uint8_t out[PROTO_SET_CAMERA_SIZE], const proto_camera_
     out[1] = o->analog_gain;
     proto_put_u16(out + 2, o->exposure);
     proto_put_u16(out + 4, o->digital_gain_q8);
-    proto_put_u16(out + 6, 0);
+    out[6] = o->mode;
+    out[7] = 0;
     return PROTO_SET_CAMERA_SIZE;
 }
 

@@ -7,7 +7,8 @@
  * little-endian layouts; docs/protocol.md gives every field and number.
  *
  * Portable C11: no heap, no SDK headers. Keep in sync with common/protocol.py
- * (tests/test_protocol_c_python.py checks the version and the encoded bytes).
+ * (tests/test_protocol_constants.py checks every constant here against it,
+ * tests/test_protocol_c_python.py the encoded bytes against literal golden vectors).
  */
 #ifndef PICO4ML_PROTOCOL_H
 #define PICO4ML_PROTOCOL_H
@@ -16,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 1  /* keep in sync with common/protocol.py */
+#define PROTOCOL_VERSION 2  /* keep in sync with common/protocol.py */
 
 /* Sizes of the decoded packet. */
 #define PROTO_HEADER_SIZE 4
@@ -49,6 +50,7 @@ enum proto_type {
     PROTO_PARAMS = 0x8B,
     PROTO_STREAM = 0x8C,
     PROTO_CAMERA = 0x8D,
+    PROTO_CANDIDATES = 0x8E, /* v2: the digit candidates, with the STAGE mask bit */
 };
 
 /* ERROR codes. */
@@ -88,27 +90,38 @@ enum proto_error {
 #define PROTO_CAM_MIRROR 0x01u
 #define PROTO_CAM_FLIP 0x02u
 #define PROTO_CAM_AUTO_EXPOSURE 0x04u
-/* SET_CAMERA mode (protocol v2): camera readout mode. */
-enum { PROTO_CAM_MODE_KEEP = 0, PROTO_CAM_MODE_BINNED = 1, PROTO_CAM_MODE_FULL = 2 };
+/* SET_CAMERA mode (v2): the readout to switch to, KEEP the running one. HELLO, STATS and
+ * CAMERA carry the mode running, NONE while the camera is down or has no modes (the twin). */
+enum { PROTO_CAM_MODE_KEEP = 0, PROTO_CAM_MODE_NONE = 0, PROTO_CAM_MODE_BINNED = 1, PROTO_CAM_MODE_FULL = 2 };
+
+/* RESULT status (v2): CLASSIFIER_DIGIT / _NO_DIGIT / _UNSURE (classifier_set_status). */
+enum { PROTO_STATUS_DIGIT = 0, PROTO_STATUS_NO_DIGIT = 1, PROTO_STATUS_UNSURE = 2 };
+/* RESULT polarity (v2): how preprocessing read the frame (PP_POLARITY_* values). */
+enum { PROTO_POLARITY_DARK_ON_LIGHT = 0, PROTO_POLARITY_LIGHT_ON_DARK = 1, PROTO_POLARITY_UNKNOWN = 0xFF };
 
 enum proto_log_level { PROTO_LOG_DEBUG = 0, PROTO_LOG_INFO = 1, PROTO_LOG_WARN = 2, PROTO_LOG_ERROR = 3 };
 
 /* Fixed payload sizes (bytes); variable parts follow where noted. */
 #define PROTO_PING_SIZE 5         /* flags u8, nonce u32 */
 #define PROTO_SET_STREAM_SIZE 8   /* mask u16, decimation u8, flags u8, max_side u16, stats_every u8, rsvd u8 */
-#define PROTO_SET_CAMERA_SIZE 8   /* flags u8, analog_gain u8, exposure u16, digital_gain_q8 u16, rsvd u16 */
+#define PROTO_SET_CAMERA_SIZE 8   /* flags u8, analog_gain u8, exposure u16, digital_gain_q8 u16, mode u8, rsvd u8 */
 #define PROTO_INJECT_HDR_SIZE 4   /* width u16, height u16, then width*height pixels */
-#define PROTO_HELLO_HDR_SIZE 32   /* see docs/protocol.md, then 3 strings (u8 len + bytes) */
+#define PROTO_HELLO_HDR_SIZE 36   /* see docs/protocol.md, then 3 strings (u8 len + bytes) */
 #define PROTO_FRAME_HDR_SIZE 20   /* then rows*width pixels */
 #define PROTO_INPUT28_SIZE 789    /* frame_id u32, flags u8, 784 pixels */
 #define PROTO_STAGE_HDR_SIZE 28   /* then width*height pixels */
-#define PROTO_RESULT_SIZE 72
-#define PROTO_STATS_SIZE 40
+#define PROTO_RESULT_SIZE 76
+#define PROTO_STATS_SIZE 64
+#define PROTO_CANDIDATES_HDR_SIZE 12 /* then count x PROTO_CANDIDATE_SIZE */
+#define PROTO_CANDIDATE_SIZE 8       /* x, y, w, h, reason, score u8; mass u16 */
+#define PROTO_MAX_CANDIDATES 16      /* = PP_MAX_CANDIDATES */
+#define PROTO_CANDIDATES_MAX_SIZE (PROTO_CANDIDATES_HDR_SIZE + PROTO_MAX_CANDIDATES * PROTO_CANDIDATE_SIZE)
 #define PROTO_LOG_HDR_SIZE 1      /* level u8, then UTF-8 text */
 #define PROTO_ERROR_HDR_SIZE 5    /* code u16, cmd_type u8, cmd_seq u16, then UTF-8 text */
 #define PROTO_PONG_SIZE 8         /* nonce u32, uptime_ms u32 */
 #define PROTO_ACK_SIZE 3          /* cmd_type u8, cmd_seq u16 */
 #define PROTO_MAX_TEXT 200        /* LOG / ERROR text bytes */
+#define PROTO_MAX_PSTR 64         /* bytes of each HELLO string */
 
 /* ---- CRC-32 (IEEE 802.3, reflected 0xEDB88320, same as zlib.crc32) ---- */
 /* Start with crc = 0; chain calls to cover several pieces. */
@@ -223,7 +236,7 @@ typedef struct {
     uint8_t analog_gain;      /* log2: 0..3 = 1x..8x */
     uint16_t exposure;        /* integration lines, >= 1 (manual exposure) */
     uint16_t digital_gain_q8; /* 256 (1x) .. 1023 */
-    uint8_t mode;             /* PROTO_CAM_MODE_* (0: keep the running mode) */
+    uint8_t mode;             /* PROTO_CAM_MODE_*: SET_CAMERA 0 keeps the mode; CAMERA: the mode running */
 } proto_camera_opts;
 
 typedef struct {
@@ -238,9 +251,11 @@ typedef struct {
     uint32_t max_command_bytes;
     uint32_t uptime_ms;
     const char *weights_hash; /* hex; first 16 characters are sent */
+    uint8_t camera_mode;      /* PROTO_CAM_MODE_* running (v2) */
+    uint8_t params_version;   /* PP_PARAMS_VERSION (v2) */
     const char *firmware_version, *model_name, *build_info; /* up to 64 bytes each */
 } proto_hello;
-#define PROTO_HELLO_MAX_SIZE (PROTO_HELLO_HDR_SIZE + 3 * 65)
+#define PROTO_HELLO_MAX_SIZE (PROTO_HELLO_HDR_SIZE + 3 * (1 + PROTO_MAX_PSTR))
 
 typedef struct {
     uint32_t frame_id;
@@ -272,12 +287,41 @@ typedef struct {
     float logits[10];
     uint32_t t_capture_us, t_preprocess_us, t_net_us, t_send_us;
     uint32_t fps_x100;
+    uint8_t status;        /* PROTO_STATUS_* (v2) */
+    uint8_t polarity;      /* PROTO_POLARITY_* (v2) */
+    uint8_t min_score_pct; /* the UNSURE threshold status was decided with (v2) */
 } proto_result;
 
 typedef struct {
     uint32_t uptime_ms, frames, msgs_sent, msgs_dropped, bytes_sent;
     uint32_t camera_errors, cmds_ok, cmds_rejected, rx_errors, frames_skipped;
+    /* v2: the camera's own counters (the firmware's camera_task_get_counters()) */
+    uint32_t cam_frames;       /* frames captured whole (each ends on the DMA count) */
+    uint32_t cam_vsync_early;  /* frames kept whose VSYNC fell before their last line (a diagnostic) */
+    uint32_t cam_short_frames; /* captures cut short: the next VSYNC came before the DMA count */
+    uint32_t cam_timeouts;     /* captures that failed for time (no VSYNC, short frame, frame timeout) */
+    uint32_t cam_fallbacks;    /* switches to the other readout mode */
+    uint32_t cam_mode;         /* PROTO_CAM_MODE_* running */
 } proto_stats;
+
+/* CANDIDATES (v2): the candidates preprocessing weighed on the work grid. */
+typedef struct {
+    uint8_t x, y, w, h;
+    uint8_t reason;  /* PP_CAND_* */
+    uint8_t score;   /* digit-likeness relative to the chosen one (255) */
+    uint16_t mass;   /* ink summed over its pixels, / 16 */
+} proto_candidate;
+
+typedef struct {
+    uint32_t frame_id;
+    uint8_t flags;          /* PROTO_FLAG_INJECTED */
+    uint8_t count;          /* entries in cand[], <= PROTO_MAX_CANDIDATES */
+    int8_t chosen;          /* index of the digit in cand[], -1: none */
+    uint8_t no_digit;       /* PP_ND_*: why there is no digit */
+    uint8_t n_components;   /* components found (cand[] holds the first PROTO_MAX_CANDIDATES) */
+    uint8_t work_w, work_h; /* the grid the boxes are on */
+    proto_candidate cand[PROTO_MAX_CANDIDATES];
+} proto_candidates;
 
 int proto_parse_ping(const uint8_t *p, size_t n, proto_ping *out);
 int proto_parse_stream(const uint8_t *p, size_t n, proto_stream_opts *out);
@@ -290,6 +334,7 @@ size_t proto_pack_input28_hdr(uint8_t out[5], uint32_t frame_id, uint8_t flags);
 size_t proto_pack_stage_hdr(uint8_t out[PROTO_STAGE_HDR_SIZE], const proto_stage_hdr *s);
 size_t proto_pack_result(uint8_t out[PROTO_RESULT_SIZE], const proto_result *r);
 size_t proto_pack_stats(uint8_t out[PROTO_STATS_SIZE], const proto_stats *s);
+size_t proto_pack_candidates(uint8_t out[PROTO_CANDIDATES_MAX_SIZE], const proto_candidates *c);
 size_t proto_pack_stream(uint8_t out[PROTO_SET_STREAM_SIZE], const proto_stream_opts *o);
 size_t proto_pack_camera(uint8_t out[PROTO_SET_CAMERA_SIZE], const proto_camera_opts *o);
 size_t proto_pack_pong(uint8_t out[PROTO_PONG_SIZE], uint32_t nonce, uint32_t uptime_ms);

@@ -5,11 +5,12 @@
 #include <stddef.h>
 
 void camera_model_init(camera_model *c, uint32_t seed) {
-    c->opts = (proto_camera_opts){PROTO_CAM_AUTO_EXPOSURE, 0, CAMERA_UNITY_EXPOSURE, 256};
+    c->opts = (proto_camera_opts){PROTO_CAM_AUTO_EXPOSURE, 0, CAMERA_UNITY_EXPOSURE, 256, PROTO_CAM_MODE_KEEP};
     c->rng = seed ? seed : 0x2545F491u;
 }
 
 int camera_model_set(void *ctx, const proto_camera_opts *opts) {
+    if (opts->mode != PROTO_CAM_MODE_KEEP) return -1; /* one readout: no BINNED / FULL to switch to */
     ((camera_model *)ctx)->opts = *opts; /* the device checked the ranges */
     return 0;
 }

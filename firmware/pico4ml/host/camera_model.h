@@ -26,7 +26,8 @@ typedef struct {
 } camera_model;
 
 void camera_model_init(camera_model *c, uint32_t seed);
-/* The device's set_camera hook (ctx: a camera_model): takes the options; always 0. */
+/* The device's set_camera hook (ctx: a camera_model): takes the options (0), or refuses a
+ * readout mode other than KEEP (-1: the twin's camera has one; the host gets ERROR CAMERA). */
 int camera_model_set(void *ctx, const proto_camera_opts *opts);
 /* True when frames pass unchanged (auto exposure, no mirror, no flip). */
 bool camera_model_is_identity(const camera_model *c);

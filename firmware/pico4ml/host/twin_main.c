@@ -292,6 +292,7 @@ int main(int argc, char **argv) {
      * until the device is done with it (or gives it up when the host stops reading). */
     uint8_t *held = NULL;
     bool held_owned = false;
+    device_camera_status cam_status = {.mode = PROTO_CAM_MODE_NONE}; /* no readout modes */
     while (!stop_requested && !(mode == LINK_STDIO && link.input_closed)) {
         uint64_t now = clock_us(NULL);
         bool streaming = count == 0 || (long)frame_id < count;
@@ -339,6 +340,8 @@ int main(int argc, char **argv) {
             }
         }
         uint32_t t_capture = (uint32_t)(clock_us(NULL) - t0);
+        cam_status.frames++; /* STATS' camera counters: frames only, the twin's camera never times out */
+        device_set_camera_status(&dev, &cam_status);
         int rc = device_process(&dev, ++frame_id, 0, pixels, (uint16_t)w, (uint16_t)h, (uint16_t)w, t_capture);
         if (rc < 0) device_log(&dev, PROTO_LOG_WARN, "frame %u: preprocessing refused it (%d)", frame_id, rc);
         if (device_frame_pending(&dev)) {

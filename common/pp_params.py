@@ -1,0 +1,96 @@
+"""The preprocessing parameters and their wire format (SET_PARAMS / PARAMS payload).
+
+Mirror of pp_params in firmware/pico4ml/core/preprocess.h: same names, same defaults, same
+order, packed as PARAMS_SIZE little-endian bytes (pp_params_pack / pp_params_unpack).
+It lives in common so that every user of the protocol (GUI, monitor, twin tools) has the
+wire format without the training package; train/preprocess.py re-exports it next to the
+numpy preprocessing that reads it. The meaning of each field: docs/preprocessing.md.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import astuple, dataclass, fields
+
+WORK = 64            # PP_WORK: side of the work grid
+OUT = 28             # PP_OUT: side of the output image
+MAX_DIM = 4096       # PP_MAX_DIM: largest accepted frame width/height
+PARAMS_VERSION = 2   # PP_PARAMS_VERSION
+
+POLARITY_DARK_ON_LIGHT = 0
+POLARITY_LIGHT_ON_DARK = 1
+POLARITY_AUTO = 2
+
+OK = 0                # PP_OK
+ERR_PARAMS = -2       # PP_ERR_PARAMS: parameters fail validation
+
+_STRUCT = struct.Struct("<HHhhHH20B")   # the packed little-endian pp_params layout
+PARAMS_SIZE = _STRUCT.size              # 32 = PP_PARAMS_SIZE
+
+
+@dataclass
+class PreprocessParams:
+    """Mirror of pp_params in core/preprocess.h (same names, same defaults, same order)."""
+    version: int = PARAMS_VERSION
+    size: int = PARAMS_SIZE
+    roi_x: int = 0
+    roi_y: int = 0
+    roi_w: int = 0            # 0 (or roi_h 0): centred square of the whole frame
+    roi_h: int = 0
+    polarity: int = POLARITY_AUTO
+    bg_remove: int = 1
+    bg_radius: int = 6        # closing window radius on the work grid (> half a stroke)
+    threshold_pct: int = 35   # 0 = Otsu
+    saturate_pct: int = 80    # ink at this share of the range becomes 255
+    min_contrast: int = 24    # below this ink range of the grid: no digit
+    speck_min: int = 2        # 3x3 ink count a pixel needs to be part of a stroke (0/1 = off)
+    border: int = 1           # work-grid pixels ignored at the edges
+    box_size: int = 20        # MNIST: digit fitted into 20x20
+    center_mass: int = 1      # 1: centre of mass at (14, 14); 0: centre the box
+    min_size_pct: int = 8     # a digit is at least this high (% of the grid)
+    max_size_pct: int = 95    # ... and at most this long
+    thin_pct: int = 40        # a line this long and under 2 px thick is not a digit
+    offcentre_pct: int = 40   # a digit's centre is at most this far from the middle
+    merge_pct: int = 15       # parts this close (% of the digit's size) join it
+    grow_pct: int = 150       # ... if the digit grows to at most this % of its size
+    cand_contrast: int = 32   # the chosen digit's own ink range below this: no digit
+    full_res: int = 1         # 1: resample the digit from the frame; 0: from the work grid
+    min_score_pct: int = 75   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
+    reserved: int = 0
+
+    def to_bytes(self) -> bytes:
+        return _STRUCT.pack(*astuple(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "PreprocessParams":
+        if len(data) != PARAMS_SIZE:
+            raise ValueError(f"pp_params is {PARAMS_SIZE} bytes, got {len(data)}")
+        return cls(*_STRUCT.unpack(data))
+
+    def validate(self) -> int:
+        """0 if usable, else ERR_PARAMS (same rules as pp_validate_params)."""
+        return validate_params(self)
+
+
+# (low, high) of every field, the rules of pp_validate_params (version and size are fixed)
+PARAM_RANGES = {
+    "version": (PARAMS_VERSION, PARAMS_VERSION), "size": (PARAMS_SIZE, PARAMS_SIZE),
+    "roi_x": (-32768, 32767), "roi_y": (-32768, 32767), "roi_w": (0, MAX_DIM), "roi_h": (0, MAX_DIM),
+    "polarity": (0, 2), "bg_remove": (0, 1), "bg_radius": (1, 15), "threshold_pct": (0, 99),
+    "saturate_pct": (1, 100), "min_contrast": (0, 255), "speck_min": (0, 9), "border": (0, WORK // 4),
+    "box_size": (4, OUT), "center_mass": (0, 1), "min_size_pct": (0, 100), "max_size_pct": (1, 100),
+    "thin_pct": (1, 100), "offcentre_pct": (1, 100), "merge_pct": (0, 100), "grow_pct": (100, 255),
+    "cand_contrast": (0, 255), "full_res": (0, 1), "min_score_pct": (0, 100), "reserved": (0, 0),
+}
+assert list(PARAM_RANGES) == [f.name for f in fields(PreprocessParams)]
+
+
+def validate_params(p: PreprocessParams) -> int:
+    for name, (lo, hi) in PARAM_RANGES.items():
+        v = getattr(p, name)
+        if not hasattr(v, "__index__") or not lo <= int(v) <= hi:  # ints and numpy ints, not floats
+            return ERR_PARAMS
+    return OK
+
+
+def default_params() -> PreprocessParams:
+    return PreprocessParams()

@@ -31,7 +31,7 @@ static uint8_t s_work[GRID];   /* ROI on the work grid, as captured */
 static uint8_t s_ink[GRID];    /* ink signal of the reading in progress */
 static union {                 /* speck mask, then component labels (0: none) */
     uint32_t w[GRID / 4];      /* word access: skipping four empty pixels at once */
-    uint8_t b[GRID];
+    uint8_t b[GRID];           /* byte access: everything else */
 } s_labels;
 #define s_lab s_labels.b
 static uint8_t s_row_ink[PP_WORK]; /* 1: the row has mask pixels (rows without are skipped) */
@@ -57,7 +57,7 @@ static union {
     struct {
         uint16_t colsum[COLSUM_CAP];       /* the downscale's column sums */
         uint32_t rcol[2][PP_WORK];         /* ... and reciprocals per work column */
-    } ds;
+    } ds;                                  /* the area downscale */
 } s_scratch;
 #define s_vpad s_scratch.v.vpad
 #define s_half_n s_scratch.v.half_n

@@ -718,13 +718,105 @@ class Candidates(Message):
             raise ValueError(f"CANDIDATES: chosen {self.chosen} of {self.count}")
 
 
+# ---------------------------------------------------------------- model upload (docs/model-format.md)
+# The reserved 0x90..0x97 range: commands with the direction bit clear, each answered by BLOB_STATUS.
+
+BLOB_UP_OK = 0
+BLOB_UP_LENGTH = 1
+BLOB_UP_NOT_STARTED = 2
+BLOB_UP_TOO_BIG = 3
+BLOB_UP_OFFSET = 4
+BLOB_UP_OVERRUN = 5
+BLOB_UP_INCOMPLETE = 6
+BLOB_UP_CRC = 7
+BLOB_UP_INVALID = 8
+BLOB_UP_SHA = 9
+BLOB_UP_FLASH = 10
+BLOB_UP_UNKNOWN = 11
+BLOB_UP_NAMES = {BLOB_UP_OK: "ok", BLOB_UP_LENGTH: "wrong payload length", BLOB_UP_NOT_STARTED: "no upload started",
+                 BLOB_UP_TOO_BIG: "size 0, not a multiple of 4, or larger than a slot",
+                 BLOB_UP_OFFSET: "chunk not at the expected offset", BLOB_UP_OVERRUN: "chunk past the announced size",
+                 BLOB_UP_INCOMPLETE: "commit before every byte arrived",
+                 BLOB_UP_CRC: "CRC-32 of the stored bytes differs", BLOB_UP_INVALID: "the runtime refused the blob",
+                 BLOB_UP_SHA: "weights hash differs from the one announced", BLOB_UP_FLASH: "flash erase/program failed",
+                 BLOB_UP_UNKNOWN: "not an upload command"}
+
+
+@dataclass
+class BlobBegin(Message):
+    """Start an upload of total_bytes into the slot that is not running; weights_sha256 is the
+    blob header's (checked at COMMIT)."""
+    TYPE: ClassVar[int] = 0x10
+    NAME: ClassVar[str] = "BLOB_BEGIN"
+    HEAD: ClassVar[str] = "I32s"
+    total_bytes: int = 0
+    weights_sha256: bytes = bytes(32)
+    seq: int = _seq()
+
+
+@dataclass
+class BlobChunk(Message):
+    """The blob's bytes from offset on (the next expected offset: BLOB_STATUS.received)."""
+    TYPE: ClassVar[int] = 0x11
+    NAME: ClassVar[str] = "BLOB_CHUNK"
+    HEAD: ClassVar[str] = "I"
+    TAIL: ClassVar[str] = "data"
+    offset: int = 0
+    data: bytes = b""
+    seq: int = _seq()
+
+
+@dataclass
+class BlobCommit(Message):
+    """Check the whole upload (CRC-32 of every byte, the runtime's validation, the hash) and switch to it."""
+    TYPE: ClassVar[int] = 0x12
+    NAME: ClassVar[str] = "BLOB_COMMIT"
+    HEAD: ClassVar[str] = "I"
+    crc32: int = 0
+    seq: int = _seq()
+
+
+@dataclass
+class BlobQuery(Message):
+    TYPE: ClassVar[int] = 0x13
+    NAME: ClassVar[str] = "BLOB_QUERY"
+    seq: int = _seq()
+
+
+@dataclass
+class BlobStatus(Message):
+    """The model store after a BLOB_* command (blob_store_status_pack in core/blob_store.c)."""
+    TYPE: ClassVar[int] = 0x90
+    NAME: ClassVar[str] = "BLOB_STATUS"
+    HEAD: ClassVar[str] = "BBBBIIII24s32s"
+    receiving: int = 0         # 1 while an upload is under way
+    result: int = BLOB_UP_OK   # BLOB_UP_*: what became of the last command
+    blob_status: int = 0       # BLOB_E_* of core/blob.h when result is BLOB_UP_INVALID
+    active: int = 0            # 1: an uploaded blob runs, 0: the built-in model
+    received: int = 0          # bytes of the upload so far (the next CHUNK's offset)
+    total: int = 0
+    active_seq: int = 0        # commit sequence number of the blob that runs
+    capacity: int = 0          # the largest blob a slot holds
+    name: bytes = bytes(24)    # of the blob that runs, NUL-padded
+    weights_sha256: bytes = bytes(32)
+    seq: int = _seq()
+
+    @property
+    def model_name(self) -> str:
+        return self.name.split(b"\0")[0].decode("utf-8", errors="replace")
+
+    @property
+    def result_name(self) -> str:
+        return BLOB_UP_NAMES.get(self.result, f"result {self.result}")
+
+
 CANDIDATES_MAX_SIZE = Candidates._layout().size + MAX_CANDIDATES * CANDIDATE_SIZE
 HELLO_MAX_SIZE = Hello._layout().size + 3 * (1 + MAX_PSTR)
 
 # The one table: type code -> message class (its NAME, HEAD and TAIL give the layout).
 MESSAGES: tuple[type[Message], ...] = (Ping, SetParams, GetParams, SetStream, SetCamera, Inject, Hello, Frame,
                                        Input28, Stage, Result, Stats, Log, Error, Pong, Ack, Params, Stream, Camera,
-                                       Candidates)
+                                       Candidates, BlobBegin, BlobChunk, BlobCommit, BlobQuery, BlobStatus)
 MESSAGE_TYPES: dict[int, type[Message]] = {cls.TYPE: cls for cls in MESSAGES}
 MESSAGE_NAMES: dict[str, type[Message]] = {cls.NAME: cls for cls in MESSAGES}
 HOST_TO_DEVICE = frozenset(t for t in MESSAGE_TYPES if t < 0x80)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import tempfile
+from pathlib import Path
 from typing import Any, Iterator
 
 from pico4ml.common.argtypes import existing_file, existing_path, non_negative_float, positive_int, ranged
@@ -38,6 +40,9 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
                     help="with --sim: frames per second of the twin (0..1000; 0: as fast as it can)")
     ap.add_argument("--sim-model", choices=("int8", "float"), default="int8",
                     help="with --sim: the twin's net(), int8 (default, as the firmware) or float")
+    ap.add_argument("--sim-model-region", metavar="FILE", type=Path, default=None,
+                    help="with --sim: keep the twin's model flash region in FILE, so the 'model' panel's "
+                         "uploads stay across runs (default: a fresh one per session, kept across twin restarts)")
     ap.add_argument("--checkpoint", metavar="FILE", type=existing_file,
                     help="model for the device-vs-host check (default: the committed models/*.safetensors)")
     ap.add_argument("--tolerance", type=non_negative_float, default=0.02,
@@ -125,6 +130,9 @@ def start_sim(args: argparse.Namespace) -> Any:
         kwargs["source"] = args.sim_source
     if getattr(args, "camera", None) is not None:
         kwargs["camera"] = args.camera
+    if getattr(args, "sim_model_region", None) is None:  # fresh per session; a twin restart keeps it
+        args.sim_model_region = Path(tempfile.mkdtemp(prefix="pico4ml-region-")) / "model-region.bin"
+    kwargs["model_region"] = args.sim_model_region
     return start_twin(**kwargs)
 
 

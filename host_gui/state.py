@@ -138,6 +138,8 @@ class State:
     camera_stage: P.Stage | None = None
     status_since: float = 0.0  # host time of the last connection state change
     shown: FrameRecord | None = None  # the newest whole frame: what the views show
+    blob_status: P.BlobStatus | None = None  # the device's model store, after its last BLOB_* command
+    blob_statuses: int = 0  # BLOB_STATUS messages received (an upload step waits for the next one)
 
     def __post_init__(self) -> None:
         # columns: t, device fps, gui fps, capture ms, preprocess ms, net ms, send ms
@@ -185,6 +187,12 @@ class State:
         self.log.append(f"[link] {s.text}")
         if s.state == "connected":
             self._assembler = P.FrameAssembler()
+
+    def _on_BlobStatus(self, t: float, m: P.BlobStatus) -> None:
+        self.blob_status = m
+        self.blob_statuses += 1
+        if m.result not in (P.BLOB_UP_OK, P.BLOB_UP_OFFSET):
+            self.log.append(f"[model] upload step refused: {m.result_name}")
 
     def _on_Hello(self, t: float, m: P.Hello) -> None:
         same = self.hello is not None and (self.hello.firmware_version, self.hello.weights_hash) == \

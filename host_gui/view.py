@@ -24,6 +24,7 @@ from .controls.camera import CameraControl, roi_from_drag  # noqa: F401
 from .controls.capture import CaptureControl
 from .controls.debug import DebugControl
 from .controls.inject import InjectControl, paint_line  # noqa: F401
+from .controls.model import ModelControl
 from .controls.replay import ReplayControl, settings_header
 from .controls.session import SessionControl
 from .controls.settings import POLARITIES, SettingsControl  # noqa: F401
@@ -83,7 +84,7 @@ class App:
         self.binding = Binding(self)
         self.ctl = Controllers(camera=CameraControl(self), settings=SettingsControl(self), replay=ReplayControl(self),
                                inject=InjectControl(self), capture=CaptureControl(self), debug=DebugControl(self),
-                               session=SessionControl(self))
+                               session=SessionControl(self), model=ModelControl(self))
 
     # ------------------------------------------------------------------ building
     def build_ui(self, width: int = 1280, height: int = 720) -> None:
@@ -95,6 +96,8 @@ class App:
             self.ctl.capture.build()
             self.ctl.inject.build()
             self.ctl.session.build()
+            if self.source.live:
+                self.ctl.model.build()
         self.ctl.camera.build()
         self.ctl.debug.build()
         with dpg.handler_registry(tag="mouse_handlers"):
@@ -176,6 +179,8 @@ class App:
                      f"({p.scores[p.result.argmax] * 100:.1f} %){host}")
         self.ctl.replay.poll()
         self.ctl.debug.poll()
+        if self.source.live:
+            self.ctl.model.poll()
         self.binding.push()
         for tex in self.layout.tex.values():
             tex.collect()

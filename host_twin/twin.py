@@ -39,7 +39,7 @@ from typing import Any, Iterable, Sequence
 from pico4ml.common import manifest
 from pico4ml.common.argtypes import existing_path, positive_int, ranged
 from pico4ml.common.cbuild import SANITIZE_FLAGS, BuildError, build
-from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR
+from pico4ml.common.paths import FIRMWARE_DIR
 
 HOST_DIR = FIRMWARE_DIR / "host"
 IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -49,9 +49,8 @@ def twin_sources(model: str | None = None) -> list[Path]:
     """All C files of the twin: its own host/ files and the firmware's portable core with
     the manifest's model (None: the firmware's default)."""
     return [HOST_DIR / "twin_main.c", HOST_DIR / "twin_link.c", HOST_DIR / "pgm.c", HOST_DIR / "synth.c",
-            HOST_DIR / "feed.c", HOST_DIR / "camera_model.c",
-            CORE_DIR / "device.c", CORE_DIR / "protocol.c", CORE_DIR / "preprocess.c",
-            *manifest.get(model).classifier_sources()]
+            HOST_DIR / "feed.c", HOST_DIR / "camera_model.c", HOST_DIR / "twin_blob.c", HOST_DIR / "blob_region_file.c",
+            *manifest.get(model).portable_sources()]
 
 
 def build_twin(sanitize: bool = False, model: str | None = None) -> Path:
@@ -180,7 +179,8 @@ def _drain(stream, sink: collections.deque) -> None:
 def start_twin(frames: Any = None, port: int | str | None = None, *, source: Any = None, fps: float = 10.0,
                count: int | None = None, once: bool = False, seed: int = 1, size: tuple[int, int] | None = None,
                hello_ms: int = 2000, sanitize: bool = False, model: str | None = None, hold: float = 0.0,
-               camera: int | str | os.PathLike | None = None, timeout: float = 60.0) -> TwinHandle:
+               camera: int | str | os.PathLike | None = None, model_region: str | os.PathLike | None = None,
+               timeout: float = 60.0) -> TwinHandle:
     """Build (cached) and start the twin.
 
     frames (or source): None = synthetic digits (each held `hold` seconds; 0, the default
@@ -190,7 +190,9 @@ def start_twin(frames: Any = None, port: int | str | None = None, *, source: Any
     if it cannot be opened). port: None or "pty" = a new pseudo-terminal; an int = TCP on
     127.0.0.1 (0: any free port); "stdio" = the handle's proc.stdin/proc.stdout carry the
     protocol. model: the built-in model, a name or alias of core/model/manifest.json (None:
-    the firmware's default).
+    the firmware's default). model_region: the file that stands for the board's reserved
+    model flash region (created if missing): uploads (pico4ml-upload) go there and its last
+    committed blob runs from start-up on.
     """
     frames = source if frames is None else frames
     if camera is not None and frames is not None:
@@ -215,6 +217,8 @@ def start_twin(frames: Any = None, port: int | str | None = None, *, source: Any
         args += ["--feed-fd", str(feed_r)]
     if count is not None:
         args += ["--count", str(count)]
+    if model_region is not None:
+        args += ["--model-region", str(model_region)]
     if once:
         args.append("--once")
     if size is not None:
@@ -302,6 +306,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", choices=manifest.choices(), default=None,
                     help="built-in model from core/model/manifest.json (default: the firmware's, "
                          f"{manifest.default_name()}; 'float' is the float MLP)")
+    ap.add_argument("--model-region", metavar="FILE", type=Path,
+                    help="keep the board's model flash region in FILE (created if missing): "
+                         "pico4ml-upload sends blobs there and the last committed one runs")
     ap.add_argument("--sanitize", action="store_true", help="build with AddressSanitizer + UBSan (debugging)")
     return ap
 
@@ -329,10 +336,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd += ["--count", str(args.count)] if args.count is not None else []
             cmd += ["--once"] if args.once else []
             cmd += ["--size", f"{args.size[0]}x{args.size[1]}"] if args.size else []
+            cmd += ["--model-region", str(args.model_region)] if args.model_region else []
             os.execv(cmd[0], cmd)
         twin = start_twin(frames, port, fps=args.fps, count=args.count, once=args.once, seed=args.seed,
                           size=args.size, hello_ms=args.hello_ms, sanitize=args.sanitize, model=model,
-                          hold=args.hold, camera=args.camera)
+                          hold=args.hold, camera=args.camera, model_region=args.model_region)
     except (BuildError, OSError, ValueError, RuntimeError) as e:  # CameraError is a ValueError
         print(f"pico4ml-twin: {e}", file=sys.stderr)
         return 2

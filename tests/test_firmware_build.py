@@ -103,6 +103,19 @@ def test_board_code_is_in_the_image(firmware):
     assert "stdio_usb_init" not in syms
 
 
+def test_the_model_region_is_clear_of_the_image_and_uploads_are_linked(firmware):
+    """docs/model-format.md: uploaded blobs live in the top 1 MiB of the 2 MB flash; the link
+    fails if the image reaches it (app/model_region.ld), and the flash writes go through the
+    SDK's flash_safe_execute with core 1 registered as a lockout victim."""
+    out = subprocess.run(["arm-none-eabi-nm", str(firmware.elf)], capture_output=True, text=True, check=True).stdout
+    addr = {p[2]: int(p[0], 16) for p in (line.split() for line in out.splitlines()) if len(p) == 3}
+    assert addr["__pico4ml_model_region"] == 0x10000000 + 2 * 1024 * 1024 - 1024 * 1024
+    assert addr["__flash_binary_end"] <= addr["__pico4ml_model_region"]
+    for name in ("model_store_command", "model_store_init", "blob_open", "blob_run", "blob_store_command",
+                 "flash_safe_execute", "flash_safe_execute_core_init", "flash_range_erase", "flash_range_program"):
+        assert name in addr, f"{name} missing from the firmware"
+
+
 @pytest.mark.slow
 def test_float_variant_builds_and_fits():
     sdk = _require_sdk()
@@ -112,6 +125,10 @@ def test_float_variant_builds_and_fits():
     assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
     syms = _symbols(fw.elf)
     assert "net" in syms and not any(name.startswith("net_int8") for name in syms), "float build must link net()"
+    # its 1.3 MB image leaves a 512 KiB model region (app/model_region.ld would fail the link otherwise)
+    out = subprocess.run(["arm-none-eabi-nm", str(fw.elf)], capture_output=True, text=True, check=True).stdout
+    addr = {p[2]: int(p[0], 16) for p in (line.split() for line in out.splitlines()) if len(p) == 3}
+    assert addr["__pico4ml_model_region"] == 0x10000000 + 2 * 1024 * 1024 - 512 * 1024
 
 
 def test_recorded_memory_figures_are_this_build(firmware):

@@ -39,6 +39,11 @@ def sample_messages() -> list[P.Message]:
         P.Camera(P.CAM_MIRROR | P.CAM_AUTO_EXPOSURE, 2, 300, 512, P.CAM_MODE_FULL),
         P.Candidates(80, 0, chosen=1, no_digit=P.ND_NONE, n_components=5, work_w=64, work_h=48,
                      candidates=[(2, 3, 6, 6, P.CAND_SMALL, 10, 30), (20, 10, 20, 30, P.CAND_CHOSEN, 255, 900)]),
+        P.BlobBegin(322676, bytes(range(32))),
+        P.BlobChunk(4096, r[:1000]),
+        P.BlobCommit(0xCBF43926),
+        P.BlobQuery(),
+        P.BlobStatus(1, P.BLOB_UP_OFFSET, 7, 1, 4096, 322676, 7, 520192, b"mlp".ljust(24, b"\0"), bytes(range(32))),
     ]
 
 

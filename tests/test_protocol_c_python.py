@@ -23,7 +23,8 @@ pytestmark = pytest.mark.hostc
 
 @pytest.fixture(scope="module")
 def vectors():
-    return host_build("proto_vectors", [REPO_ROOT / "tests" / "c" / "proto_vectors.c", CORE_DIR / "protocol.c"])
+    return host_build("proto_vectors", [REPO_ROOT / "tests" / "c" / "proto_vectors.c", CORE_DIR / "protocol.c",
+                                        CORE_DIR / "blob_store.c", CORE_DIR / "blob.c", CORE_DIR / "sha256.c"])
 
 
 def test_protocol_version_constants_agree(vectors):
@@ -97,6 +98,10 @@ DEVICE_GOLDEN: dict[str, tuple[P.Message, str]] = {
                                 work_h=48, candidates=[(2, 3, 6, 6, P.CAND_SMALL, 10, 30),
                                                        (20, 10, 20, 30, P.CAND_CHOSEN, 255, 900)], seq=12),
                    "04028e0c0250010104020201040540300802030606030a1e05140a141e08ff84036d6b63e600"),
+    "BLOB_STATUS": (P.BlobStatus(1, P.BLOB_UP_OFFSET, 7, 1, 4096, 322676, 7, 520192, b"mlp-test".ljust(24, b"\0"),
+                                 bytes(range(32)), seq=13),
+                    "0402900d05010407010210010474ec04020701010103f007096d6c702d7465737401010101010101010101010101"
+                    "010101240102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f5978eba500"),
 }
 def test_golden_vectors_follow_the_documented_layouts():
     """Spot checks of the golden bytes against docs/protocol.md's offsets, read straight from the
@@ -114,6 +119,9 @@ def test_golden_vectors_follow_the_documented_layouts():
     c = payload("CANDIDATES")
     assert c[5] == 2 and c[6] == 1 and c[8] == 5 and (c[9], c[10]) == (64, 48) and len(c) == 12 + 2 * 8
     assert c[12:20] == bytes([2, 3, 6, 6, 3, 10, 30, 0]) and struct.unpack_from("<H", c, 26)[0] == 900
+    b = payload("BLOB_STATUS")  # docs/protocol.md, BLOB_STATUS
+    assert len(b) == 76 and b[:4] == bytes([1, 4, 7, 1]) and struct.unpack_from("<4I", b, 4) == (4096, 322676, 7, 520192)
+    assert b[20:29] == b"mlp-test\0" and b[44:76] == bytes(range(32))
     cam = payload("CAMERA")
     assert cam[6] == P.CAM_MODE_FULL and cam[7] == 0
 

@@ -4,7 +4,7 @@ camera (zoom, freeze, ROI drag), settings (preprocessing, stream, camera options
 replay (record, open, play, step, speed, scrub, export), inject (files, drawn digits),
 capture (labelled data set keys, PNG snapshots, CSV), debug (host re-run of a frame,
 which pixels pushed the answer, nearest training examples), session (text size, host
-tolerance, history window, log, file dialogs, restarting the twin).
+tolerance, history window, log, file dialogs, restarting the twin), model (upload a model blob).
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ class Controllers:
     capture: Any
     debug: Any
     session: Any
+    model: Any = None  # model upload
 
     def all(self) -> list[Any]:
-        return [self.camera, self.settings, self.replay, self.inject, self.capture, self.debug, self.session]
+        return [c for c in (self.camera, self.settings, self.replay, self.inject, self.capture, self.debug,
+                            self.session, self.model) if c is not None]

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blob_store.h"
 #include "protocol.h"
 
 static int hex_write(void *ctx, const uint8_t *d, size_t n) {
@@ -72,6 +73,19 @@ static void emit_all(void) {
     proto_candidates c = {80, PROTO_FLAG_INJECTED, 2, 1, 0, 5, 64, 48,
                           {{2, 3, 6, 6, 3, 10, 30}, {20, 10, 20, 30, 0, 255, 900}}};
     emit1("CANDIDATES", PROTO_CANDIDATES, 12, buf, proto_pack_candidates(buf, &c));
+    static blob_store bs; /* the model store's answer, packed by core/blob_store.c */
+    bs.receiving = 1;
+    bs.last_result = BLOB_UP_OFFSET;
+    bs.last_blob_status = BLOB_E_CRC;
+    bs.active = 1;
+    bs.active_seq = 7;
+    bs.received = 4096;
+    bs.total = 322676;
+    bs.flash.size = 1u << 20;
+    memcpy(bs.model.name, "mlp-test", 9);
+    for (int i = 0; i < 32; i++) bs.model.sha256[i] = (uint8_t)i;
+    blob_store_status_pack(&bs, buf);
+    emit1("BLOB_STATUS", PROTO_BLOB_STATUS, 13, buf, PROTO_BLOB_STATUS_SIZE);
 }
 
 static void on_packet(void *ctx, const proto_packet *p) {

@@ -179,6 +179,20 @@ int main(void) {
     for (int i = 0; i < 200; i++) tick();
     CHECK(fake_camera_get_stats().captures > captures0);
 
+    /* the model store is wired (app/model_store.c over the fake flash): the built-in model
+     * runs, a slot holds 512 KiB less its record sector, and a BEGIN it cannot hold is refused */
+    uint8_t begin[PROTO_BLOB_BEGIN_SIZE] = {0};
+    from = n_in;
+    send_cmd(PROTO_BLOB_QUERY, begin, 0);
+    const msg *bs = wait_for(PROTO_BLOB_STATUS, from, 1000);
+    CHECK(bs && bs->len == PROTO_BLOB_STATUS_SIZE && bs->payload[3] == 0 && bs->payload[1] == PROTO_BLOB_UP_OK);
+    CHECK(bs && proto_get_u32(bs->payload + 16) == 512u * 1024u - 4096u);
+    proto_put_u32(begin, 600u * 1024u);
+    from = n_in;
+    send_cmd(PROTO_BLOB_BEGIN, begin, sizeof begin);
+    bs = wait_for(PROTO_BLOB_STATUS, from, 1000);
+    CHECK(bs && bs->payload[1] == PROTO_BLOB_UP_TOO_BIG && bs->payload[0] == 0);
+
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         fflush(stderr);

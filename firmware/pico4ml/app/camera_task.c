@@ -8,6 +8,7 @@
 #include "display.h"
 #include "hm01b0.h"
 #include "mem_report.h"
+#include "pico/flash.h"
 #include "pico/multicore.h"
 #include "pico/mutex.h"
 #include "pico/time.h"
@@ -427,6 +428,8 @@ static void show_boot_screen(void) {
 }
 
 static void core1_main(void) {
+    /* let core 0 park this core in RAM while it writes an uploaded model to flash (model_store.c) */
+    flash_safe_execute_core_init();
     if (display_init() == 0)  /* no LCD: keep going, USB still reports everything */
         show_boot_screen();
     int err;

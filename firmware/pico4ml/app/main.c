@@ -13,6 +13,7 @@
 #include "classifier.h"
 #include "device.h"
 #include "mem_report.h"
+#include "model_store.h"
 #include "pico/stdlib.h"
 #include "pico/version.h"
 #include "usb_link.h"
@@ -182,11 +183,15 @@ int main(void) {
         .hello_period_ms = HELLO_PERIOD_MS,
     };
     const device_sink sink = usb_link_sink();
-    const device_hooks hooks = {
-        .now_us = clock_us, .set_camera = set_camera, .preprocess = camera_task_pp_run, .ctx = NULL};
+    const device_hooks hooks = {.now_us = clock_us,
+                                .set_camera = set_camera,
+                                .preprocess = camera_task_pp_run,
+                                .blob_command = model_store_command, /* uploads into the flash region */
+                                .ctx = NULL};
     device_init(&dev, &cfg, &sink, &hooks);
 
     camera_task_launch();
+    model_store_init(); /* the last committed valid blob runs, else the built-in model */
     report_memory();  /* dropped if no host yet: repeated on every connect */
 
     uint32_t connects = 0;

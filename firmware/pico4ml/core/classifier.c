@@ -39,6 +39,25 @@ static void run_model(const uint8_t *in28, float *logits) {
         logits[i] = (float)s_logits_q[i] * MODEL_INT8_OUTPUT_SCALE;
     }
 }
+#elif defined(PICO4ML_MODEL_CNN_INT8)
+/* The small int8 CNN (TinyGrad-rendered net_cnn_int8): u8 image in, int32 logits in units
+ * of MODEL_CNN_INT8_OUTPUT_SCALE out, like the int8 MLPs. */
+#include "model/model_cnn_int8.h"
+#define MODEL_NAME_STR MODEL_CNN_INT8_NAME
+#define MODEL_HASH_STR MODEL_CNN_INT8_WEIGHTS_SHA256
+#define MODEL_KIND CLASSIFIER_KIND_INT8
+#define MODEL_BYTES MODEL_CNN_INT8_WEIGHT_BYTES
+_Static_assert(MODEL_CNN_INT8_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
+_Static_assert(MODEL_CNN_INT8_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
+
+static int32_t s_logits_q[CLASSIFIER_CLASSES];
+
+static void run_model(const uint8_t *in28, float *logits) {
+    net_cnn_int8(in28, s_logits_q);
+    for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
+        logits[i] = (float)s_logits_q[i] * MODEL_CNN_INT8_OUTPUT_SCALE;
+    }
+}
 #elif defined(PICO4ML_MODEL_MLP_FLOAT)
 #include "model/model_float.h"
 #define MODEL_NAME_STR MODEL_FLOAT_NAME
@@ -60,11 +79,30 @@ static void run_model(const uint8_t *in28, float *logits) {
 #error "no model selected: build with -DPICO4ML_MODEL_<NAME>=1 for an entry of core/model/manifest.json"
 #endif
 
+static const classifier_model *s_override; /* an uploaded model, or NULL */
+
+void classifier_use(const classifier_model *m) { s_override = m; }
+
+int classifier_builtin(void) { return s_override == NULL; }
+
+/* The uploaded model, or the built-in one if there is none (or it fails). */
+static void run_any(const uint8_t *in28, float *logits) {
+    const classifier_model *m = s_override;
+    int32_t q[CLASSIFIER_CLASSES];
+    if (m && m->run(m->ctx, in28, q) == 0) {
+        for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
+            logits[i] = (float)q[i] * m->output_scale;
+        }
+        return;
+    }
+    run_model(in28, logits);
+}
+
 void classifier_run(const uint8_t in28[CLASSIFIER_INPUT_SIZE], classifier_result *r) {
     if (!in28 || !r) {
         return;
     }
-    run_model(in28, r->logits);
+    run_any(in28, r->logits);
     int best = 0;
     for (int i = 1; i < CLASSIFIER_CLASSES; i++) {
         if (r->logits[i] > r->logits[best]) {
@@ -94,17 +132,17 @@ void classifier_set_status(classifier_result *r, int pp_status, int min_score_pc
 }
 
 const char *classifier_model_name(void) {
-    return MODEL_NAME_STR;
+    return s_override ? s_override->name : MODEL_NAME_STR;
 }
 
 const char *classifier_weights_sha256(void) {
-    return MODEL_HASH_STR;
+    return s_override ? s_override->weights_sha256 : MODEL_HASH_STR;
 }
 
 int classifier_model_kind(void) {
-    return MODEL_KIND;
+    return s_override ? CLASSIFIER_KIND_INT8 : MODEL_KIND; /* blobs are int8 */
 }
 
 unsigned long classifier_weight_bytes(void) {
-    return (unsigned long)MODEL_BYTES;
+    return s_override ? s_override->weight_bytes : (unsigned long)MODEL_BYTES;
 }

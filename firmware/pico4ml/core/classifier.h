@@ -37,6 +37,22 @@ void classifier_set_status(classifier_result *r, int pp_status, int min_score_pc
 
 enum { CLASSIFIER_KIND_FLOAT = 0, CLASSIFIER_KIND_INT8 = 1 }; /* = PROTO_MODEL_FLOAT / _INT8 */
 
+/* A model that runs instead of the built-in one (an uploaded blob, core/blob_store.h):
+ * run() fills ten int32 logits in units of output_scale and returns 0 (else the answer is
+ * the built-in model's). classifier_use() with NULL goes back to the built-in model. The
+ * caller keeps *m alive while it is in use and switches between inferences. */
+typedef struct {
+    int (*run)(void *ctx, const uint8_t in28[CLASSIFIER_INPUT_SIZE], int32_t logits[CLASSIFIER_CLASSES]);
+    void *ctx;
+    float output_scale;
+    const char *name;          /* HELLO's model_name */
+    const char *weights_sha256; /* hex, HELLO's weights hash */
+    unsigned long weight_bytes;
+} classifier_model;
+
+void classifier_use(const classifier_model *m);
+int classifier_builtin(void); /* 1 while the built-in model runs */
+
 const char *classifier_model_name(void);
 int classifier_model_kind(void);
 unsigned long classifier_weight_bytes(void); /* bytes of constant weights (flash) */

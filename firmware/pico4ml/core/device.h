@@ -41,6 +41,10 @@ typedef struct {
      * also runs it passes a wrapper that serialises the two (e.g. a mutex). */
     int (*preprocess)(void *ctx, const uint8_t *frame, int width, int height, int stride, const pp_params *p,
                       uint8_t out28[PP_OUT * PP_OUT], pp_stages *stages);
+    /* Model upload (PROTO_BLOB_BEGIN..QUERY, core/blob_store.h): handle one command and fill
+     * status (PROTO_BLOB_STATUS_SIZE bytes, sent as BLOB_STATUS); return 1 when the model that
+     * runs changed (the device then sends HELLO), else 0. NULL: ERR_UNSUPPORTED. */
+    int (*blob_command)(void *ctx, uint8_t type, const uint8_t *payload, size_t len, uint8_t *status);
     void *ctx;
 } device_hooks;
 

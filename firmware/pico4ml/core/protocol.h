@@ -36,6 +36,12 @@ enum proto_type {
     PROTO_SET_STREAM = 0x04,
     PROTO_SET_CAMERA = 0x05,
     PROTO_INJECT = 0x06,
+    /* model upload (docs/model-format.md): the reserved 0x90..0x97 range, with the direction bit
+     * clear for the commands; each is answered by BLOB_STATUS */
+    PROTO_BLOB_BEGIN = 0x10,
+    PROTO_BLOB_CHUNK = 0x11,
+    PROTO_BLOB_COMMIT = 0x12,
+    PROTO_BLOB_QUERY = 0x13,
 
     PROTO_HELLO = 0x81,
     PROTO_FRAME = 0x82,
@@ -51,6 +57,7 @@ enum proto_type {
     PROTO_STREAM = 0x8C,
     PROTO_CAMERA = 0x8D,
     PROTO_CANDIDATES = 0x8E, /* v2: the digit candidates, with the STAGE mask bit */
+    PROTO_BLOB_STATUS = 0x90, /* the model store's state, answer to every BLOB_* command */
 };
 
 /* ERROR codes. */
@@ -120,6 +127,27 @@ enum proto_log_level { PROTO_LOG_DEBUG = 0, PROTO_LOG_INFO = 1, PROTO_LOG_WARN =
 #define PROTO_ERROR_HDR_SIZE 5    /* code u16, cmd_type u8, cmd_seq u16, then UTF-8 text */
 #define PROTO_PONG_SIZE 8         /* nonce u32, uptime_ms u32 */
 #define PROTO_ACK_SIZE 3          /* cmd_type u8, cmd_seq u16 */
+#define PROTO_BLOB_BEGIN_SIZE 36     /* total_bytes u32, weights_sha256 u8[32] */
+#define PROTO_BLOB_CHUNK_HDR_SIZE 4  /* offset u32, then the blob's bytes from there */
+#define PROTO_BLOB_COMMIT_SIZE 4     /* crc32 u32 of the whole blob */
+#define PROTO_BLOB_QUERY_SIZE 0
+#define PROTO_BLOB_STATUS_SIZE 76    /* core/blob_store.h, blob_store_status_pack() */
+
+/* BLOB_STATUS result: what became of the last BLOB_* command (core/blob_store.h). */
+enum proto_blob_result {
+    PROTO_BLOB_UP_OK = 0,
+    PROTO_BLOB_UP_LENGTH = 1,      /* command payload of the wrong size */
+    PROTO_BLOB_UP_NOT_STARTED = 2, /* CHUNK or COMMIT without a BEGIN */
+    PROTO_BLOB_UP_TOO_BIG = 3,     /* total_bytes 0, not a multiple of 4, or beyond a slot */
+    PROTO_BLOB_UP_OFFSET = 4,      /* CHUNK not at the next expected offset (received says it) */
+    PROTO_BLOB_UP_OVERRUN = 5,     /* CHUNK past total_bytes */
+    PROTO_BLOB_UP_INCOMPLETE = 6,  /* COMMIT before every byte arrived */
+    PROTO_BLOB_UP_CRC = 7,         /* COMMIT's CRC-32 is not that of the bytes stored */
+    PROTO_BLOB_UP_INVALID = 8,     /* the runtime refused the blob (blob_status says why) */
+    PROTO_BLOB_UP_SHA = 9,         /* the blob's weights hash is not the one BEGIN announced */
+    PROTO_BLOB_UP_FLASH = 10,      /* erase or program failed */
+    PROTO_BLOB_UP_UNKNOWN = 11,    /* not an upload command */
+};
 #define PROTO_MAX_TEXT 200        /* LOG / ERROR text bytes */
 #define PROTO_MAX_PSTR 64         /* bytes of each HELLO string */
 

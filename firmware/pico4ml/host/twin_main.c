@@ -22,6 +22,7 @@
 #include "feed.h"
 #include "pgm.h"
 #include "synth.h"
+#include "twin_blob.h"
 #include "twin_link.h"
 
 #define TWIN_VERSION "twin-0.1.0"
@@ -139,7 +140,10 @@ static void usage(FILE *f) {
             "  --count N        stop streaming after N frames, keep answering commands\n"
             "  --once           stream each file once (same as --count <number of files>)\n"
             "  --seed S         seed of the synthetic digits (default 1)\n"
-            "  --hello-ms MS    HELLO period in ms (default 2000; 0: only on start/request)\n");
+            "  --hello-ms MS    HELLO period in ms (default 2000; 0: only on start/request)\n"
+            "  --model-region F the model store: the board's reserved flash region, kept in file F\n"
+            "                   (created if missing); uploaded blobs (BLOB_* commands) go there and\n"
+            "                   the last committed valid one runs, from start-up on\n");
 }
 
 int main(int argc, char **argv) {
@@ -149,6 +153,7 @@ int main(int argc, char **argv) {
     long count = 0;
     bool once = false;
     const char *dir = NULL;
+    const char *region_path = NULL; /* --model-region: the model store file */
     uint32_t hello_ms = 2000;
     int feed_arg = -1;
     double hold_s = 2.0;
@@ -188,6 +193,8 @@ int main(int argc, char **argv) {
             once = true;
         } else if (!strcmp(a, "--seed") && has) {
             src.rng = (uint32_t)strtoul(argv[++i], NULL, 0) * 2654435761u + 1u;
+        } else if (!strcmp(a, "--model-region") && has) {
+            region_path = argv[++i];
         } else if (!strcmp(a, "--hello-ms") && has) {
             hello_ms = (uint32_t)atol(argv[++i]);
         } else if (a[0] == '-') {
@@ -271,6 +278,15 @@ int main(int argc, char **argv) {
     camera_model_init(&camera, src.rng ^ 0x5DEECE66u);
     /* the camera model takes SET_CAMERA; pp_run directly (one thread) */
     device_hooks hooks = {.now_us = clock_us, .set_camera = camera_model_set, .ctx = &camera};
+    if (region_path) {
+        int active = twin_blob_open(region_path);
+        if (active < 0) {
+            fprintf(stderr, "pico4ml-twin: --model-region %s: %s\n", region_path,
+                    errno == EINVAL ? "not a model region file (wrong size)" : strerror(errno));
+            return 2;
+        }
+        hooks.blob_command = twin_blob_command;
+    }
     device_init(&dev, &cfg, &sink, &hooks);
 
     if (mode == LINK_PTY) fprintf(stderr, "pico4ml-twin: ready pty %s\n", link.path);
@@ -362,6 +378,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pico4ml-twin: %u camera frame(s) not sent whole (host too slow, or gone)\n",
                 (unsigned)device_frames_abandoned(&dev));
     link_close(&link);
+    twin_blob_close();
     if (src.from_dir) pgm_free_list(src.paths, src.count);
     feed_close(src.feed);
     free(files);

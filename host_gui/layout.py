@@ -25,7 +25,7 @@ HIST_BINS = 64
 HIST_X = [(i + 0.5) * 256 / HIST_BINS for i in range(HIST_BINS)]
 HEAT_BINS = 120  # time bins of the per-class score heat map
 MAX_CANDIDATES = 16  # candidate boxes drawn per stage (protocol v2 CANDIDATES)
-PANELS = ("camera", "in28", "pred", "stages", "hist", "debug")  # in reading order; the plots come last
+PANELS = ("camera", "in28", "pred", "lcd", "stages", "hist", "debug")  # in reading order; the plots come last
 PAD = 8
 CANVAS = 112  # drawing canvas resolution (shown 2x)
 
@@ -211,6 +211,7 @@ class Layout:
             self._texture("saliency", 128, 128)
             self._texture("thumbs", 512, 128)
             self._texture("canvas", CANVAS, CANVAS)
+            self._texture("lcd", 192, 320)  # the emulated board's 80x160 LCD, up to 2x
         with dpg.window(tag="main", label="pico4ml", no_scrollbar=True):
             self._build_header()
             with dpg.group(horizontal=True, tag="body"):
@@ -221,6 +222,7 @@ class Layout:
                         self._build_camera()
                         self._build_in28()
                         self._build_prediction()
+                        self._build_lcd()
                         self._build_stages()
                         self._build_histogram()
                         self._build_debug()
@@ -281,6 +283,13 @@ class Layout:
                 for i in range(10):
                     dpg.draw_rectangle((0, 0), (0, 0), fill=BAR_COLOR, color=BAR_COLOR, tag=f"bar{i}")
                     dpg.draw_text((0, 0), str(i), size=14, tag=f"bar_label{i}")
+
+    def _build_lcd(self) -> None:
+        # shown only with an emulated board (host_gui/lcd.py fills it)
+        with dpg.group(tag="panel_lcd", show=False):
+            dpg.add_text("emulated LCD", tag="lcd_label")
+            with dpg.drawlist(width=160, height=320, tag="lcd_draw"):
+                self._image("lcd", "lcd_image", (160, 320))
 
     def _build_stages(self) -> None:
         with dpg.group(tag="panel_stages", horizontal=True, horizontal_spacing=PAD):
@@ -347,6 +356,8 @@ class Layout:
             return max(28 * s.in28_k, 24 * s.line // 2)
         if name == "pred":
             return s.bar_w
+        if name == "lcd":
+            return max(80 * self.app.lcd.zoom(), 7 * self.sizes.line)  # the picture or its title
         if name == "stages":
             return 4 * s.stage_side + 3 * PAD
         if name == "hist":

@@ -29,6 +29,7 @@ from .controls.replay import ReplayControl, settings_header
 from .controls.session import SessionControl
 from .controls.settings import POLARITIES, SettingsControl  # noqa: F401
 from .layout import CANVAS, Layout, grey_glyph  # noqa: F401
+from .lcd import LcdView
 from .presets import Settings
 from .state import FrameRecord, State
 from .widgets import BG_GREY, Fonts
@@ -82,6 +83,7 @@ class App:
         self._hello_seen: Any = None
         self.layout = Layout(self)
         self.binding = Binding(self)
+        self.lcd = LcdView(self)  # the emulated board's LCD (--emulate only)
         self.ctl = Controllers(camera=CameraControl(self), settings=SettingsControl(self), replay=ReplayControl(self),
                                inject=InjectControl(self), capture=CaptureControl(self), debug=DebugControl(self),
                                session=SessionControl(self), model=ModelControl(self))
@@ -100,6 +102,7 @@ class App:
                 self.ctl.model.build()
         self.ctl.camera.build()
         self.ctl.debug.build()
+        dpg.configure_item("panel_lcd", show=self.lcd.enabled)
         with dpg.handler_registry(tag="mouse_handlers"):
             dpg.add_mouse_drag_handler(callback=self._mouse_down)
             dpg.add_mouse_down_handler(callback=self._mouse_down)
@@ -111,6 +114,7 @@ class App:
         """Lay everything out for a viewport of this size."""
         self._viewport = (width, height)
         self.layout.fit(width, height, self.fonts.line_px)
+        self.lcd.show()  # its zoom follows the camera panel's size
         self.layout_generation += 1
         self.binding.invalidate()
 
@@ -179,6 +183,7 @@ class App:
                      f"({p.scores[p.result.argmax] * 100:.1f} %){host}")
         self.ctl.replay.poll()
         self.ctl.debug.poll()
+        self.lcd.poll()
         if self.source.live:
             self.ctl.model.poll()
         self.binding.push()

@@ -109,3 +109,85 @@ def test_lcd_shows_the_camera_view(run):
     assert err.mean() < 6 and np.percentile(err, 95) < 40, f"mean error {err.mean():.1f}"
     # grey is drawn as grey: red, green and blue agree (within RGB565's 5/6 bits)
     assert np.abs(lcd[0:80, :, 0] - lcd[0:80, :, 1]).max() <= 8
+
+
+def test_result_equals_the_host_twins_for_the_same_frame(run):
+    """The board's INPUT28 and RESULT for a camera frame are what the same portable C (core/*.c
+    built for the host) computes from the 162x162 the sensor sent: the same 28x28, the same
+    logits and argmax."""
+    from pico4ml.host_twin.classify import FramePipeline
+    board, scene, whole = run
+    ids = {f.frame_id for f in whole}
+    results = [r for r in board.of(P.Result) if r.frame_id in ids and not r.injected]
+    assert results, f"no RESULT for a whole frame: {board.state()}"
+    r = results[-1]
+    in28 = [m for m in board.of(P.Input28) if m.frame_id == r.frame_id]
+    assert in28, f"no INPUT28 for frame {r.frame_id}"
+    board_in28 = np.frombuffer(in28[-1].pixels, np.uint8).reshape(28, 28)
+    pipe = FramePipeline()
+    frame = scene[::2, ::2]      # the binned 162x162 (exact: the scene is drawn in 8x8 blocks)
+    twin_in28, pp_status = pipe.preprocess(frame)
+    assert np.array_equal(board_in28, twin_in28), f"{int((board_in28 != twin_in28).sum())} INPUT28 pixels differ"
+    twin = pipe.classify28(twin_in28, pp_status)
+    assert r.argmax == twin.argmax
+    assert np.allclose(np.asarray(r.logits), np.asarray(twin.logits[:]), rtol=1e-5, atol=1e-5), \
+        (r.logits, list(twin.logits))
+    assert abs(r.score - twin.score) < 1e-5
+
+
+@pytest.fixture(scope="module")
+def commands(run, mnist):
+    """With the camera running, send PING, SET_PARAMS and INJECT (an MNIST digit on paper) and
+    run until each is answered and the camera has sent another frame; the same board as `run`
+    (one boot per module)."""
+    from pico4ml.common.pp_params import PreprocessParams
+    board, _, _ = run
+    _, _, x_test, y_test = mnist
+    digit = np.asarray(x_test[1])
+    image = np.ascontiguousarray(digit_scene(digit)[::3, ::3])     # dark ink on paper, 108x108
+    params = PreprocessParams(min_score_pct=PreprocessParams().min_score_pct + 1)
+    frames_before, n_before = board.cam.frames, len(board.messages)
+    ping, setp, inject = P.Ping(nonce=0xC0FFEE), P.SetParams.of(params), P.Inject(108, 108, image.tobytes())
+    for m in (ping, setp, inject):
+        board.send(m)
+    seqs = (ping.seq, setp.seq, inject.seq)
+
+    def answered(b):
+        new = [m for _, m in b.messages[n_before:]]
+        return (any(isinstance(m, P.Pong) and m.nonce == 0xC0FFEE for m in new)
+                and any(type(m) is P.Params for m in new)
+                and any(isinstance(m, P.Result) and m.injected for m in new)
+                and b.cam.frames > frames_before and any(isinstance(m, P.Frame) for m in new))
+    board.run_until(answered, emulated_s=3.0, wall_s=WALL_BUDGET_S)
+    new = [m for _, m in board.messages[n_before:]]
+    return board, new, frames_before, params, image, int(y_test[1]), seqs
+
+
+def test_ping_is_answered_while_the_camera_runs(commands):
+    board, new, frames_before, *_ = commands
+    pongs = [m for m in new if isinstance(m, P.Pong) and m.nonce == 0xC0FFEE]
+    assert pongs, f"no PONG: {board.state()}"
+    assert board.cam.frames > frames_before, "the camera stopped while the commands were answered"
+    assert any(isinstance(m, P.Frame) for m in new), "no camera FRAME streamed while the commands were answered"
+
+
+def test_set_params_is_answered_with_the_new_parameters(commands):
+    board, new, _, params, *_ = commands
+    answers = [m for m in new if type(m) is P.Params]
+    assert answers, f"no PARAMS answer to SET_PARAMS: {board.state()}"
+    assert answers[-1].data == params.to_bytes(), "the board reports other parameters than were set"
+    errors = [m for m in new if isinstance(m, P.Error)]
+    assert not errors, errors
+
+
+def test_inject_is_answered_with_the_host_twins_result(commands):
+    from pico4ml.host_twin.classify import FramePipeline
+    board, new, _, params, image, label, seqs = commands
+    injected = [m for m in new if isinstance(m, P.Result) and m.injected]
+    assert injected, f"no RESULT for INJECT: {board.state()}"
+    r = injected[-1]
+    assert r.frame_id == seqs[2], "an injected RESULT carries the INJECT's sequence number"
+    twin = FramePipeline().classify(image, params)
+    assert (r.argmax, r.status) == (twin.digit, twin.status)
+    assert abs(r.score - twin.score) < 1e-5
+    assert r.argmax == label, f"board says {r.argmax} for an injected {label}"

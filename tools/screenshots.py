@@ -1,11 +1,13 @@
 """Take the README's screenshots of pico4ml-gui: the real app under Xvfb, the host twin streaming.
 
-    python tools/screenshots.py                 # docs/img/gui-{live,inject,debug,replay}.png at 1280x720
+    python tools/screenshots.py                 # docs/img/gui-{live,inject,debug,replay,emulate}.png at 1280x720
                                                 # and gui-*-1920.png at 1920x1080
     python tools/screenshots.py --out /tmp/img --sizes 1280x720
+    python tools/screenshots.py --parts emulate --sizes 1280x720   # gui-emulate.png: --emulate
 
 Each shot runs the app in a child process (under xvfb-run when there is no display) connected
-to the firmware's host twin over a pty, exactly as `pico4ml-gui --sim` does. Controls are
+to the firmware's host twin over a pty, exactly as `pico4ml-gui --sim` does (the emulate shot: to
+the emulated board, as `pico4ml-gui --emulate` does). Controls are
 moved through the callbacks Dear PyGui has registered for them, as a click would.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ SHOOT = r"""
 import inspect, sys, time
 from pathlib import Path
 import dearpygui.dearpygui as dpg
+import numpy as np
 from pico4ml.host_gui import view
 from pico4ml.host_gui.hostcheck import try_load
 from pico4ml.host_gui.link import Link
@@ -54,9 +57,9 @@ def run(app, seconds, until=None):
             break
 
 
-def open_app(source, state):
+def open_app(source, state, twin=None):
     dpg.create_context()
-    app = view.App(source, state, out_dir=rec.parent)  # recordings go to the temporary folder
+    app = view.App(source, state, out_dir=rec.parent, twin=twin)  # recordings go to the temporary folder
     view.create(app, width=W, height=H)
     fire("window", 12.0)
     return app
@@ -114,16 +117,51 @@ def replay():
     dpg.destroy_context()
 
 
+def emulate():
+    # 5. emulate: the unmodified firmware image on the emulated board (pico4ml-gui --emulate),
+    # its camera looking at an MNIST test digit on paper; the LCD panel shows what it draws
+    import cv2
+    from pico4ml.emulator.serve import start_emulator
+    from pico4ml.train.data import load_mnist
+    digit = load_mnist()[2][0].astype(float) / 255.0
+    scene = np.full((324, 324), 208, np.uint8)
+    scene[48:272, 48:272] = np.kron(np.rint(208 - 184 * digit).astype(np.uint8), np.ones((8, 8), np.uint8))
+    picture = rec.parent / "digit.png"
+    cv2.imwrite(str(picture), scene)
+    handle = start_emulator(scene=picture)
+    try:
+        source = LiveSource(Link(handle.port).start())
+        app = open_app(source, State(host_model=model), twin=handle)
+        run(app, 600, until=lambda: app.lcd.updates >= 2 and app.state.shown is not None
+            and app.state.shown.prediction is not None)
+        run(app, 1.0)
+        shot(app, "emulate")
+        source.close()
+    finally:
+        handle.stop()
+    dpg.destroy_context()
+
+
 # one part per process: Dear PyGui cannot open a second viewport after destroy_context
-{"live": live, "replay": replay}[part]()
+{"live": live, "replay": replay, "emulate": emulate}[part]()
 """
+
+
+NAMES = {"live": ("live", "inject", "debug"), "replay": ("replay",), "emulate": ("emulate",)}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "img", help="folder for the PNGs")
     ap.add_argument("--sizes", default="1280x720,1920x1080", help="window sizes, comma-separated WxH")
+    ap.add_argument("--parts", default="live,replay,emulate",
+                    help="which shots: live (live, inject, debug), replay, emulate (pico4ml-gui --emulate: "
+                         "needs the firmware built with the Pico SDK; minutes); comma-separated")
     args = ap.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = sorted(set(parts) - set(NAMES))
+    if unknown or not parts:
+        ap.error(f"--parts: choose from {', '.join(NAMES)}")
     reason = why_no_display()
     if reason:
         print(f"screenshots: {reason}", file=sys.stderr)
@@ -135,12 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         suffix = "" if w == "1280" else f"-{w}"
         with tempfile.TemporaryDirectory() as tmp:
             rec = Path(tmp) / "session.p4rec"
-            for part in ("live", "replay"):
-                proc = run_python(SHOOT, str(args.out), str(rec), part, size, timeout=300)
+            for part in parts:
+                if part == "replay" and "live" not in parts:
+                    continue  # the replay shot shows the live shot's recording
+                proc = run_python(SHOOT, str(args.out), str(rec), part, size, timeout=900 if part == "emulate" else 300)
                 if proc.returncode != 0:
                     print(f"screenshots ({part}, {size}) failed:\n" + proc.stderr[-3000:], file=sys.stderr)
                     return 1
-        written += [args.out / f"gui-{name}{suffix}.png" for name in ("live", "inject", "debug", "replay")]
+        written += [args.out / f"gui-{name}{suffix}.png" for part in parts for name in NAMES[part]
+                    if part != "replay" or "live" in parts]
     for path in written:
         print(path)
     return 0

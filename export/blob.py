@@ -1,6 +1,7 @@
 """pico4ml-export-blob: write an int8 checkpoint as a model blob (docs/model-format.md).
 
-A blob is one self-describing file (header, layer table, int8 tensors, SHA-256, CRC-32) that
+A blob is one self-describing file (header, layer table, int8 or packed 4-/2-bit tensors,
+SHA-256, CRC-32) that
 core/blob.c validates and runs from memory, so a model can change without rebuilding the
 firmware. This module also holds the blob's numpy integer reference runner
 (`reference_forward`), written from the format document alone: it is the ground truth the C
@@ -17,6 +18,9 @@ Checkpoints:
     <prefix>.weight (dense int8 [in][out], conv2d int8 [3][3][in][out]), <prefix>.bias,
     <prefix>.mult and, for "relu", <prefix>.cap in the safetensors file; the .json's
     "output_scale" (logit = output * output_scale, default 1) and "input_shape" ([28, 28, 1]).
+
+A checkpoint of pico4ml-qat (train/qat.py) names its layers' "weight_bits" in its .json: the
+4- or 2-bit layers are packed (format version 2, docs/model-format.md "Low-bit weights").
 """
 from __future__ import annotations
 

@@ -126,7 +126,6 @@ def test_c_runtime_equals_reference_on_random_lowbit_blobs(widths, bits, lib, rn
 
 def lowbit_cases(data: bytes) -> dict[str, tuple[bytes, str]]:
     """A version 2 blob (flatten, dense 4-bit 784->24, dense 4-bit 24->10) edited."""
-    w_off = struct.unpack_from("<I", data, _layer_field(1, 16))[0]
     pbytes = struct.unpack_from("<I", data, 36)[0]
     return {
         "bits code 3": (reseal(_edit(data, _layer_field(1, 3), "<B", 0x30)), "LAYER"),

@@ -81,25 +81,32 @@ def quantised_state(model, qmax: int) -> dict[str, np.ndarray]:
 
 
 def qat(model, bits: int, epochs: int, x_train: np.ndarray, y_train: np.ndarray, lr: float = 3e-4,
-        batch_size: int = 128, seed: int = 0, augment: bool = True, log=print):
-    """Fine-tune model in place with fake-quantised hidden weights; returns per-epoch losses."""
+        batch_size: int = 128, seed: int = 0, augment: bool = True, float_epochs: int = 0, log=print):
+    """Fine-tune model in place with fake-quantised hidden weights; returns per-epoch losses.
+    float_epochs: first train that many epochs in float (from scratch, the net finds its
+    features before the grid constrains them), then `epochs` with the fake quantiser."""
     from pico4ml.train.augment import AugmentConfig, augment_batch
     rng = np.random.default_rng(seed)
     Tensor.manual_seed(seed)
     net = QATMLP(model, qmax_of(bits))
     opt = nn.optim.Adam(get_parameters(model), lr=lr)
 
-    @TinyJit
-    def step(xb: Tensor, yb: Tensor) -> Tensor:
-        with Context(TRAINING=1):
-            opt.zero_grad()
-            loss = net(xb).sparse_categorical_crossentropy(yb).backward()
-            opt.step()
-            return loss
+    def make_step(f):
+        @TinyJit
+        def step(xb: Tensor, yb: Tensor) -> Tensor:
+            with Context(TRAINING=1):
+                opt.zero_grad()
+                loss = f(xb).sparse_categorical_crossentropy(yb).backward()
+                opt.step()
+                return loss
+        return step
 
+    steps_q, steps_f = make_step(net), make_step(model)
     steps = len(x_train) // batch_size
+    epochs += float_epochs
     total, done, losses = epochs * steps, 0, []
     for epoch in range(epochs):
+        step = steps_f if epoch < float_epochs else steps_q
         x = x_train.copy()
         if augment:  # half of the digits shifted/rotated/thickened, as pico4ml-train's "mnist" mix
             pick = rng.random(len(x)) < 0.5
@@ -115,7 +122,8 @@ def qat(model, bits: int, epochs: int, x_train: np.ndarray, y_train: np.ndarray,
             s += step(Tensor(xe[sl]), Tensor(ye[sl])).item()
             done += 1
         losses.append(s / steps)
-        log(f"epoch {epoch + 1}/{epochs}: mean loss {losses[-1]:.4f}")
+        log(f"epoch {epoch + 1}/{epochs} ({'float' if epoch < float_epochs else f'{bits}-bit'}): "
+            f"mean loss {losses[-1]:.4f}")
     return losses
 
 
@@ -130,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--arch", choices=sorted(ARCHITECTURES), help="train this architecture from scratch")
     p.add_argument("--bits", type=int, choices=[b for b in BITS if b < 8], default=4,
                    help="hidden-layer weight bits (default %(default)s; 2 = ternary -1, 0, 1)")
-    p.add_argument("--epochs", type=positive_int, default=2)
+    p.add_argument("--epochs", type=positive_int, default=2, help="epochs with the fake quantiser (default 2)")
+    p.add_argument("--float-epochs", type=int, default=0, help="float epochs before them (from scratch)")
     p.add_argument("--lr", type=positive_float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-augment", action="store_true", help="plain MNIST only")
@@ -151,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             model, arch = build_model(args.arch), args.arch
         losses = qat(model, args.bits, args.epochs, x_train, y_train, args.lr, seed=args.seed,
-                     augment=not args.no_augment)
+                     augment=not args.no_augment, float_epochs=max(0, args.float_epochs))
         qmax = qmax_of(args.bits)
         q, _ = calibrate(quantised_state(model, qmax), x_train, y_train, hidden_qmax=qmax)
     except (MnistError, CheckpointError, QuantizeError) as e:
@@ -163,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     acc = float((int8_forward(q, x_test).argmax(1) == y_test).mean())
     n_hidden = len(q.hidden)
     q.metadata |= {"architecture": arch, "weight_bits": [args.bits] * n_hidden + [8], "qat_epochs": args.epochs,
+                   "float_epochs": args.float_epochs,
                    "qat_lr": args.lr, "qat_losses": losses, "init": str(args.init) if args.init else None,
                    "int8_accuracy": acc, "qat_seconds": round(time.perf_counter() - t0, 1)}
     try:

@@ -388,9 +388,14 @@ static void add_row_pair(int32_t *restrict acc, const int8_t *restrict wa, const
 static void add_row4(int32_t *restrict acc, const uint8_t *restrict w, int32_t x, uint32_t n) {
     for (uint32_t j = 0; j < n; j += 8) {
         uint32_t a = load_word((const int8_t *)w + j / 2);
-        for (int k = 0; k < 8; k++) {
-            acc[j + k] += x * N4(a, k);
-        }
+        acc[j] += x * N4(a, 0); /* written out: constant shifts, no inner loop on the M0+ */
+        acc[j + 1] += x * N4(a, 1);
+        acc[j + 2] += x * N4(a, 2);
+        acc[j + 3] += x * N4(a, 3);
+        acc[j + 4] += x * N4(a, 4);
+        acc[j + 5] += x * N4(a, 5);
+        acc[j + 6] += x * N4(a, 6);
+        acc[j + 7] += x * N4(a, 7);
     }
 }
 
@@ -398,9 +403,14 @@ static void add_row4_pair(int32_t *restrict acc, const uint8_t *restrict wa, con
                           int32_t xa, int32_t xb, uint32_t n) {
     for (uint32_t j = 0; j < n; j += 8) {
         uint32_t a = load_word((const int8_t *)wa + j / 2), b = load_word((const int8_t *)wb + j / 2);
-        for (int k = 0; k < 8; k++) {
-            acc[j + k] += xa * N4(a, k) + xb * N4(b, k);
-        }
+        acc[j] += xa * N4(a, 0) + xb * N4(b, 0);
+        acc[j + 1] += xa * N4(a, 1) + xb * N4(b, 1);
+        acc[j + 2] += xa * N4(a, 2) + xb * N4(b, 2);
+        acc[j + 3] += xa * N4(a, 3) + xb * N4(b, 3);
+        acc[j + 4] += xa * N4(a, 4) + xb * N4(b, 4);
+        acc[j + 5] += xa * N4(a, 5) + xb * N4(b, 5);
+        acc[j + 6] += xa * N4(a, 6) + xb * N4(b, 6);
+        acc[j + 7] += xa * N4(a, 7) + xb * N4(b, 7);
     }
 }
 

@@ -221,3 +221,27 @@ def test_fake_quant_is_on_the_grid_forward_and_straight_through_backward():
     g = np.arange(8, dtype=np.float32).reshape(2, 4)
     (out * Tensor(g)).sum().backward()
     assert np.allclose(w.grad.numpy(), g)  # straight through: the identity's gradient
+
+
+def test_qat_cli_writes_a_4bit_checkpoint_that_exports_as_a_version_2_blob(tmp_path, mnist, capsys):
+    """pico4ml-qat end to end on a short run: every hidden weight on the 4-bit grid, the .json
+    names the bits, pico4ml-export-blob packs it, and the blob computes the integer MLP."""
+    from pico4ml.train import qat
+    from pico4ml.train.quantize import int8_forward, load_quantized
+    out = tmp_path / "q4_int8.safetensors"
+    assert qat.main(["--arch", "mlp784_32_10", "--bits", "4", "--float-epochs", "1", "--epochs", "1", "--lr", "3e-3",
+                     "--limit", "6000", "--no-augment",
+                     "--out", str(out)]) == 0
+    assert qat.main(["--arch", "mlp784_32_10", "--epochs", "1", "--out", str(out)]) == 2  # refuses to overwrite
+    assert "exists" in capsys.readouterr().err
+    q = load_quantized(out)
+    assert q.metadata["weight_bits"] == [4, 8] and np.abs(q.hidden[0].weight).max() <= 7
+    assert len(np.unique(q.hidden[0].weight)) > 8  # the grid is used, not collapsed
+    blob_path = tmp_path / "q4.blob"
+    assert B.main([str(out), "-o", str(blob_path)]) == 0
+    data = blob_path.read_bytes()
+    assert struct.unpack_from("<H", data, 4)[0] == 2 and data[96 + 32 + 3] == 0x40
+    x = mnist[2][:500]
+    out_ref = B.reference_forward(B.from_bytes(data), x)
+    assert np.array_equal(out_ref, int8_forward(q, x))
+    assert (out_ref.argmax(1) == mnist[3][:500]).mean() > 0.75  # learned something in two short epochs

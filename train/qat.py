@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=positive_float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-augment", action="store_true", help="plain MNIST only")
+    p.add_argument("--limit", type=positive_int, help="train on the first N images only (smoke tests)")
     p.add_argument("--data-dir", help="MNIST directory (default: $PICO4ML_MNIST_DIR, then ../shared/data/mnist)")
     p.add_argument("--out", type=Path, required=True, help="int8-scheme checkpoint to write (.safetensors + .json)")
     p.add_argument("--force", action="store_true", help="overwrite --out")
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         x_train, y_train, x_test, y_test = load_mnist(args.data_dir)
+        if args.limit:
+            x_train, y_train = x_train[:args.limit], y_train[:args.limit]
         if args.init is not None:
             model, meta = load_model(args.init)
             arch = meta.get("architecture")
@@ -162,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         losses = qat(model, args.bits, args.epochs, x_train, y_train, args.lr, seed=args.seed,
                      augment=not args.no_augment, float_epochs=max(0, args.float_epochs))
         qmax = qmax_of(args.bits)
-        q, _ = calibrate(quantised_state(model, qmax), x_train, y_train, hidden_qmax=qmax)
+        n_calib = min(5000, len(x_train) // 2)
+        q, _ = calibrate(quantised_state(model, qmax), x_train, y_train, n_calib, len(x_train) - n_calib,
+                         hidden_qmax=qmax)
     except (MnistError, CheckpointError, QuantizeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -44,7 +44,7 @@ def portable_sizes(model: str | None) -> dict[str, dict[str, int]] | None:
     if shutil.which("arm-none-eabi-gcc") is None or shutil.which("arm-none-eabi-size") is None:
         return None
     entry = manifest.get(model)
-    files = [CORE_DIR / n for n in ("protocol.c", "device.c", "preprocess.c")] + entry.classifier_sources()
+    files = entry.portable_sources()
     defines = entry.defines()
     sizes = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  flash {m['flash_bytes']} B of {m['flash_budget_bytes']} B budget")
             sec = m["sram_sections"]
             figures.update(sram_static_bytes=m["sram_static_bytes"], flash_bytes=m["flash_bytes"],
+                           sram_budget_bytes=m["sram_budget_bytes"], flash_budget_bytes=m["flash_budget_bytes"],
                            sram_sections=sec, sram_vector_table=sec.get(".ram_vector_table", 0),
                            sram_data=sec.get(".data", 0), sram_bss=sec.get(".bss", 0), sram_heap=sec.get(".heap", 0),
                            sram_stack0=sec.get(".stack_dummy", 0), sram_stack1=sec.get(".stack1_dummy", 0))

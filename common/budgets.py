@@ -11,9 +11,14 @@ SRAM_BYTES = 264 * 1024
 # What the firmware may use in all: static SRAM counted from the ELF (.data, .bss, heap
 # reservation, both stacks) leaves room for the SDK's run-time needs; flash is the chip.
 SRAM_BUDGET_BYTES = 200 * 1024
-FLASH_BUDGET_BYTES = FLASH_BYTES
+# The top of the flash holds uploaded models (two slots, docs/model-format.md): 1 MiB in an
+# int8 build, 512 KiB when the float model is built in (firmware/pico4ml/CMakeLists.txt;
+# app/model_region.ld fails the link of an image that reaches the region).
+MODEL_REGION_MIN_BYTES = 512 * 1024
+FLASH_BUDGET_BYTES = FLASH_BYTES - MODEL_REGION_MIN_BYTES
 
-# What a model may take: the flash less ~128 KB for the firmware itself (measured: ~68 KB
-# of code and tables), and a small slice of the SRAM that frame buffers mostly fill.
-FLASH_FOR_WEIGHTS = FLASH_BYTES - 128 * 1024
+# What a built-in model may take: the image's flash less ~128 KB for the firmware itself
+# (measured: ~80 KB of code and tables), and a small slice of the SRAM that frame buffers
+# mostly fill.
+FLASH_FOR_WEIGHTS = FLASH_BUDGET_BYTES - 128 * 1024
 RAM_FOR_SCRATCH = 8 * 1024

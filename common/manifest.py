@@ -36,6 +36,11 @@ class Model:
         """The portable C of the firmware's classifier with this model built in."""
         return [CORE_DIR / "classifier.c", *self.sources]
 
+    def portable_sources(self) -> list[Path]:
+        """All of the firmware's portable C (every core/*.c, as CMake's glob takes them) with
+        this model built in: what a host build of the firmware's logic compiles."""
+        return [p for p in sorted(CORE_DIR.glob("*.c")) if p.name != "classifier.c"] + self.classifier_sources()
+
     def defines(self) -> list[str]:
         return [f"-D{self.define}=1"]
 

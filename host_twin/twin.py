@@ -39,7 +39,7 @@ from typing import Any, Iterable, Sequence
 from pico4ml.common import manifest
 from pico4ml.common.argtypes import existing_path, positive_int, ranged
 from pico4ml.common.cbuild import SANITIZE_FLAGS, BuildError, build
-from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR
+from pico4ml.common.paths import FIRMWARE_DIR
 
 HOST_DIR = FIRMWARE_DIR / "host"
 IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -50,9 +50,7 @@ def twin_sources(model: str | None = None) -> list[Path]:
     the manifest's model (None: the firmware's default)."""
     return [HOST_DIR / "twin_main.c", HOST_DIR / "twin_link.c", HOST_DIR / "pgm.c", HOST_DIR / "synth.c",
             HOST_DIR / "feed.c", HOST_DIR / "camera_model.c", HOST_DIR / "twin_blob.c", HOST_DIR / "blob_region_file.c",
-            CORE_DIR / "device.c", CORE_DIR / "protocol.c", CORE_DIR / "preprocess.c",
-            CORE_DIR / "blob_store.c", CORE_DIR / "blob.c", CORE_DIR / "sha256.c",
-            *manifest.get(model).classifier_sources()]
+            *manifest.get(model).portable_sources()]
 
 
 def build_twin(sanitize: bool = False, model: str | None = None) -> Path:

@@ -74,3 +74,17 @@ def display():
     reason = why_no_display()
     if reason:
         pytest.skip(reason)
+
+
+def read_until(port, dec, done, timeout: float = 30.0) -> list:
+    """Messages read from `port` (a pyserial port) through the protocol decoder `dec` until
+    done(messages) is true; at the timeout the test fails with the last message types."""
+    import time
+    msgs: list = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        msgs += dec.feed(port.read(65536))
+        if done(msgs):
+            return msgs
+    pytest.fail(f"timed out; got {len(msgs)} messages, the last {[type(m).__name__ for m in msgs][-20:]}, "
+                f"decoder {dec.stats}")

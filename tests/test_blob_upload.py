@@ -4,11 +4,12 @@ the INPUT28 the twin reports), HELLO names it, it survives a twin restart (the r
 and an upload cut in the middle leaves the model that ran."""
 from __future__ import annotations
 
-import time
 import zlib
 
 import numpy as np
 import pytest
+
+from conftest import read_until
 
 from pico4ml.common import protocol as P
 from pico4ml.export import blob as B
@@ -17,14 +18,6 @@ serial = pytest.importorskip("serial")
 pytestmark = pytest.mark.hostc
 
 
-def read_until(port, dec: P.Decoder, done, timeout: float = 20.0) -> list[P.Message]:
-    msgs: list[P.Message] = []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        msgs += dec.feed(port.read(65536))
-        if done(msgs):
-            return msgs
-    pytest.fail(f"timed out; got {[type(m).__name__ for m in msgs][-20:]}, decoder {dec.stats}")
 
 
 def hello(port) -> P.Hello:

@@ -24,6 +24,8 @@ AFFECTED = {
     "preprocess.c": ["tests/test_preprocess.py", "tests/test_classify.py"],
     "protocol.c": ["tests/test_protocol_c_python.py", "tests/test_protocol_c.py"],
     "device.c": ["tests/test_protocol_c.py", "tests/test_usb_link.py"],
+    "device_frame.c": ["tests/test_protocol_c.py", "tests/test_usb_link.py"],
+    "device_publish.c": ["tests/test_protocol_c.py", "tests/test_usb_link.py"],
     "classifier.c": ["tests/test_classify.py"],
     "blob.c": ["tests/test_blob.py"],
     "sha256.c": ["tests/test_blob.py"],

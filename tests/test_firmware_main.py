@@ -13,7 +13,7 @@ import pytest
 from conftest import host_build
 from pico4ml.common import manifest
 from pico4ml.common.cbuild import SANITIZE_FLAGS
-from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR, REPO_ROOT
+from pico4ml.common.paths import FIRMWARE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 
@@ -26,9 +26,7 @@ def test_firmware_main_wires_the_camera_status_params_and_inject():
     sources = [C_TESTS / "test_firmware_main.c", app / "camera_task.c", app / "usb_link.c",
                C_TESTS / "fake_sdk" / "fake_sdk.c", C_TESTS / "fake_sdk" / "fake_cores.c",
                C_TESTS / "fake_cam" / "fake_camera.c", app / "model_store.c", C_TESTS / "fake_sdk" / "fake_flash.c",
-               CORE_DIR / "protocol.c", CORE_DIR / "device.c", CORE_DIR / "preprocess.c",
-               CORE_DIR / "blob.c", CORE_DIR / "blob_store.c", CORE_DIR / "sha256.c",
-               *MODEL.classifier_sources()]
+               *MODEL.portable_sources()]
     flags = SANITIZE_FLAGS + MODEL.defines() + ["-pthread", "-DFAKE_CAMERA_REAL_CLASSIFIER",
                                                 "-DPICO4ML_FIRMWARE_VERSION=\"test\""]
     exe = host_build("test_firmware_main", sources, flags=flags, libs=["-pthread"],

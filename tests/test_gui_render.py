@@ -306,7 +306,7 @@ def script():
 def guarded():
     try:
         script()
-    except Exception as e:
+    except BaseException:  # reported in out_json: the test then fails with the traceback
         import traceback; out_json["error"] = traceback.format_exc()
 t = threading.Thread(target=guarded); t.start()
 run_while(app, t, 60)

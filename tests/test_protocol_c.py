@@ -9,14 +9,13 @@ import pytest
 from conftest import host_build
 from pico4ml.common import manifest
 from pico4ml.common.cbuild import SANITIZE_FLAGS
-from pico4ml.common.paths import CORE_DIR, REPO_ROOT
+from pico4ml.common.paths import REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 
 C_TESTS = REPO_ROOT / "tests" / "c"
 MODEL = manifest.get("mlp_float")  # any model will do: the float one builds fastest under ASan
-CORE_SOURCES = [CORE_DIR / "protocol.c", CORE_DIR / "device.c", CORE_DIR / "preprocess.c",
-                *MODEL.classifier_sources()]
+CORE_SOURCES = MODEL.portable_sources()
 ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
 
 

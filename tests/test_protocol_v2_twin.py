@@ -5,13 +5,14 @@ rule, CANDIDATES before the STAGE images of the same frame, STATS' camera counte
 mode refused by a camera with one readout."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
+from conftest import read_until
+
 from pico4ml.common import protocol as P
 from pico4ml.common.pp_params import PreprocessParams
+
 
 serial = pytest.importorskip("serial")
 pytestmark = pytest.mark.hostc
@@ -19,14 +20,6 @@ pytestmark = pytest.mark.hostc
 N_DIGITS = 6
 
 
-def read_until(port, dec: P.Decoder, done, timeout: float = 30.0) -> list[P.Message]:
-    msgs: list[P.Message] = []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        msgs += dec.feed(port.read(65536))
-        if done(msgs):
-            return msgs
-    pytest.fail(f"timed out; got {len(msgs)} messages, decoder {dec.stats}")
 
 
 @pytest.fixture(scope="module")

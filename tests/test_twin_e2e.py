@@ -8,6 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import read_until
+
 from pico4ml.common import protocol as P
 
 serial = pytest.importorskip("serial")
@@ -16,15 +18,6 @@ pytestmark = pytest.mark.hostc
 N_FRAMES = 16
 
 
-def read_until(port, dec: P.Decoder, done, timeout: float = 20.0) -> list[P.Message]:
-    """Messages read from `port` until done(messages) is true (or the timeout: then fail)."""
-    msgs: list[P.Message] = []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        msgs += dec.feed(port.read(65536))
-        if done(msgs):
-            return msgs
-    pytest.fail(f"timed out; got {len(msgs)} messages, decoder {dec.stats}")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from pico4ml.common import manifest
 from pico4ml.common.cbuild import SANITIZE_FLAGS, CompilerMissing, build
-from pico4ml.common.paths import CORE_DIR, FIRMWARE_DIR, REPO_ROOT
+from pico4ml.common.paths import FIRMWARE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.hostc
 
@@ -17,8 +17,7 @@ C_TESTS = REPO_ROOT / "tests" / "c"
 FAKES = C_TESTS / "fake_sdk"
 MODEL = manifest.get("mlp_float")  # any model will do: the float one builds fastest under ASan
 SOURCES = [C_TESTS / "test_usb_link.c", FAKES / "fake_sdk.c", FIRMWARE_DIR / "app" / "usb_link.c",
-           CORE_DIR / "protocol.c", CORE_DIR / "device.c", CORE_DIR / "preprocess.c",
-           *MODEL.classifier_sources()]
+           *MODEL.portable_sources()]
 
 
 def test_usb_link_never_blocks_and_drops_whole_messages():

@@ -1,4 +1,5 @@
-"""pico4ml-quantize: int8 post-training quantisation of a float MLP checkpoint.
+"""pico4ml-quantize: int8 post-training quantisation of a float MLP checkpoint
+(a CNN checkpoint goes through the same scheme extended to convolutions: train/quantize_cnn.py).
 
 The integer model, layer by layer (all arithmetic int32, no float anywhere):
 
@@ -305,12 +306,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         state, float_meta = load_state(args.checkpoint)
         x_train, y_train, x_test, y_test = load_mnist(args.data_dir)
-        q, scores = calibrate(state, x_train, y_train, args.calib_images)
+        if float_meta.get("kind") == "cnn":  # the same scheme extended to convolutions
+            from pico4ml.train import quantize_cnn as scheme
+        else:
+            scheme = sys.modules[__name__]
+        q, scores = scheme.calibrate(state, x_train, y_train, args.calib_images)
     except (CheckpointError, MnistError, QuantizeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    forward = getattr(scheme, "cnn_int8_forward", int8_forward)
     float_acc = float((numpy_forward(state, x_test).argmax(1) == y_test).mean())
-    int8_acc = float((int8_forward(q, x_test).argmax(1) == y_test).mean())
+    int8_acc = float((forward(q, x_test).argmax(1) == y_test).mean())
     q.metadata |= {"float_checkpoint": args.checkpoint.name, "float_weights_sha256": float_meta.get("weights_sha256"),
                    "architecture": float_meta.get("architecture"), "float_accuracy": float_acc,
                    "int8_accuracy": int8_acc}
@@ -319,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chosen percentile {q.metadata['percentile']}")
     print(f"MNIST test accuracy: float {float_acc * 100:.2f} %, int8 {int8_acc * 100:.2f} % "
           f"({(int8_acc - float_acc) * 100:+.2f} pp); int8 constants {q.weight_bytes} bytes")
-    save_quantized(q, out, force=args.force)
+    scheme.save_quantized(q, out, force=args.force)
     print(f"wrote {out}")
     return 0
 

@@ -34,7 +34,7 @@ from pico4ml.common.argtypes import existing_dir, existing_file, non_negative_in
 from pico4ml.train.augment import AugmentConfig, augment_batch
 from pico4ml.train.data import MnistError, load_mnist
 from pico4ml.train.frame_set import FrameSetError, load_frame_set
-from pico4ml.train.models import (ARCHITECTURES, DEFAULT_ARCH, INPUT_SCALE, CheckpointError, build_model,
+from pico4ml.train.models import (ARCHITECTURES, CNN_ARCHITECTURES, DEFAULT_ARCH, INPUT_SCALE, CheckpointError, build_model,
                                   load_model, load_state, metadata_path, numpy_forward,
                                   save_checkpoint)
 from pico4ml.common.paths import DEFAULT_CHECKPOINT
@@ -195,8 +195,9 @@ def _tinygrad_version() -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pico4ml-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", default=None, choices=sorted(ARCHITECTURES),
-                   help=f"layer widths (default {DEFAULT_ARCH}; with --init: the checkpoint's)")
+    p.add_argument("--arch", default=None, choices=sorted(ARCHITECTURES) + sorted(CNN_ARCHITECTURES),
+                   help=f"layer widths, or cnn<conv channels>_<dense widths> for a small CNN "
+                        f"(default {DEFAULT_ARCH}; with --init: the checkpoint's)")
     p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="(default %(default)s)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--lr", type=positive_float, default=1e-3,

@@ -39,6 +39,25 @@ static void run_model(const uint8_t *in28, float *logits) {
         logits[i] = (float)s_logits_q[i] * MODEL_INT8_OUTPUT_SCALE;
     }
 }
+#elif defined(PICO4ML_MODEL_CNN_INT8)
+/* The small int8 CNN (TinyGrad-rendered net_cnn_int8): u8 image in, int32 logits in units
+ * of MODEL_CNN_INT8_OUTPUT_SCALE out, like the int8 MLPs. */
+#include "model/model_cnn_int8.h"
+#define MODEL_NAME_STR MODEL_CNN_INT8_NAME
+#define MODEL_HASH_STR MODEL_CNN_INT8_WEIGHTS_SHA256
+#define MODEL_KIND CLASSIFIER_KIND_INT8
+#define MODEL_BYTES MODEL_CNN_INT8_WEIGHT_BYTES
+_Static_assert(MODEL_CNN_INT8_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
+_Static_assert(MODEL_CNN_INT8_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
+
+static int32_t s_logits_q[CLASSIFIER_CLASSES];
+
+static void run_model(const uint8_t *in28, float *logits) {
+    net_cnn_int8(in28, s_logits_q);
+    for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
+        logits[i] = (float)s_logits_q[i] * MODEL_CNN_INT8_OUTPUT_SCALE;
+    }
+}
 #elif defined(PICO4ML_MODEL_MLP_FLOAT)
 #include "model/model_float.h"
 #define MODEL_NAME_STR MODEL_FLOAT_NAME

@@ -245,3 +245,25 @@ def test_qat_cli_writes_a_4bit_checkpoint_that_exports_as_a_version_2_blob(tmp_p
     out_ref = B.reference_forward(B.from_bytes(data), x)
     assert np.array_equal(out_ref, int8_forward(q, x))
     assert (out_ref.argmax(1) == mnist[3][:500]).mean() > 0.75  # learned something in two short epochs
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("widths,bits", [((784, 24, 10), (4, 4)), ((784, 12, 10), (2, 4))])
+def test_lowbit_blobs_run_bit_exact_on_the_emulated_rp2040(widths, bits, rng):
+    """Both unpacking paths in flash of a bare-metal Cortex-M0+ image (bench/blob.py's), in rp2040py."""
+    import importlib.util
+    from conftest import require_tool
+    require_tool("arm-none-eabi-gcc")
+    pytest.importorskip("rp2040py", reason="rp2040py not installed (pip install -e '.[dev]')")
+    spec = importlib.util.spec_from_file_location("bench_blob", REPO_ROOT / "bench" / "blob.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    blob = lowbit_mlp(rng, widths, bits)
+    data = B.to_bytes(blob)
+    x = np.concatenate([rng.integers(0, 256, (2, 784)), np.full((1, 784), 255)]).astype(np.uint8)
+    expected = B.reference_forward(blob, x)
+    r = bench.run(f"blob_lowbit_{bits[0]}_{widths[1]}", bench.BLOB_C, "blob.h", bench.blob_prelude(data),
+                  "blob_run(&bench_model, in, 784, out, 10, bench_scratch, sizeof bench_scratch);", x, expected,
+                  3_000_000, "if (!bench_opened) { bench_opened = blob_open(&bench_model, bench_blob, "
+                             "sizeof bench_blob, sizeof bench_scratch, 0, 0) == BLOB_OK; }")
+    assert r["match"]

@@ -108,7 +108,7 @@ def test_c_runtime_equals_reference_on_the_4bit_mlp(lib, mnist):
 @pytest.mark.hostc
 @pytest.mark.parametrize("widths,bits", [((784, 24, 10), (4, 4)),      # 8-aligned rows: word path; 10: nibbles
                                          ((784, 12, 10), (4, 8)),      # 12 % 8: the generic path
-                                         ((784, 32, 16, 10), (2, 4, 2)),  # ternary and 2-bit, three layers
+                                         ((784, 32, 16, 10), (2, 4, 2)),  # 2-bit word path, three layers
                                          ((784, 5, 10), (2, 2))])
 def test_c_runtime_equals_reference_on_random_lowbit_blobs(widths, bits, lib, rng):
     blob = lowbit_mlp(rng, widths, bits)
@@ -191,8 +191,9 @@ def test_overflow_bound_uses_the_weights_bits(lib, rng):
 @pytest.mark.hostc
 def test_fuzzed_lowbit_blobs_never_crash_under_sanitizers(lowbit_bytes, tmp_path):
     exe = host_build("fuzz_blob", [REPO_ROOT / "tests" / "c" / "fuzz_blob.c", *BLOB_SOURCES], flags=SANITIZE_FLAGS)
-    seed = lowbit_mlp(np.random.default_rng(5), (784, 12, 10), (2, 4))  # generic paths
-    for data, iterations in ((lowbit_bytes, 6000), (B.to_bytes(seed), 4000)):
+    generic = lowbit_mlp(np.random.default_rng(5), (784, 12, 10), (2, 4))  # the per-weight path
+    words2 = lowbit_mlp(np.random.default_rng(6), (784, 32, 10), (2, 2))   # 2-bit, 16 weights a word
+    for data, iterations in ((lowbit_bytes, 6000), (B.to_bytes(generic), 3000), (B.to_bytes(words2), 3000)):
         path = tmp_path / "seed.blob"
         path.write_bytes(data)
         proc = subprocess.run([str(exe), str(path), str(iterations), "0xB17"], capture_output=True, text=True,
@@ -248,9 +249,9 @@ def test_qat_cli_writes_a_4bit_checkpoint_that_exports_as_a_version_2_blob(tmp_p
 
 
 @pytest.mark.cross
-@pytest.mark.parametrize("widths,bits", [((784, 24, 10), (4, 4)), ((784, 12, 10), (2, 4))])
+@pytest.mark.parametrize("widths,bits", [((784, 24, 10), (4, 4)), ((784, 12, 10), (2, 4)), ((784, 32, 10), (2, 2))])
 def test_lowbit_blobs_run_bit_exact_on_the_emulated_rp2040(widths, bits, rng):
-    """Both unpacking paths in flash of a bare-metal Cortex-M0+ image (bench/blob.py's), in rp2040py."""
+    """The word-at-a-time 4- and 2-bit paths and the generic one, in flash of a bare-metal Cortex-M0+ image (bench/blob.py's), in rp2040py."""
     import importlib.util
     from conftest import require_tool
     require_tool("arm-none-eabi-gcc")

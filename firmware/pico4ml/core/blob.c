@@ -383,6 +383,7 @@ static void add_row_pair(int32_t *restrict acc, const int8_t *restrict wa, const
  * shift left to the top and an arithmetic shift right (GCC and Clang define both); so does
  * a 2-bit one. Two's complement is the only representation C23 allows, and every target here. */
 #define N4(v, k) ((int32_t)((v) << (28 - 4 * (k))) >> 28)
+#define N2(v, k) ((int32_t)((v) << (30 - 2 * (k))) >> 30)
 
 /* acc[j] += x * w4[j] for n % 8 == 0 (rows word-aligned): eight weights per word load. */
 static void add_row4(int32_t *restrict acc, const uint8_t *restrict w, int32_t x, uint32_t n) {
@@ -411,6 +412,27 @@ static void add_row4_pair(int32_t *restrict acc, const uint8_t *restrict wa, con
         acc[j + 5] += xa * N4(a, 5) + xb * N4(b, 5);
         acc[j + 6] += xa * N4(a, 6) + xb * N4(b, 6);
         acc[j + 7] += xa * N4(a, 7) + xb * N4(b, 7);
+    }
+}
+
+/* acc[j] += x * w2[j] for n % 16 == 0: sixteen 2-bit weights per word load (a half word at a
+ * time, written out so every shift is a constant). */
+#define ADD2(k) acc[j + (k)] += x * N2(a, k)
+#define ADD2P(k) acc[j + (k)] += xa * N2(a, k) + xb * N2(b, k)
+static void add_row2(int32_t *restrict acc, const uint8_t *restrict w, int32_t x, uint32_t n) {
+    for (uint32_t j = 0; j < n; j += 16) {
+        uint32_t a = load_word((const int8_t *)w + j / 4);
+        ADD2(0), ADD2(1), ADD2(2), ADD2(3), ADD2(4), ADD2(5), ADD2(6), ADD2(7);
+        ADD2(8), ADD2(9), ADD2(10), ADD2(11), ADD2(12), ADD2(13), ADD2(14), ADD2(15);
+    }
+}
+
+static void add_row2_pair(int32_t *restrict acc, const uint8_t *restrict wa, const uint8_t *restrict wb,
+                          int32_t xa, int32_t xb, uint32_t n) {
+    for (uint32_t j = 0; j < n; j += 16) {
+        uint32_t a = load_word((const int8_t *)wa + j / 4), b = load_word((const int8_t *)wb + j / 4);
+        ADD2P(0), ADD2P(1), ADD2P(2), ADD2P(3), ADD2P(4), ADD2P(5), ADD2P(6), ADD2P(7);
+        ADD2P(8), ADD2P(9), ADD2P(10), ADD2P(11), ADD2P(12), ADD2P(13), ADD2P(14), ADD2P(15);
     }
 }
 
@@ -461,7 +483,8 @@ static void requant(const int32_t *acc, const layer_ptrs *l, uint8_t *out8, int3
 static void dense_packed(const uint8_t *x, const layer_ptrs *l, int32_t *acc) {
     uint32_t n_in = l->r.in[2], n_out = l->r.out[2], bits = l->r.wbits;
     const uint8_t *w = (const uint8_t *)l->w;
-    if (bits == 4 && n_out % 8 == 0) { /* row i starts at byte i * n_out / 2, a multiple of 4 */
+    uint32_t per = 8 / bits; /* weights per byte */
+    if (n_out % (4 * per) == 0) { /* row i starts at byte i * n_out / per, a multiple of 4 */
         int32_t pending = -1;
         for (uint32_t i = 0; i < n_in; i++) {
             if (!x[i]) {
@@ -469,13 +492,23 @@ static void dense_packed(const uint8_t *x, const layer_ptrs *l, int32_t *acc) {
             }
             if (pending < 0) {
                 pending = (int32_t)i;
-            } else {
-                add_row4_pair(acc, w + (uint32_t)pending * n_out / 2, w + i * n_out / 2, x[pending], x[i], n_out);
-                pending = -1;
+                continue;
             }
+            const uint8_t *wa = w + (uint32_t)pending * n_out / per, *wb = w + i * n_out / per;
+            if (bits == 4) {
+                add_row4_pair(acc, wa, wb, x[pending], x[i], n_out);
+            } else {
+                add_row2_pair(acc, wa, wb, x[pending], x[i], n_out);
+            }
+            pending = -1;
         }
         if (pending >= 0) {
-            add_row4(acc, w + (uint32_t)pending * n_out / 2, x[pending], n_out);
+            const uint8_t *wa = w + (uint32_t)pending * n_out / per;
+            if (bits == 4) {
+                add_row4(acc, wa, x[pending], n_out);
+            } else {
+                add_row2(acc, wa, x[pending], n_out);
+            }
         }
         return;
     }

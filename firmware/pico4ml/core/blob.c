@@ -479,37 +479,46 @@ static void requant(const int32_t *acc, const layer_ptrs *l, uint8_t *out8, int3
     }
 }
 
-/* Dense with packed weights over the non-zero inputs; pairs on the fast 4-bit path. */
+/* The non-zero inputs of x, two at a time, each pair's rows added by PAIR, an odd last one by ONE
+ * (a macro, so each width gets its own loop with constant shifts). */
+#define WALK_PAIRS(PAIR, ONE)                                                                   \
+    do {                                                                                        \
+        int32_t pending = -1;                                                                   \
+        for (uint32_t i = 0; i < n_in; i++) {                                                   \
+            if (!x[i]) {                                                                        \
+                continue;                                                                       \
+            }                                                                                   \
+            if (pending < 0) {                                                                  \
+                pending = (int32_t)i;                                                           \
+                continue;                                                                       \
+            }                                                                                   \
+            PAIR(acc, w + (uint32_t)pending * row, w + i * row, x[pending], x[i], n_out);       \
+            pending = -1;                                                                       \
+        }                                                                                       \
+        if (pending >= 0) {                                                                     \
+            ONE(acc, w + (uint32_t)pending * row, x[pending], n_out);                           \
+        }                                                                                       \
+    } while (0)
+
+/* Word-aligned rows of row bytes (n_in x n_out weights at w), 4 and 2 bits: one loop each. */
+static void dense_words4(const uint8_t *x, const uint8_t *w, int32_t *acc, uint32_t n_in, uint32_t n_out,
+                         uint32_t row) {
+    WALK_PAIRS(add_row4_pair, add_row4);
+}
+
+static void dense_words2(const uint8_t *x, const uint8_t *w, int32_t *acc, uint32_t n_in, uint32_t n_out,
+                         uint32_t row) {
+    WALK_PAIRS(add_row2_pair, add_row2);
+}
+
+/* Dense with packed weights over the non-zero inputs; rows that start on a word take the
+ * word-at-a-time path, anything else the per-weight one. */
 static void dense_packed(const uint8_t *x, const layer_ptrs *l, int32_t *acc) {
     uint32_t n_in = l->r.in[2], n_out = l->r.out[2], bits = l->r.wbits;
     const uint8_t *w = (const uint8_t *)l->w;
-    uint32_t per = 8 / bits; /* weights per byte */
-    if (n_out % (4 * per) == 0) { /* row i starts at byte i * n_out / per, a multiple of 4 */
-        int32_t pending = -1;
-        for (uint32_t i = 0; i < n_in; i++) {
-            if (!x[i]) {
-                continue;
-            }
-            if (pending < 0) {
-                pending = (int32_t)i;
-                continue;
-            }
-            const uint8_t *wa = w + (uint32_t)pending * n_out / per, *wb = w + i * n_out / per;
-            if (bits == 4) {
-                add_row4_pair(acc, wa, wb, x[pending], x[i], n_out);
-            } else {
-                add_row2_pair(acc, wa, wb, x[pending], x[i], n_out);
-            }
-            pending = -1;
-        }
-        if (pending >= 0) {
-            const uint8_t *wa = w + (uint32_t)pending * n_out / per;
-            if (bits == 4) {
-                add_row4(acc, wa, x[pending], n_out);
-            } else {
-                add_row2(acc, wa, x[pending], n_out);
-            }
-        }
+    uint32_t row = (n_out * bits) >> 3; /* bytes per row (no division: the M0+ has no divider) */
+    if ((n_out * bits) % 32 == 0) {     /* every row starts on a word */
+        (bits == 4 ? dense_words4 : dense_words2)(x, w, acc, n_in, n_out, row);
         return;
     }
     for (uint32_t i = 0; i < n_in; i++) {

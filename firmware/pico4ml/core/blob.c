@@ -513,30 +513,27 @@ static void dense_words2(const uint8_t *x, const uint8_t *w, int32_t *acc, uint3
 
 /* Dense with packed weights over the non-zero inputs; rows that start on a word take the
  * word-at-a-time path, anything else the per-weight one. */
-static void dense_packed(const uint8_t *x, const layer_ptrs *l, int32_t *acc) {
+static void dense_packed(const uint8_t *x, const layer_ptrs *l, int32_t *acc, uint8_t *out8, int32_t *out32) {
     uint32_t n_in = l->r.in[2], n_out = l->r.out[2], bits = l->r.wbits;
     const uint8_t *w = (const uint8_t *)l->w;
+    init_acc(acc, l);
     uint32_t row = (n_out * bits) >> 3; /* bytes per row (no division: the M0+ has no divider) */
     if ((n_out * bits) % 32 == 0) {     /* every row starts on a word */
         (bits == 4 ? dense_words4 : dense_words2)(x, w, acc, n_in, n_out, row);
-        return;
-    }
-    for (uint32_t i = 0; i < n_in; i++) {
-        if (x[i]) {
-            add_row_bits(acc, w, i * n_out, x[i], n_out, bits);
+    } else {
+        for (uint32_t i = 0; i < n_in; i++) {
+            if (x[i]) {
+                add_row_bits(acc, w, i * n_out, x[i], n_out, bits);
+            }
         }
     }
+    requant(acc, l, out8, out32, 0);
 }
 
 /* Dense over the non-zero inputs, two at a time (as net_int8_fast). */
 static void dense(const uint8_t *x, const layer_ptrs *l, int32_t *acc, uint8_t *out8, int32_t *out32) {
     uint32_t n_in = l->r.in[2], n_out = l->r.out[2];
     init_acc(acc, l);
-    if (l->r.wbits != 8) {
-        dense_packed(x, l, acc);
-        requant(acc, l, out8, out32, 0);
-        return;
-    }
     int32_t pending = -1;
     for (uint32_t i = 0; i < n_in; i++) {
         if (!x[i]) {
@@ -650,7 +647,9 @@ blob_status blob_run(const blob_model *m, const uint8_t *input, size_t input_len
             l.mult = (const int32_t *)(payload + l.r.off[2]);
             l.cap = l.r.mode == BLOB_RELU_U8 ? (const int32_t *)(payload + l.r.off[3]) : 0;
             layer_rec pool;
-            if (l.r.type == BLOB_DENSE) {
+            if (l.r.type == BLOB_DENSE && l.r.wbits != 8) {
+                dense_packed(x, &l, acc, out8, out32); /* kept apart: the int8 kernel's code stays as it was */
+            } else if (l.r.type == BLOB_DENSE) {
                 dense(x, &l, acc, out8, out32);
             } else if (i + 1 < m->n_layers && (read_layer(m->base, i + 1, &pool), pool.type == BLOB_MAXPOOL)) {
                 conv2d_pool(x, &l, &pool, acc, out8); /* validated: a conv before a pool is RELU_U8 */

@@ -13,8 +13,9 @@ RP2040 (bench/rp2040's bare-metal image in rp2040py; outputs must equal the host
 build's). The int8 CNN's host outputs must also equal the numpy integer reference
 (pico4ml.train.quantize_cnn.cnn_int8_forward) on every test image.
 
-The blob runtime and the low-bit variants of issue 12 are not built yet: their keys are
-null. Prints a table and ends with one JSON line.
+The CNN and the MLP as model blobs (core/blob.c) are timed by running bench/blob.py; the
+low-bit variants of issue 12 are not built into it yet (their keys are null). Prints a
+table and ends with one JSON line.
 """
 from __future__ import annotations
 
@@ -74,6 +75,25 @@ def emulated_cycles(h, entry, x: np.ndarray, expected: np.ndarray) -> dict:
     match = r.n_run == len(x) and r.n_mismatch == 0 and bool(np.array_equal(r.outputs, expected))
     return {"cycles": float(r.cycles.mean()), "cycles_max": int(r.cycles.max()), "match": match,
             "vectors": len(x)}
+
+
+def blob_figures(vectors: int, data_dir: str | None) -> dict:
+    """bench/blob.py's JSON line for the MLP blob and the committed CNN as a blob: cycles of
+    blob_run() on the emulated RP2040 and whether every output equals the built-in net's."""
+    import subprocess
+    from pico4ml.common.paths import MODELS_DIR
+    cmd = [sys.executable, str(HERE / "blob.py"), "--vectors", str(max(vectors, 2)),
+           "--cnn", str(MODELS_DIR / "cnn8_24_10_int8.safetensors")] + (["--data-dir", data_dir] if data_dir else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        print(f"blob bench failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}", file=sys.stderr)
+        return {"blob_cycles": None, "blob_matches_builtin": False}
+    b = json.loads(lines[-1])
+    print(f"blob runtime: MLP blob {b['blob_cycles']:,} cycles ({b['blob_over_builtin']}x the built-in), "
+          f"CNN blob {b.get('cnn_blob_cycles', 0):,} cycles; outputs equal: {b['blob_matches_builtin']}")
+    return {k: b.get(k) for k in ("blob_cycles", "blob_matches_builtin", "blob_over_builtin", "cnn_blob_cycles",
+                                  "cnn_blob_bytes")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     if "mlp_int8_fast" in rows:
         result |= {"mlp_camera_accuracy": rows["mlp_int8_fast"]["camera_accuracy"],
                    "mlp_accuracy": rows["mlp_int8_fast"]["accuracy"]}
-    # issue 12 parts 2 and 4 (blob runtime, low-bit weights): not built yet
-    result |= {"blob_cycles": None, "blob_matches_builtin": None, "lowbit_bits": None, "lowbit_accuracy": None,
-               "lowbit_weight_bytes": None}
+    # the CNN as a model blob (core/blob.c): bench/blob.py measures it, run here as it is
+    result |= blob_figures(args.vectors, args.data_dir)
+    result |= {"lowbit_bits": None, "lowbit_accuracy": None, "lowbit_weight_bytes": None}  # issue 12 part 4
     print(json.dumps(result))
     return 0 if all(r["match"] for r in rows.values()) and result.get("cnn_matches_reference", True) else 1
 

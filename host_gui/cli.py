@@ -23,13 +23,17 @@ def add_common(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                     "vendor id 0x2E8A and follow it by serial number across resets)")
     src.add_argument("--sim", action="store_true", help="start the firmware's host twin and connect to it "
                                                          "(no board needed)")
+    src.add_argument("--emulate", action="store_true",
+                     help="start the emulated board (the real firmware image on an emulated RP2040, "
+                          "pico4ml-emulate; slow: about 1/50 of real time) and connect to it")
     src.add_argument("--replay", metavar="FILE", help="open a recording (from --record) instead of a board")
     ap.add_argument("--record", metavar="FILE", help="record the raw stream with timestamps to FILE")
     ap.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
                     help=f"baud rate (USB CDC ignores it; {BOOTLOADER_BAUD} is refused: it reboots a Pico "
                          "into its bootloader)")
     ap.add_argument("--sim-source", metavar="PATH", default=None, type=existing_path,
-                    help="with --sim: image file or folder the twin feeds (default: built-in synthetic digits)")
+                    help="with --sim: image file or folder the twin feeds (default: built-in synthetic digits); "
+                         "with --emulate: what the emulated camera sees (default: a grey card)")
     ap.add_argument("--camera", metavar="N|FILE", default=None,
                     help="with --sim: feed the twin from webcam N (0 is /dev/video0) or a video file (looped), "
                          "read with OpenCV: gray, the centre square resized to 324x324")
@@ -111,7 +115,10 @@ def check_args(args: argparse.Namespace) -> str | None:
         return f"refusing --baud {BOOTLOADER_BAUD}: it reboots a Pico into its USB bootloader"
     if args.record and args.replay:
         return "--record records a live stream; a --replay is already a recording"
-    if not args.sim:
+    if getattr(args, "emulate", False):
+        if getattr(args, "camera", None) is not None:
+            return "--camera feeds the host twin; the emulated camera takes --sim-source (a picture or folder)"
+    elif not args.sim:
         for name in ("sim_source", "camera"):
             if getattr(args, name, None) is not None:
                 return f"--{name.replace('_', '-')} feeds the host twin: add --sim"
@@ -136,6 +143,13 @@ def start_sim(args: argparse.Namespace) -> Any:
     return start_twin(**kwargs)
 
 
+def start_emulated(args: argparse.Namespace) -> Any:
+    """Start the emulated board serving its USB stream on a local TCP port; returns its handle."""
+    from pico4ml.emulator.serve import start_emulator
+
+    return start_emulator(scene=args.sim_source)
+
+
 def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
     """(LiveSource or ReplaySource, twin handle or None) for the arguments."""
     from .link import Link
@@ -143,7 +157,7 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
 
     if args.replay:
         return ReplaySource(args.replay), None
-    twin = start_sim(args) if args.sim else None
+    twin = start_sim(args) if args.sim else start_emulated(args) if getattr(args, "emulate", False) else None
     port = twin.port if twin is not None else args.port
     source = LiveSource(Link(port, baudrate=args.baud))
     if args.record:

@@ -106,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
                     help="exit after this many seconds (0: no limit)")
     ap.add_argument("--timeout", type=non_negative_float, default=None, metavar="S",
                     help="give up (exit 1) when no prediction arrives for S seconds (default: 10 with --count or "
-                         "--inject, else wait for the board forever; 0: forever)")
+                         "--inject, 300 with --emulate, else wait for the board forever; 0: forever)")
     ap.add_argument("--every", type=positive_int, default=1, help="print every Nth prediction (injected ones always)")
     ap.add_argument("--json", action="store_true", help="one JSON object per prediction instead of text")
     ap.add_argument("--stats-every", type=non_negative_float, default=10.0, metavar="S",
@@ -132,6 +132,7 @@ def _replay(args: argparse.Namespace, source: Any, printer: Printer) -> None:
 
 
 DEFAULT_TIMEOUT_S = 10.0  # with --count or --inject: how long to wait for a board that does not answer
+EMULATED_TIMEOUT_S = 300.0
 HELLO_WAIT_S = 2.0  # before injecting, wait this long for HELLO (it says how large a command may be)
 
 
@@ -180,7 +181,8 @@ def _live(args: argparse.Namespace, source: Any, printer: Printer, out: TextIO, 
         return 2
     n_inject, answered = len(pending), 0
     sent: dict[int, Path] = {}  # INJECT seq -> file, to match ERROR replies
-    timeout = args.timeout if args.timeout is not None else (DEFAULT_TIMEOUT_S if args.count or args.inject else 0)
+    default = EMULATED_TIMEOUT_S if getattr(args, "emulate", False) else DEFAULT_TIMEOUT_S  # ~1/50 real time
+    timeout = args.timeout if args.timeout is not None else (default if args.count or args.inject else 0)
     was_connected, heard = False, False
     t_start = time.monotonic()
     t_progress, t_connected = t_start, 0.0

@@ -269,6 +269,27 @@ def test_odd_strides(clib):
 
 
 @hostc
+def test_wide_frames_downscaled_in_strips(clib):
+    """Frames wider than the C downscale's column scratch (1024 source columns) are summed
+    in strips of work columns; the twin has no strips, so any seam would show."""
+    rng = np.random.default_rng(11)
+    cov = np.zeros((28, 28), np.uint8)
+    cov[4:24, 10:18] = 255
+    digit = camera_sim.camera_frame(camera_sim.mnist_coverage(cov), rng, 300)
+    for w, h in ((1025, 300), (1500, 300), (pp.MAX_DIM, 70)):
+        frame = rng.integers(150, 220, (h, w), dtype=np.uint8)
+        x0 = (w - 300) // 2
+        frame[:, x0:x0 + 300] = digit[:h]
+        for p in (pp.PreprocessParams(), pp.PreprocessParams(roi_x=0, roi_y=0, roi_w=w, roi_h=h)):
+            assert_same(frame, p)
+    for _ in range(4):
+        w, h = int(rng.integers(1025, pp.MAX_DIM + 1)), int(rng.integers(1, 80))
+        p = random_params(rng)
+        p.roi_x, p.roi_y, p.roi_w, p.roi_h = 0, 0, w, h
+        assert_same(rng.integers(0, 256, (h, w), dtype=np.uint8), p)
+
+
+@hostc
 def test_bad_arguments_c(clib):
     frame = np.zeros((10, 10), np.uint8)
     out, status = pp.c_preprocess(frame, stride=9)

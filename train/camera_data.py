@@ -2,7 +2,7 @@
 
 Two pools, chosen by `pico4ml-train --camera-mix`:
 
-* `conditions` (`conditions_pool`): the training frames of issue 8. MNIST *training*
+* `conditions` (`conditions_pool`, the default): the training frames of issue 8. MNIST *training*
   digits plus the training side's fonts and pen-stroke writers (digit_sources, never
   the bench's), rendered at 324x324 under every digit condition of
   camera_conditions.CONDITIONS (far, close, tilted, ruled, squared, shadow, dim, blur,
@@ -14,8 +14,8 @@ Two pools, chosen by `pico4ml-train --camera-mix`:
   left out: a crop of a desk corner labelled "7" would only teach the network to guess.
   Their random streams (TRAIN_KEY, seed, condition, index) never meet the bench's
   (TUNE_SEED / TEST_SEED, condition, index).
-* `clean` (`camera_pool`): the clean-sheet simulator (camera_clean.py) the committed
-  model was trained with, unchanged so that recipe still reproduces.
+* `clean` (`camera_pool`): the clean-sheet simulator (camera_clean.py) the model before
+  issue 8 was trained with, unchanged so that recipe still reproduces.
 
 Rendering and preprocessing tens of thousands of frames takes minutes, so pools are
 cached under build/cache/, keyed by the simulator's and the preprocessing's source:

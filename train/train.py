@@ -3,10 +3,10 @@
 The training set mixes plain MNIST, MNIST augmented in the 28x28 domain, and (by
 default) MNIST and printed digits rendered as camera frames and run through the
 firmware's own preprocessing (its numpy twin), because what the camera sees is
-what the model must get right. `--camera-mix` picks the camera frames: `clean` (the
-clean-sheet simulator, the committed model's recipe) or `conditions` (every condition
-of issue 8, MNIST training digits plus training-only fonts and pen-stroke writers;
-train/camera_data.py).
+what the model must get right. `--camera-mix` picks the camera frames: `conditions` (the
+committed model's recipe: every condition of issue 8, MNIST training digits plus
+training-only fonts and pen-stroke writers; train/camera_data.py) or `clean` (the
+clean-sheet simulator of the model before issue 8).
 
 Frames a user captured and labelled (--extra-frames DIR: <label>/ folders as the GUI's
 capture writes them) go through the same preprocessing and join every epoch
@@ -39,10 +39,11 @@ from pico4ml.train.models import (ARCHITECTURES, CNN_ARCHITECTURES, DEFAULT_ARCH
                                   save_checkpoint)
 from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
-DEFAULT_EPOCHS = 25  # the recipe of the committed model: 99.0 % MNIST, 98.6 % simulated camera
+DEFAULT_EPOCHS = 25  # the recipe of the committed model (issue 8: conditions mix, 60k camera frames)
 DEFAULT_EXTRA_REPEAT = 10  # each captured frame this many times per epoch (a few dozen among ~100k samples)
 CAMERA_MIXES = ("clean", "conditions")
-DEFAULT_CAMERA_MIX = "clean"  # the committed model's recipe; the issue-8 retrain uses "conditions"
+DEFAULT_CAMERA_MIX = "conditions"  # the committed model's recipe; "clean" is the model before issue 8
+DEFAULT_CAMERA_SAMPLES = 60000  # camera frames per epoch: 12 conditions + clean sheets need more than 40k
 
 
 def accuracy(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
@@ -105,7 +106,7 @@ def epoch_data(x: np.ndarray, y: np.ndarray, pool: tuple[np.ndarray, np.ndarray]
 
 def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
           augment: str = "camera", data_dir: str | None = None, download: bool = False, limit: int | None = None,
-          camera_samples: int = 40000, max_steps: int | None = None, progress: bool = True,
+          camera_samples: int = DEFAULT_CAMERA_SAMPLES, max_steps: int | None = None, progress: bool = True,
           camera_mix: str = DEFAULT_CAMERA_MIX, *, extra: tuple[np.ndarray, np.ndarray] | None = None,
           extra_repeat: int = DEFAULT_EXTRA_REPEAT, init: Path | None = None):
     """Train and return (model, metadata). Deterministic for a given seed.
@@ -206,8 +207,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", default="camera", choices=["none", "mnist", "camera"],
                    help="none: plain MNIST; mnist: + 28x28 augmentation; camera: + simulated camera frames "
                         "through the firmware preprocessing (default)")
-    p.add_argument("--camera-samples", type=positive_int, default=40000,
-                   help="simulated camera frames mixed into each epoch")
+    p.add_argument("--camera-samples", type=positive_int, default=DEFAULT_CAMERA_SAMPLES,
+                   help="simulated camera frames mixed into each epoch (default %(default)s; the model before "
+                        "issue 8: --camera-mix clean --camera-samples 40000)")
     p.add_argument("--extra-frames", type=existing_dir, metavar="DIR",
                    help="also train on the captured frames in DIR/<label>/ (*.pgm, *.png; -in28 files ignored), "
                         "preprocessed like the firmware does")
@@ -218,8 +220,8 @@ def parser() -> argparse.ArgumentParser:
                    help="start from this checkpoint instead of random weights (fine-tuning: use few --epochs "
                         "and a lower --lr, e.g. 3 and 2e-4)")
     p.add_argument("--camera-mix", choices=CAMERA_MIXES, default=DEFAULT_CAMERA_MIX,
-                   help="clean: the clean-sheet simulator (the committed model's recipe); conditions: every camera "
-                        "condition of issue 8 with training-only digit sources (default %(default)s)")
+                   help="conditions: every camera condition of issue 8 with training-only digit sources (the committed "
+                        "model's recipe); clean: the clean-sheet simulator (the model before) (default %(default)s)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files (default: $PICO4ML_MNIST_DIR, "
                                       "../shared/data/mnist, ~/.cache/pico4ml/mnist)")
     p.add_argument("--download", action="store_true", help="download MNIST to ~/.cache/pico4ml/mnist if not found")

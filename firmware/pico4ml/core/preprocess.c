@@ -23,12 +23,18 @@
 #define THIN_PX 2            /* a "thin" line averages under 2 pixels across */
 #define CLOSE_MIN_PCT 50     /* with no other candidate, a border-touching one this long ... */
 #define CLOSE_CENTRE_PCT 20  /* ... and this central is a close digit, not a cut neighbour */
+#define COLSUM_CAP 1024      /* the downscale's source columns per strip (a bin: <= 4096/64 + 1) */
 #define RETRY_RANGE_PCT 75   /* levels again without the border's ink if it had set them this high */
 
 /* Work buffers: file scope, never on the stack (about 25 KB in all). */
 static uint8_t s_work[GRID];   /* ROI on the work grid, as captured */
 static uint8_t s_ink[GRID];    /* ink signal of the reading in progress */
-static uint8_t s_lab[GRID];    /* speck mask, then component labels (0: none) */
+static union {                 /* speck mask, then component labels (0: none) */
+    uint32_t w[GRID / 4];      /* word access: skipping four empty pixels at once */
+    uint8_t b[GRID];           /* byte access: everything else */
+} s_labels;
+#define s_lab s_labels.b
+static uint8_t s_row_ink[PP_WORK]; /* 1: the row has mask pixels (rows without are skipped) */
 static union {              /* two byte images on the half grid, or one u16 image */
     uint32_t w[HGRID / 2];  /* word access: the closing's column passes */
     uint16_t h[HGRID];      /* halfword access: the vote's row sums */
@@ -48,6 +54,10 @@ static union {
         uint8_t cells[HGRID];              /* polarity vote: cells near the digit's strokes */
     } v;
     uint32_t acc28[PP_OUT * PP_OUT];       /* box resample accumulators */
+    struct {
+        uint16_t colsum[COLSUM_CAP];       /* the downscale's column sums */
+        uint32_t rcol[2][PP_WORK];         /* ... and reciprocals per work column */
+    } ds;                                  /* the area downscale */
 } s_scratch;
 #define s_vpad s_scratch.v.vpad
 #define s_half_n s_scratch.v.half_n
@@ -55,7 +65,6 @@ static union {
 #define s_acc28 s_scratch.acc28
 static uint32_t s_hrow[PP_OUT];           /* one source row resampled across */
 static uint8_t s_box[PP_OUT * PP_OUT];
-static uint32_t s_acc[PP_WORK];
 static uint16_t s_hist[256];
 static uint8_t s_lut[256];       /* ink -> normalised ink */
 static uint16_t s_recip[256];    /* 255 * 256 / p, rounded: relative darkness without division */
@@ -96,7 +105,7 @@ void pp_default_params(pp_params *p) {
     p->grow_pct = 150;
     p->cand_contrast = 32;
     p->full_res = 1;
-    p->min_score_pct = 62;
+    p->min_score_pct = 75;
 }
 
 int pp_validate_params(const pp_params *p) {
@@ -247,11 +256,17 @@ static int choose_roi(int width, int height, const pp_params *p, run_state *s) {
  * [i*n/g, max((i+1)*n/g, i*n/g+1)), which also covers upscaling (bins of one pixel),
  * as sum * round(2^24 / count) / 2^24, rounded: no division per work pixel (sum <=
  * 255 * count keeps the product within 32 bits). Bin edges are computed once per
- * frame (and kept for the full-resolution resample). */
+ * frame (and kept for the full-resolution resample). The rows of a bin are summed down
+ * the columns first (one add per source pixel), then the column sums across, in strips
+ * of work columns whose source spans fit the scratch (all of a 162 or 324 frame). */
 static void area_downscale(const uint8_t *roi, int stride, const run_state *s) {
     for (int gx = 0; gx < s->gw; gx++) {
         s_xb0[gx] = (uint16_t)(gx * s->rw / s->gw);
         s_xb1[gx] = (uint16_t)imax((gx + 1) * s->rw / s->gw, s_xb0[gx] + 1);
+    }
+    for (int gy = 0; gy < s->gh; gy++) {
+        s_yb0[gy] = (uint16_t)(gy * s->rh / s->gh);
+        s_yb1[gy] = (uint16_t)imax((gy + 1) * s->rh / s->gh, s_yb0[gy] + 1);
     }
     /* bins are wmin or wmin + 1 pixels wide and hmin or hmin + 1 high: four reciprocals */
     uint32_t wmin = (uint32_t)imax(s->rw / s->gw, 1), hmin = (uint32_t)imax(s->rh / s->gh, 1), recip[2][2];
@@ -261,35 +276,66 @@ static void area_downscale(const uint8_t *roi, int stride, const run_state *s) {
             recip[a][b] = ((1u << 24) + cnt / 2) / cnt;
         }
     }
-    for (int gy = 0; gy < s->gh; gy++) {
-        s_yb0[gy] = (uint16_t)(gy * s->rh / s->gh);
-        s_yb1[gy] = (uint16_t)imax((gy + 1) * s->rh / s->gh, s_yb0[gy] + 1);
-        memset(s_acc, 0, (size_t)s->gw * sizeof s_acc[0]);
-        for (int y = s_yb0[gy]; y < s_yb1[gy]; y++) {
-            const uint8_t *row = roi + (size_t)y * (size_t)stride;
-            uint32_t *acc = s_acc;
-            const uint16_t *x0 = s_xb0, *x1 = s_xb1;
-            for (int gx = 0; gx < s->gw; gx++) {
-                const uint8_t *px = row + x0[gx];
-                int w = x1[gx] - x0[gx];
-                uint32_t sum = px[0];
-                if (w == 2) { /* the usual bins of a 162 or 324 frame: no loop */
-                    sum += px[1];
-                } else if (w == 3) {
-                    sum += (uint32_t)px[1] + px[2];
+    uint16_t *col = s_scratch.ds.colsum; /* a bin's column sums: <= 65 rows x 255 */
+    for (int gx = 0; gx < s->gw; gx++) {    /* each work column's reciprocals, by bin height */
+        s_scratch.ds.rcol[0][gx] = recip[0][s_xb1[gx] - s_xb0[gx] - wmin];
+        s_scratch.ds.rcol[1][gx] = recip[1][s_xb1[gx] - s_xb0[gx] - wmin];
+    }
+    for (int ga = 0; ga < s->gw;) {
+        int gb = ga + 1, xa = s_xb0[ga];
+        while (gb < s->gw && s_xb1[gb] - xa <= COLSUM_CAP) {
+            gb++;
+        }
+        int xn = s_xb1[gb - 1] - xa;  /* source columns of work columns [ga, gb) */
+        for (int gy = 0; gy < s->gh; gy++) {
+            /* the bin's rows down the columns, up to three rows per pass */
+            const uint8_t *row = roi + (size_t)s_yb0[gy] * (size_t)stride + (size_t)xa;
+            int left = s_yb1[gy] - s_yb0[gy];
+            for (int first = 1; left > 0; first = 0) {
+                const uint8_t *r0 = row, *r1 = left > 1 ? row + stride : NULL, *r2 = left > 2 ? row + 2 * stride : NULL;
+                int k = r2 ? 3 : r1 ? 2 : 1;
+                if (first && k == 3) {
+                    for (int x = 0; x < xn; x++) {
+                        col[x] = (uint16_t)(r0[x] + r1[x] + r2[x]);
+                    }
+                } else if (first && k == 2) {
+                    for (int x = 0; x < xn; x++) {
+                        col[x] = (uint16_t)(r0[x] + r1[x]);
+                    }
+                } else if (first) {
+                    for (int x = 0; x < xn; x++) {
+                        col[x] = r0[x];
+                    }
+                } else if (k == 3) {
+                    for (int x = 0; x < xn; x++) {
+                        col[x] = (uint16_t)(col[x] + r0[x] + r1[x] + r2[x]);
+                    }
+                } else if (k == 2) {
+                    for (int x = 0; x < xn; x++) {
+                        col[x] = (uint16_t)(col[x] + r0[x] + r1[x]);
+                    }
                 } else {
-                    for (int k = 1; k < w; k++) {
-                        sum += px[k];
+                    for (int x = 0; x < xn; x++) {
+                        col[x] = (uint16_t)(col[x] + r0[x]);
                     }
                 }
-                acc[gx] += sum;
+                row += (size_t)k * (size_t)stride;
+                left -= k;
+            }
+            /* ... then across each bin, times its reciprocal */
+            const uint32_t *rc = s_scratch.ds.rcol[s_yb1[gy] - s_yb0[gy] - hmin] + ga;
+            const uint16_t *x0 = s_xb0 + ga, *x1 = s_xb1 + ga;
+            uint8_t *out = s_work + gy * PP_WORK + ga;
+            for (int n = gb - ga; n > 0; n--) {
+                const uint16_t *c = col + (*x0++ - xa), *ce = col + (*x1++ - xa);
+                uint32_t sum = *c++;
+                while (c < ce) {
+                    sum += *c++;
+                }
+                *out++ = (uint8_t)((sum * *rc++ + (1u << 23)) >> 24);
             }
         }
-        const uint32_t *rr = recip[s_yb1[gy] - s_yb0[gy] - hmin];
-        for (int gx = 0; gx < s->gw; gx++) {
-            uint32_t r = rr[s_xb1[gx] - s_xb0[gx] - wmin];
-            s_work[gy * PP_WORK + gx] = (uint8_t)((s_acc[gx] * r + (1u << 23)) >> 24);
-        }
+        ga = gb;
     }
 }
 
@@ -336,14 +382,29 @@ static void column_pass(const uint32_t *src, uint32_t *dst, int n, int r, int is
         s_vpad[(r + n) * HW32 + i] = ident;
     }
     memcpy(s_vpad + r * HW32, src, (size_t)n * HW32 * sizeof(uint32_t));
-    for (; 2 * span <= w; span *= 2) { /* row i: the extreme of rows [i, i + 2 span) */
-        for (uint32_t *row = s_vpad, *end = s_vpad + (rows - span) * HW32; row < end; row++) {
-            row[0] = is_max ? byte_max(row[0], row[span * HW32]) : byte_min(row[0], row[span * HW32]);
+    /* row i: the extreme of rows [i, i + 2 span); max and min in loops of their own */
+    for (; 2 * span <= w; span *= 2) {
+        uint32_t *row = s_vpad, *end = s_vpad + (rows - span) * HW32;
+        int d = span * HW32;
+        if (is_max) {
+            for (; row < end; row++) {
+                row[0] = byte_max(row[0], row[d]);
+            }
+        } else {
+            for (; row < end; row++) {
+                row[0] = byte_min(row[0], row[d]);
+            }
         }
     }
     int off = (w - span) * HW32;
-    for (int i = 0; i < n * HW32; i++) {
-        dst[i] = is_max ? byte_max(s_vpad[i], s_vpad[i + off]) : byte_min(s_vpad[i], s_vpad[i + off]);
+    if (is_max) {
+        for (int i = 0; i < n * HW32; i++) {
+            dst[i] = byte_max(s_vpad[i], s_vpad[i + off]);
+        }
+    } else {
+        for (int i = 0; i < n * HW32; i++) {
+            dst[i] = byte_min(s_vpad[i], s_vpad[i + off]);
+        }
     }
 }
 
@@ -423,34 +484,46 @@ static const uint8_t *paper_of(const pp_params *p, run_state *s, int dark_on_lig
 }
 
 /* 3. The ink signal of one reading into s_ink: relative darkness against the paper as
- * paper_at() reads it back. Without bg_remove: ink = 255 - q. */
+ * paper_at() reads it back. Without bg_remove: ink = 255 - q. Its histogram into s_hist. */
 static void ink_map(const pp_params *p, run_state *s, int dark_on_light) {
     s->dark_on_light = dark_on_light;
     uint8_t flip = dark_on_light ? 0 : 255;
     int gw = s->gw, gh = s->gh, hw = s->hw;
+    memset(s_hist, 0, sizeof s_hist);
     if (!p->bg_remove) {
         for (int y = 0; y < gh; y++) {
             const uint8_t *w = s_work + y * PP_WORK;
             uint8_t *ink = s_ink + y * PP_WORK;
             for (int x = 0; x < gw; x++) {
                 ink[x] = (uint8_t)(255 - (w[x] ^ flip));
+                s_hist[ink[x]]++;
             }
         }
         return;
     }
     s_paper = paper_of(p, s, dark_on_light);
-    uint8_t cells[HALF];
+    uint8_t cells[HALF + 2], *c = cells + 1; /* c[-1], c[hw]: the edge cells repeated */
     for (int y = 0; y < gh; y++) {
-        /* the two nearest half-grid rows, their least; then the least of two cells */
+        /* the two nearest half-grid rows, their least; then the least of its own cell and
+         * the neighbour on its side (paper_at()), two work pixels per cell */
         const uint8_t *own = s_paper + (y >> 1) * HALF, *other = s_paper + s_nby[y] * HALF;
         for (int bx = 0; bx < hw; bx++) {
-            cells[bx] = own[bx] < other[bx] ? own[bx] : other[bx];
+            c[bx] = own[bx] < other[bx] ? own[bx] : other[bx];
         }
+        c[-1] = c[0];
+        c[hw] = c[hw - 1];
         const uint8_t *w = s_work + y * PP_WORK;
         uint8_t *ink = s_ink + y * PP_WORK;
-        for (int x = 0; x < gw; x++) {
-            int a = cells[x >> 1], b = cells[s_nbx[x]], paper = a < b ? a : b;
-            ink[x] = (uint8_t)relative_ink(paper, w[x] ^ flip);
+        for (int x = 0; x < gw; x += 2) {
+            int bx = x >> 1, mid = c[bx], left = c[bx - 1], right = c[bx + 1];
+            int v = relative_ink(mid < left ? mid : left, w[x] ^ flip);
+            ink[x] = (uint8_t)v;
+            s_hist[v]++;
+            if (x + 1 < gw) {
+                v = relative_ink(mid < right ? mid : right, w[x + 1] ^ flip);
+                ink[x + 1] = (uint8_t)v;
+                s_hist[v]++;
+            }
         }
     }
 }
@@ -484,9 +557,21 @@ static int otsu(int n) {
 
 /* s_lut[v] := the soft threshold at t stretched so that sat and above become 255. */
 static void make_lut(int t, int sat) {
-    int span = sat - t;
-    for (int v = 0; v < 256; v++) {
-        s_lut[v] = v > t ? (uint8_t)imin(((v - t) * 255 + span / 2) / span, 255) : 0;
+    /* round((v - t) * 255 / span) as quotient and remainder stepped by 255 per v: one
+     * division per table instead of 256 (the M0+ divides in software) */
+    uint32_t span = (uint32_t)(sat - t), num = 255u + span / 2, q = num / span, r = num - q * span;
+    int v = 0;
+    for (; v <= t && v < 256; v++) {
+        s_lut[v] = 0;
+    }
+    for (; v < 256 && q < 255; v++) {
+        s_lut[v] = (uint8_t)q;
+        for (r += 255; r >= span; r -= span) {
+            q++;
+        }
+    }
+    for (; v < 256; v++) {
+        s_lut[v] = 255;
     }
 }
 
@@ -524,6 +609,21 @@ static void unite(int a, int b) {
     }
 }
 
+/* The first x' >= x of row y with a nonzero s_lab, or gw: four empty pixels at a time. */
+static inline int next_set(int y, int x, int gw) {
+    const uint8_t *row = s_lab + y * PP_WORK;
+    while (x < gw) {
+        if ((x & 3) == 0 && !s_labels.w[(y * PP_WORK + x) >> 2]) {
+            x += 4;
+        } else if (row[x]) {
+            return x;
+        } else {
+            x++;
+        }
+    }
+    return gw;
+}
+
 /* 5a. Speck mask (ink with >= speck_min ink pixels in its 3x3) labelled into
  * 8-connected components, numbered 1..n_comp in raster order of their first pixel
  * (union-find keeps the smallest provisional label, which is the first pixel's), with
@@ -532,19 +632,28 @@ static void unite(int a, int b) {
 static int label_components(const pp_params *p, run_state *s) {
     int gw = s->gw, gh = s->gh, e = p->border, next = 0;
     uint8_t t = (uint8_t)s->t;
-    /* bit 0: ink inside the border band; bit 1: ... with speck_min ink pixels in its 3x3 */
+    /* bit 0: ink inside the border band; bit 1: ... with speck_min ink pixels in its 3x3.
+     * Rows without ink, and four empty pixels in a word, are skipped by every pass. */
     memset(s_lab, 0, sizeof s_lab);
+    memset(s_row_ink, 0, sizeof s_row_ink);
     for (int y = e; y < gh - e; y++) {
         const uint8_t *ink = s_ink + y * PP_WORK;
         uint8_t *l = s_lab + y * PP_WORK;
+        int any = 0;
         for (int x = e; x < gw - e; x++) {
-            l[x] = ink[x] > t;
+            int m = ink[x] > t;
+            l[x] = (uint8_t)m;
+            any |= m;
         }
+        s_row_ink[y] = (uint8_t)any;
     }
     for (int y = 0; y < gh; y++) {
+        if (!s_row_ink[y]) {
+            continue;
+        }
         uint8_t *row = s_lab + y * PP_WORK;
         int inner_y = y > 0 && y + 1 < gh;
-        for (int x = 0; x < gw; x++) {
+        for (int x = next_set(y, 0, gw); x < gw; x = next_set(y, x + 1, gw)) {
             if (!row[x]) {
                 continue;
             }
@@ -574,9 +683,12 @@ static int label_components(const pp_params *p, run_state *s) {
      * 8-connectivity N, if set, is already joined to W, NW and NE; only W or NW with NE
      * can be two components meeting here. */
     for (int y = 0; y < gh; y++) {
+        if (!s_row_ink[y]) {
+            continue;
+        }
         uint8_t *l = s_lab + y * PP_WORK;
         const uint8_t *up = y > 0 ? l - PP_WORK : NULL;
-        for (int x = 0; x < gw; x++) {
+        for (int x = next_set(y, 0, gw); x < gw; x = next_set(y, x + 1, gw)) {
             uint8_t v = l[x];
             if (!(v & 2)) {
                 if (v) {
@@ -618,9 +730,12 @@ static int label_components(const pp_params *p, run_state *s) {
         s_comp[c] = (component){255, 255, 0, 0, 0, 0, 0};
     }
     for (int y = 0; y < gh; y++) {
+        if (!s_row_ink[y]) {
+            continue;
+        }
         uint8_t *l = s_lab + y * PP_WORK;
         const uint8_t *ink = s_ink + y * PP_WORK;
-        for (int x = 0; x < gw; x++) {
+        for (int x = next_set(y, 0, gw); x < gw; x = next_set(y, x + 1, gw)) {
             if (!l[x]) {
                 continue;
             }
@@ -761,26 +876,24 @@ static void segment(const pp_params *p, run_state *s) {
  * fainter digit in the middle is not lost below a threshold it never reaches. */
 static void read_frame(const pp_params *p, run_state *s, int dark_on_light) {
     ink_map(p, s, dark_on_light);
-    memset(s_hist, 0, sizeof s_hist);
-    for (int y = 0; y < s->gh; y++) {
-        for (int x = 0; x < s->gw; x++) {
-            s_hist[s_ink[y * PP_WORK + x]]++;
-        }
-    }
     set_levels(p, s, hist_kth((s->n - 1) / 2), hist_kth(s->n - 1 - s->n / 256), s->n);
     segment(p, s);
     if (s->low_contrast || s->no_digit == PP_ND_CLUTTERED) {
         return;
     }
     memset(s_hist, 0, sizeof s_hist);
+    uint8_t keep[PP_MAX_LABELS + 1]; /* 1: not a border-touching or too large component's pixel */
+    keep[0] = 1;
+    for (int c = 1; c <= s->n_comp; c++) {
+        keep[c] = s_comp[c].reason != PP_CAND_BORDER && s_comp[c].reason != PP_CAND_LARGE;
+    }
     int n = 0;
     for (int y = 0; y < s->gh; y++) {
+        const uint8_t *lab = s_lab + y * PP_WORK, *ink = s_ink + y * PP_WORK;
         for (int x = 0; x < s->gw; x++) {
-            int c = s_lab[y * PP_WORK + x];
-            if (!c || (s_comp[c].reason != PP_CAND_BORDER && s_comp[c].reason != PP_CAND_LARGE)) {
-                s_hist[s_ink[y * PP_WORK + x]]++;
-                n++;
-            }
+            int k = keep[lab[x]];
+            s_hist[ink[x]] += (uint16_t)k;
+            n += k;
         }
     }
     int hi = n > 0 ? imax(hist_kth(n - 1 - n / 256), s->lo) : s->hi;

@@ -1,6 +1,7 @@
 """pico4ml-export-blob: write an int8 checkpoint as a model blob (docs/model-format.md).
 
-A blob is one self-describing file (header, layer table, int8 tensors, SHA-256, CRC-32) that
+A blob is one self-describing file (header, layer table, int8 or packed 4-/2-bit tensors,
+SHA-256, CRC-32) that
 core/blob.c validates and runs from memory, so a model can change without rebuilding the
 firmware. This module also holds the blob's numpy integer reference runner
 (`reference_forward`), written from the format document alone: it is the ground truth the C
@@ -17,6 +18,9 @@ Checkpoints:
     <prefix>.weight (dense int8 [in][out], conv2d int8 [3][3][in][out]), <prefix>.bias,
     <prefix>.mult and, for "relu", <prefix>.cap in the safetensors file; the .json's
     "output_scale" (logit = output * output_scale, default 1) and "input_shape" ([28, 28, 1]).
+
+A checkpoint of pico4ml-qat (train/qat.py) names its layers' "weight_bits" in its .json: the
+4- or 2-bit layers are packed (format version 2, docs/model-format.md "Low-bit weights").
 """
 from __future__ import annotations
 
@@ -32,7 +36,9 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"P4MB"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # written when a layer has low-bit weights; all-int8 blobs stay version 1
+VERSIONS = (1, 2)
+WEIGHT_BITS = (8, 4, 2)     # dense weights: int8, or packed signed 4- or 2-bit (format version 2)
 HEADER_BYTES = 96
 LAYER_BYTES = 32
 NAME_BYTES = 20
@@ -69,6 +75,7 @@ class Layer:
     bias: np.ndarray | None = None     # int32 [out_c]
     mult: np.ndarray | None = None
     cap: np.ndarray | None = None
+    weight_bits: int = 8               # 4 or 2: stored packed (pack_weights), dense only
 
 
 @dataclass
@@ -103,6 +110,42 @@ def out_shape(type_: int, in_shape: tuple[int, int, int], pad: int = 0, out_c: i
     if type_ == FLATTEN:
         return (1, 1, h * w * c)
     raise BlobError(f"unknown layer type {type_}")
+
+
+def weight_range(bits: int) -> tuple[int, int]:
+    """Two's complement range of a bits-wide weight: -128..127, -8..7, -2..1."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def weight_bytes(n: int, bits: int) -> int:
+    """Bytes of n packed weights (the tensor's size; the exporter pads it to 4)."""
+    return (n * bits + 7) // 8
+
+
+def pack_weights(w: np.ndarray, bits: int) -> bytes:
+    """Weights in storage order (dense [in][out], row-major), element e in bits [e*bits, (e+1)*bits)
+    of the stream, little-endian within each byte (so for 4 bits: even e in the low nibble),
+    two's complement. bits 8: the int8 bytes themselves."""
+    flat = np.ascontiguousarray(w).astype(np.int8).reshape(-1)
+    if bits == 8:
+        return flat.tobytes()
+    per = 8 // bits
+    u = (flat.astype(np.int16) & ((1 << bits) - 1)).astype(np.uint8)
+    u = np.concatenate([u, np.zeros((-len(u)) % per, np.uint8)])
+    out = np.zeros(len(u) // per, np.uint8)
+    for k in range(per):
+        out |= (u[k::per] << (k * bits)).astype(np.uint8)
+    return out.tobytes()
+
+
+def unpack_weights(data: bytes, n: int, bits: int) -> np.ndarray:
+    """n int8 weights from their packed bytes (pack_weights' inverse), sign-extended."""
+    b = np.frombuffer(data, np.uint8, weight_bytes(n, bits))
+    if bits == 8:
+        return b.view(np.int8).copy()
+    per, mask, half = 8 // bits, (1 << bits) - 1, 1 << (bits - 1)
+    u = np.stack([(b >> (k * bits)) & mask for k in range(per)], axis=1).reshape(-1)[:n].astype(np.int16)
+    return ((u ^ half) - half).astype(np.int8)
 
 
 def fan_in(layer: Layer) -> int:
@@ -144,9 +187,14 @@ def check_layers(input_shape: tuple[int, int, int], layers: list[Layer]) -> None
                 raise BlobError(f"{where}: dense needs a flat (1, 1, N) input, got {l.in_shape}: flatten first")
             if l.type == CONV2D and l.pad not in (0, 1):
                 raise BlobError(f"{where}: conv2d pad {l.pad} (0 or 1)")
+            if l.weight_bits not in WEIGHT_BITS or (l.weight_bits != 8 and l.type != DENSE):
+                raise BlobError(f"{where}: {l.weight_bits}-bit weights (dense: 8, 4 or 2; conv2d: 8)")
             want_w = (l.in_shape[2], k) if l.type == DENSE else (3, 3, l.in_shape[2], k)
             if l.weight is None or l.weight.shape != want_w or l.weight.dtype != np.int8:
                 raise BlobError(f"{where}: weights must be int8{want_w}")
+            lo, hi = weight_range(l.weight_bits)
+            if l.weight_bits != 8 and l.weight.size and (l.weight.min() < lo or l.weight.max() > hi):
+                raise BlobError(f"{where}: a weight outside {lo}..{hi} cannot be stored in {l.weight_bits} bits")
             for name in ("bias", "mult") + (("cap",) if l.mode == RELU_U8 else ()):
                 a = getattr(l, name)
                 if a is None or a.shape != (k,):
@@ -169,7 +217,7 @@ def check_layers(input_shape: tuple[int, int, int], layers: list[Layer]) -> None
 
 def _check_bounds(l: Layer, where: str) -> None:
     """No input can make an int32 sum wrap (docs/model-format.md, 'What the runtime proves')."""
-    f = fan_in(l) * 255 * 128  # |x * w| for uint8 x and int8 w (-128 included)
+    f = fan_in(l) * 255 * (1 << (l.weight_bits - 1))  # |x * w| for uint8 x, w of its bits (-128 included)
     bias, mult = l.bias.astype(np.int64), l.mult.astype(np.int64)
     if l.mode == RELU_U8:
         cap = l.cap.astype(np.int64)
@@ -203,16 +251,20 @@ def to_bytes(blob: Blob) -> bytes:
                 offs.append(ABSENT)
                 continue
             offs.append(len(payload))
-            dtype = "<i4" if tname != "weight" else "i1"
-            payload += np.ascontiguousarray(a).astype(dtype).tobytes()
+            if tname == "weight":
+                payload += pack_weights(a, l.weight_bits)
+            else:
+                payload += np.ascontiguousarray(a).astype("<i4").tobytes()
             payload += bytes(_align4(len(payload)) - len(payload))
-        records.append(_LAYER.pack(l.type, l.mode, l.shift, l.pad, *l.in_shape, *l.out_shape, *offs))
+        code = 0 if l.weight_bits == 8 else l.weight_bits  # byte 3: pad | weight-bits code << 4
+        records.append(_LAYER.pack(l.type, l.mode, l.shift, l.pad | code << 4, *l.in_shape, *l.out_shape, *offs))
     payload_offset = HEADER_BYTES + LAYER_BYTES * len(blob.layers)
     total = payload_offset + len(payload) + 4
     if total > MAX_BYTES:
         raise BlobError(f"blob of {total} bytes exceeds the format's {MAX_BYTES}")
     sha = hashlib.sha256(payload).digest()
-    header = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_BYTES, total, len(blob.layers), 0, *blob.input_shape,
+    version = 1 if all(l.weight_bits == 8 for l in blob.layers) else 2  # what a v1 runtime can read stays v1
+    header = _HEADER.pack(MAGIC, version, HEADER_BYTES, total, len(blob.layers), 0, *blob.input_shape,
                           *blob.output_shape, scratch_need(blob.layers), payload_offset, len(payload), name,
                           blob.output_scale, sha)
     body = header + b"".join(records) + bytes(payload)
@@ -228,8 +280,8 @@ def from_bytes(data: bytes) -> Blob:
      sha) = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise BlobError(f"bad magic {magic!r}")
-    if version != FORMAT_VERSION or hbytes != HEADER_BYTES:
-        raise BlobError(f"format version {version} (header {hbytes} bytes); this reader knows {FORMAT_VERSION}")
+    if version not in VERSIONS or hbytes != HEADER_BYTES:
+        raise BlobError(f"format version {version} (header {hbytes} bytes); this reader knows {VERSIONS}")
     if total > len(data):
         raise BlobError(f"truncated: header says {total} bytes, have {len(data)}")
     if (flags or total % 4 or poff != HEADER_BYTES + LAYER_BYTES * n or poff + pbytes + 4 != total
@@ -245,7 +297,10 @@ def from_bytes(data: bytes) -> Blob:
     for i in range(n):
         t, mode, shift, pad, *rest = _LAYER.unpack_from(data, HEADER_BYTES + LAYER_BYTES * i)
         ins, outs, offs = tuple(rest[0:3]), tuple(rest[3:6]), rest[6:10]
-        l = Layer(t, ins, outs, mode, shift, pad)
+        pad, code = pad & 15, pad >> 4
+        if code not in (0, 4, 2) or (code and (version < 2 or t != DENSE)):
+            raise BlobError(f"layer {i}: weight-bits code {code} (0, 4 or 2 for a dense layer of a version 2 blob)")
+        l = Layer(t, ins, outs, mode, shift, pad, weight_bits=code or 8)
         if t not in (DENSE, CONV2D) and (mode or shift or pad or any(o != ABSENT for o in offs)):
             raise BlobError(f"layer {i}: pool/flatten with non-zero fields or tensors")
         if t in (DENSE, CONV2D) and ((mode == LOGITS_I32 and (offs[3] != ABSENT or shift)) or (t == DENSE and pad)):
@@ -257,10 +312,14 @@ def from_bytes(data: bytes) -> Blob:
                                                        [("i1", wshape), ("<i4", (k,)), ("<i4", (k,)), ("<i4", (k,))]):
                 if tname == "cap" and mode != RELU_U8:
                     continue
-                nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                count = int(np.prod(shape))
+                nbytes = weight_bytes(count, l.weight_bits) if tname == "weight" else count * 4
                 if off == ABSENT or off % 4 or off + nbytes > pbytes:
                     raise BlobError(f"layer {i}: {tname} tensor outside the payload")
-                setattr(l, tname, np.frombuffer(payload, dtype, int(np.prod(shape)), off).reshape(shape))
+                if tname == "weight":
+                    l.weight = unpack_weights(payload[off:off + nbytes], count, l.weight_bits).reshape(shape)
+                else:
+                    setattr(l, tname, np.frombuffer(payload, dtype, count, off).reshape(shape))
         layers.append(l)
     check_layers((ih, iw, ic), layers)
     if (oh, ow, oc) != layers[-1].out_shape:
@@ -320,12 +379,14 @@ def from_mlp(q, name: str) -> Blob:
     """A QuantizedMLP (pico4ml.train.quantize) as flatten + dense ... dense."""
     shape = (28, 28, 1) if q.widths[0] == 784 else (1, 1, q.widths[0])
     layers = [Layer(FLATTEN, shape, (1, 1, q.widths[0]))]
-    for hl in q.hidden:
+    bits = list(q.metadata.get("weight_bits") or [8] * (len(q.hidden) + 1))  # pico4ml-qat's low-bit layers
+    for hl, b in zip(q.hidden, bits):
         n, m = hl.weight.shape
-        layers.append(Layer(DENSE, (1, 1, n), (1, 1, m), RELU_U8, q.shift, 0, hl.weight, hl.bias, hl.mult, hl.cap))
+        layers.append(Layer(DENSE, (1, 1, n), (1, 1, m), RELU_U8, q.shift, 0, hl.weight, hl.bias, hl.mult, hl.cap,
+                            int(b)))
     n, m = q.output.weight.shape
     layers.append(Layer(DENSE, (1, 1, n), (1, 1, m), LOGITS_I32, 0, 0, q.output.weight, q.output.bias,
-                        q.output.mult))
+                        q.output.mult, None, int(bits[-1])))
     return Blob(name, shape, layers, q.output.out_scale)
 
 

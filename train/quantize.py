@@ -132,15 +132,15 @@ def float_logits(q: QuantizedMLP, out: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- quantisation
 
-def _weight_int8(w_out_in: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """float [out, in] with per-output scales -> int8 [in, out]."""
-    return np.clip(np.round(w_out_in / scale[:, None]), -127, 127).astype(np.int8).T.copy()
+def _weight_int8(w_out_in: np.ndarray, scale: np.ndarray, qmax: int = 127) -> np.ndarray:
+    """float [out, in] with per-output scales -> int8 [in, out] in -qmax..qmax (7 for 4-bit weights)."""
+    return np.clip(np.round(w_out_in / scale[:, None]), -qmax, qmax).astype(np.int8).T.copy()
 
 
 def quantize_hidden(w: np.ndarray, b: np.ndarray, in_scale: float, out_scale: float,
-                    shift: int = SHIFT) -> HiddenLayer:
+                    shift: int = SHIFT, qmax: int = 127) -> HiddenLayer:
     maxabs = np.abs(w).max(axis=1).astype(np.float64)
-    wscale = np.where(maxabs > 0, maxabs / 127.0, 1.0)
+    wscale = np.where(maxabs > 0, maxabs / qmax, 1.0)
     real_mult = in_scale * wscale / out_scale
     if np.any(real_mult >= 1.0):
         raise QuantizeError("activation scale finer than the accumulator's: requantisation needs a multiplier >= 1")
@@ -155,7 +155,7 @@ def quantize_hidden(w: np.ndarray, b: np.ndarray, in_scale: float, out_scale: fl
     bound = w.shape[1] * 255 * 127 + np.abs(bias).max()
     if bound > INT32_MAX:
         raise QuantizeError(f"hidden accumulator bound {bound} exceeds int32")
-    return HiddenLayer(_weight_int8(w, wscale), bias.astype(np.int32), cap.astype(np.int32),
+    return HiddenLayer(_weight_int8(w, wscale, qmax), bias.astype(np.int32), cap.astype(np.int32),
                        mult.astype(np.int32), wscale, out_scale)
 
 
@@ -184,8 +184,11 @@ def _layers(state: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]
         raise QuantizeError(f"not an MLP state dict: missing {e}") from e
 
 
-def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: float = 99.99) -> QuantizedMLP:
-    """Quantise layer by layer; each activation scale is calibrated on the already-quantised prefix."""
+def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: float = 99.99,
+             hidden_qmax: int = 127) -> QuantizedMLP:
+    """Quantise layer by layer; each activation scale is calibrated on the already-quantised prefix.
+    hidden_qmax: the hidden layers' largest weight (7: 4-bit weights, train/qat.py); the output
+    layer stays int8."""
     layers = _layers(state)
     widths = tuple([layers[0][0].shape[1]] + [w.shape[0] for w, _ in layers])
     x_q = np.asarray(x_calib, np.uint8).reshape(len(x_calib), -1)
@@ -196,7 +199,7 @@ def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: floa
         top = float(np.percentile(act, percentile))
         if top <= 0:
             raise QuantizeError("a hidden layer is dead on the calibration data (all activations <= 0)")
-        layer = quantize_hidden(w, b, in_scale, top / 255.0)
+        layer = quantize_hidden(w, b, in_scale, top / 255.0, qmax=hidden_qmax)
         hidden.append(layer)
         x_q = hidden_forward(layer, x_q)
         in_scale = layer.out_scale
@@ -205,7 +208,7 @@ def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: floa
 
 
 def calibrate(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.ndarray, n_calib: int = 5000,
-              n_holdout: int = 10000, seed: int = 0) -> tuple[QuantizedMLP, dict[float, tuple[float, float]]]:
+              n_holdout: int = 10000, seed: int = 0, hidden_qmax: int = 127) -> tuple[QuantizedMLP, dict[float, tuple[float, float]]]:
     """Pick the activation percentile whose int8 logits best match the float model's on
     held-out training images (mean squared logit error; the model is near 100 % on its own
     training images, so accuracy alone cannot tell the candidates apart)."""
@@ -217,7 +220,7 @@ def calibrate(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.nda
     scores: dict[float, tuple[float, float]] = {}
     best = None
     for p in PERCENTILES:
-        q = quantize(state, x_train[calib], p)
+        q = quantize(state, x_train[calib], p, hidden_qmax)
         out = int8_forward(q, x_train[hold])
         mse = float(np.mean((float_logits(q, out) - ref) ** 2))
         scores[p] = (mse, float((out.argmax(1) == y_train[hold]).mean()))

@@ -6,6 +6,9 @@
  * fields are read byte by byte (no unaligned access whatever the blob claims); tensors are
  * then read in place with word loads, so the weights can stay in XIP flash.
  *
+ * Dense layers of a version 2 blob may hold packed 4- or 2-bit weights; the kernels unpack
+ * them as they go (no copy, no heap).
+ *
  * The kernels compute what pico4ml.export.blob.reference_forward computes. Like
  * net_int8_fast() they skip zero inputs and take inputs in pairs (integer sums do not depend
  * on order once overflow is ruled out), so an MLP blob equals the built-in net bit for bit.
@@ -60,6 +63,8 @@ const char *blob_status_name(blob_status s) {
 /* One layer record, decoded. */
 typedef struct {
     uint8_t type, mode, shift, pad;
+    uint8_t wcode; /* weight-bits code, byte 3's high nibble: 0 int8, 4 or 2 packed (version 2) */
+    uint8_t wbits; /* 8, 4 or 2 once validated */
     uint32_t in[3], out[3];
     uint32_t off[4]; /* weight, bias, mult, cap */
 } layer_rec;
@@ -69,7 +74,9 @@ static void read_layer(const uint8_t *blob, int i, layer_rec *l) {
     l->type = p[0];
     l->mode = p[1];
     l->shift = p[2];
-    l->pad = p[3];
+    l->pad = p[3] & 15u;
+    l->wcode = p[3] >> 4;
+    l->wbits = l->wcode ? l->wcode : 8;
     for (int k = 0; k < 3; k++) {
         l->in[k] = rd16(p + 4 + 2 * k);
         l->out[k] = rd16(p + 10 + 2 * k);
@@ -84,9 +91,12 @@ static int has_weights(const layer_rec *l) { return l->type == BLOB_DENSE || l->
 static uint32_t fan_in(const layer_rec *l) { return l->type == BLOB_DENSE ? l->in[2] : 9u * l->in[2]; }
 
 /* The layer's own rules: known type and mode, unused fields zero. */
-static blob_status check_fields(const layer_rec *l, int i, int last, blob_error *err) {
+static blob_status check_fields(const layer_rec *l, int i, int last, unsigned version, blob_error *err) {
     if (l->type < BLOB_DENSE || l->type > BLOB_FLATTEN) {
         return fail(err, BLOB_E_LAYER, i, "layer %d: unknown type %u", i, l->type);
+    }
+    if (l->wcode != 0 && (version < 2 || l->type != BLOB_DENSE || (l->wcode != 4 && l->wcode != 2))) {
+        return fail(err, BLOB_E_LAYER, i, "layer %d: weight-bits code %u (dense, version 2: 4 or 2)", i, l->wcode);
     }
     if (has_weights(l)) {
         if (l->mode != BLOB_RELU_U8 && l->mode != BLOB_LOGITS_I32) {
@@ -165,7 +175,7 @@ static blob_status check_tensors(const layer_rec *l, int i, const uint8_t *paylo
                                  blob_error *err) {
     static const char *const what[4] = {"weight", "bias", "mult", "cap"};
     uint32_t k = l->out[2];
-    uint64_t size[4] = {(uint64_t)fan_in(l) * k, 4ull * k, 4ull * k, 4ull * k};
+    uint64_t size[4] = {((uint64_t)fan_in(l) * k * l->wbits + 7) / 8, 4ull * k, 4ull * k, 4ull * k};
     int n = l->mode == BLOB_RELU_U8 ? 4 : 3;
     for (int t = 0; t < n; t++) {
         if (l->off[t] == BLOB_ABSENT || l->off[t] % 4 || (uint64_t)l->off[t] + size[t] > payload_bytes) {
@@ -176,7 +186,8 @@ static blob_status check_tensors(const layer_rec *l, int i, const uint8_t *paylo
     const int32_t *bias = (const int32_t *)(payload + l->off[1]);
     const int32_t *mult = (const int32_t *)(payload + l->off[2]);
     const int32_t *cap = n == 4 ? (const int32_t *)(payload + l->off[3]) : 0;
-    int64_t sum_bound = (int64_t)fan_in(l) * 255 * 128; /* |sum x * w| for uint8 x, int8 w */
+    /* |sum x * w| for uint8 x and w of wbits bits: int8 down to -128, 4-bit to -8, 2-bit to -2 */
+    int64_t sum_bound = (int64_t)fan_in(l) * 255 * ((int64_t)1 << (l->wbits - 1));
     for (uint32_t j = 0; j < k; j++) {
         int64_t b = bias[j] < 0 ? -(int64_t)bias[j] : bias[j], m = mult[j];
         int ok;
@@ -207,9 +218,10 @@ blob_status blob_open(blob_model *m, const void *data, size_t len, size_t scratc
     if (memcmp(p, "P4MB", 4) != 0) {
         return fail(err, BLOB_E_MAGIC, -1, "not a model blob (magic %02x%02x%02x%02x)", p[0], p[1], p[2], p[3]);
     }
-    if (rd16(p + 4) != BLOB_FORMAT_VERSION || rd16(p + 6) != BLOB_HEADER_BYTES) {
-        return fail(err, BLOB_E_VERSION, -1, "format version %u (header %u bytes); this runtime reads %d",
-                    rd16(p + 4), rd16(p + 6), BLOB_FORMAT_VERSION);
+    unsigned version = rd16(p + 4);
+    if (version < 1 || version > BLOB_FORMAT_VERSION || rd16(p + 6) != BLOB_HEADER_BYTES) {
+        return fail(err, BLOB_E_VERSION, -1, "format version %u (header %u bytes); this runtime reads 1..%d",
+                    version, rd16(p + 6), BLOB_FORMAT_VERSION);
     }
     uint32_t total = rd32(p + 8), n_layers = rd16(p + 12), payload_off = rd32(p + 32), payload_bytes = rd32(p + 36);
     if (total > BLOB_MAX_BYTES || n_layers > BLOB_MAX_LAYERS) {
@@ -252,7 +264,7 @@ blob_status blob_open(blob_model *m, const void *data, size_t len, size_t scratc
     for (int i = 0; i < (int)n_layers; i++) {
         layer_rec l;
         read_layer(p, i, &l);
-        blob_status s = check_fields(&l, i, i == (int)n_layers - 1, err);
+        blob_status s = check_fields(&l, i, i == (int)n_layers - 1, version, err);
         if (s == BLOB_OK) {
             s = check_shape(&l, i, shape, err);
         }
@@ -367,6 +379,74 @@ static void add_row_pair(int32_t *restrict acc, const int8_t *restrict wa, const
     }
 }
 
+/* Packed low-bit weights. A 4-bit weight k of word v (bits 4k..4k+3) sign-extends with one
+ * shift left to the top and an arithmetic shift right (GCC and Clang define both); so does
+ * a 2-bit one. Two's complement is the only representation C23 allows, and every target here. */
+#define N4(v, k) ((int32_t)((v) << (28 - 4 * (k))) >> 28)
+#define N2(v, k) ((int32_t)((v) << (30 - 2 * (k))) >> 30)
+
+/* acc[j] += x * w4[j] for n % 8 == 0 (rows word-aligned): eight weights per word load. */
+static void add_row4(int32_t *restrict acc, const uint8_t *restrict w, int32_t x, uint32_t n) {
+    for (uint32_t j = 0; j < n; j += 8) {
+        uint32_t a = load_word((const int8_t *)w + j / 2);
+        acc[j] += x * N4(a, 0); /* written out: constant shifts, no inner loop on the M0+ */
+        acc[j + 1] += x * N4(a, 1);
+        acc[j + 2] += x * N4(a, 2);
+        acc[j + 3] += x * N4(a, 3);
+        acc[j + 4] += x * N4(a, 4);
+        acc[j + 5] += x * N4(a, 5);
+        acc[j + 6] += x * N4(a, 6);
+        acc[j + 7] += x * N4(a, 7);
+    }
+}
+
+static void add_row4_pair(int32_t *restrict acc, const uint8_t *restrict wa, const uint8_t *restrict wb,
+                          int32_t xa, int32_t xb, uint32_t n) {
+    for (uint32_t j = 0; j < n; j += 8) {
+        uint32_t a = load_word((const int8_t *)wa + j / 2), b = load_word((const int8_t *)wb + j / 2);
+        acc[j] += xa * N4(a, 0) + xb * N4(b, 0);
+        acc[j + 1] += xa * N4(a, 1) + xb * N4(b, 1);
+        acc[j + 2] += xa * N4(a, 2) + xb * N4(b, 2);
+        acc[j + 3] += xa * N4(a, 3) + xb * N4(b, 3);
+        acc[j + 4] += xa * N4(a, 4) + xb * N4(b, 4);
+        acc[j + 5] += xa * N4(a, 5) + xb * N4(b, 5);
+        acc[j + 6] += xa * N4(a, 6) + xb * N4(b, 6);
+        acc[j + 7] += xa * N4(a, 7) + xb * N4(b, 7);
+    }
+}
+
+/* acc[j] += x * w2[j] for n % 16 == 0: sixteen 2-bit weights per word load (a half word at a
+ * time, written out so every shift is a constant). */
+#define ADD2(k) acc[j + (k)] += x * N2(a, k)
+#define ADD2P(k) acc[j + (k)] += xa * N2(a, k) + xb * N2(b, k)
+static void add_row2(int32_t *restrict acc, const uint8_t *restrict w, int32_t x, uint32_t n) {
+    for (uint32_t j = 0; j < n; j += 16) {
+        uint32_t a = load_word((const int8_t *)w + j / 4);
+        ADD2(0), ADD2(1), ADD2(2), ADD2(3), ADD2(4), ADD2(5), ADD2(6), ADD2(7);
+        ADD2(8), ADD2(9), ADD2(10), ADD2(11), ADD2(12), ADD2(13), ADD2(14), ADD2(15);
+    }
+}
+
+static void add_row2_pair(int32_t *restrict acc, const uint8_t *restrict wa, const uint8_t *restrict wb,
+                          int32_t xa, int32_t xb, uint32_t n) {
+    for (uint32_t j = 0; j < n; j += 16) {
+        uint32_t a = load_word((const int8_t *)wa + j / 4), b = load_word((const int8_t *)wb + j / 4);
+        ADD2P(0), ADD2P(1), ADD2P(2), ADD2P(3), ADD2P(4), ADD2P(5), ADD2P(6), ADD2P(7);
+        ADD2P(8), ADD2P(9), ADD2P(10), ADD2P(11), ADD2P(12), ADD2P(13), ADD2P(14), ADD2P(15);
+    }
+}
+
+/* Any packed width and row length: weight e of the stream is bits [e*bits, (e+1)*bits). */
+static void add_row_bits(int32_t *restrict acc, const uint8_t *restrict w, uint32_t e0, int32_t x, uint32_t n,
+                         uint32_t bits) {
+    uint32_t mask = (1u << bits) - 1, half = 1u << (bits - 1);
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t bit = (e0 + j) * bits;
+        uint32_t u = (uint32_t)(w[bit >> 3] >> (bit & 7u)) & mask;
+        acc[j] += x * ((int32_t)(u ^ half) - (int32_t)half);
+    }
+}
+
 /* Layer constants, resolved from a validated record. */
 typedef struct {
     layer_rec r;
@@ -397,6 +477,57 @@ static void requant(const int32_t *acc, const layer_ptrs *l, uint8_t *out8, int3
             out32[j] = acc[j] * l->mult[j] + l->bias[j];
         }
     }
+}
+
+/* The non-zero inputs of x, two at a time, each pair's rows added by PAIR, an odd last one by ONE
+ * (a macro, so each width gets its own loop with constant shifts). */
+#define WALK_PAIRS(PAIR, ONE)                                                                   \
+    do {                                                                                        \
+        int32_t pending = -1;                                                                   \
+        for (uint32_t i = 0; i < n_in; i++) {                                                   \
+            if (!x[i]) {                                                                        \
+                continue;                                                                       \
+            }                                                                                   \
+            if (pending < 0) {                                                                  \
+                pending = (int32_t)i;                                                           \
+                continue;                                                                       \
+            }                                                                                   \
+            PAIR(acc, w + (uint32_t)pending * row, w + i * row, x[pending], x[i], n_out);       \
+            pending = -1;                                                                       \
+        }                                                                                       \
+        if (pending >= 0) {                                                                     \
+            ONE(acc, w + (uint32_t)pending * row, x[pending], n_out);                           \
+        }                                                                                       \
+    } while (0)
+
+/* Word-aligned rows of row bytes (n_in x n_out weights at w), 4 and 2 bits: one loop each. */
+static void dense_words4(const uint8_t *x, const uint8_t *w, int32_t *acc, uint32_t n_in, uint32_t n_out,
+                         uint32_t row) {
+    WALK_PAIRS(add_row4_pair, add_row4);
+}
+
+static void dense_words2(const uint8_t *x, const uint8_t *w, int32_t *acc, uint32_t n_in, uint32_t n_out,
+                         uint32_t row) {
+    WALK_PAIRS(add_row2_pair, add_row2);
+}
+
+/* Dense with packed weights over the non-zero inputs; rows that start on a word take the
+ * word-at-a-time path, anything else the per-weight one. */
+static void dense_packed(const uint8_t *x, const layer_ptrs *l, int32_t *acc, uint8_t *out8, int32_t *out32) {
+    uint32_t n_in = l->r.in[2], n_out = l->r.out[2], bits = l->r.wbits;
+    const uint8_t *w = (const uint8_t *)l->w;
+    init_acc(acc, l);
+    uint32_t row = (n_out * bits) >> 3; /* bytes per row (no division: the M0+ has no divider) */
+    if ((n_out * bits) % 32 == 0) {     /* every row starts on a word */
+        (bits == 4 ? dense_words4 : dense_words2)(x, w, acc, n_in, n_out, row);
+    } else {
+        for (uint32_t i = 0; i < n_in; i++) {
+            if (x[i]) {
+                add_row_bits(acc, w, i * n_out, x[i], n_out, bits);
+            }
+        }
+    }
+    requant(acc, l, out8, out32, 0);
 }
 
 /* Dense over the non-zero inputs, two at a time (as net_int8_fast). */
@@ -516,7 +647,9 @@ blob_status blob_run(const blob_model *m, const uint8_t *input, size_t input_len
             l.mult = (const int32_t *)(payload + l.r.off[2]);
             l.cap = l.r.mode == BLOB_RELU_U8 ? (const int32_t *)(payload + l.r.off[3]) : 0;
             layer_rec pool;
-            if (l.r.type == BLOB_DENSE) {
+            if (l.r.type == BLOB_DENSE && l.r.wbits != 8) {
+                dense_packed(x, &l, acc, out8, out32); /* kept apart: the int8 kernel's code stays as it was */
+            } else if (l.r.type == BLOB_DENSE) {
                 dense(x, &l, acc, out8, out32);
             } else if (i + 1 < m->n_layers && (read_layer(m->base, i + 1, &pool), pool.type == BLOB_MAXPOOL)) {
                 conv2d_pool(x, &l, &pool, acc, out8); /* validated: a conv before a pool is RELU_U8 */

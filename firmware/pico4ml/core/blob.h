@@ -1,4 +1,4 @@
-/* blob.h: validate and run an int8 model blob (docs/model-format.md) from memory.
+/* blob.h: validate and run an int8 (or low-bit) model blob (docs/model-format.md) from memory.
  *
  * The blob stays where it is (memory-mapped flash on the board, any buffer on the host):
  * blob_open() checks every rule of the format once, so blob_run() can trust it, and refuses
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BLOB_FORMAT_VERSION 1
+#define BLOB_FORMAT_VERSION 2 /* the newest this runtime reads; version 1 blobs stay valid */
 #define BLOB_HEADER_BYTES 96
 #define BLOB_LAYER_BYTES 32
 #define BLOB_NAME_BYTES 20
@@ -35,7 +35,7 @@ typedef enum {
     BLOB_E_HEADER = 6,     /* any other header rule */
     BLOB_E_CRC = 7,
     BLOB_E_SHA = 8,
-    BLOB_E_LAYER = 9,      /* unknown type/mode, bad shift/pad, non-zero unused field */
+    BLOB_E_LAYER = 9,      /* unknown type/mode, bad shift/pad/weight bits, non-zero unused field */
     BLOB_E_SHAPE = 10,     /* shapes that do not chain or break the layer's rule */
     BLOB_E_TENSOR = 11,    /* tensor offset missing, misaligned or outside the payload */
     BLOB_E_OVERFLOW = 12,  /* constants that could make an int32 sum wrap */

@@ -14,8 +14,8 @@ build's). The int8 CNN's host outputs must also equal the numpy integer referenc
 (pico4ml.train.quantize_cnn.cnn_int8_forward) on every test image.
 
 The CNN and the MLP as model blobs (core/blob.c) are timed by running bench/blob.py; the
-low-bit variants of issue 12 are not built into it yet (their keys are null). Prints a
-table and ends with one JSON line.
+low-bit blobs are measured by bench/lowbit.py (it trains its QAT models; here their keys
+are null). Prints a table and ends with one JSON line.
 """
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                    "mlp_accuracy": rows["mlp_int8_fast"]["accuracy"]}
     # the CNN as a model blob (core/blob.c): bench/blob.py measures it, run here as it is
     result |= blob_figures(args.vectors, args.data_dir)
-    result |= {"lowbit_bits": None, "lowbit_accuracy": None, "lowbit_weight_bytes": None}  # issue 12 part 4
+    result |= {"lowbit_bits": None, "lowbit_accuracy": None, "lowbit_weight_bytes": None}  # bench/lowbit.py
     print(json.dumps(result))
     return 0 if all(r["match"] for r in rows.values()) and result.get("cnn_matches_reference", True) else 1
 

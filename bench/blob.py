@@ -16,7 +16,6 @@ Prints its figures and ends with one JSON line of them.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -30,11 +29,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def _harness():
-    spec = importlib.util.spec_from_file_location("rp2040_harness", HERE / "rp2040" / "harness.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    from pico4ml.common.paths import load_rp2040_harness
+    return load_rp2040_harness()
 
 
 h = _harness()

@@ -20,7 +20,6 @@ are null). Prints a table and ends with one JSON line.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
 import sys
@@ -36,11 +35,8 @@ MAX_CYCLES = {"float": 80_000_000, "int8": 10_000_000}
 
 
 def _harness():
-    spec = importlib.util.spec_from_file_location("rp2040_harness", HERE / "rp2040" / "harness.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    from pico4ml.common.paths import load_rp2040_harness
+    return load_rp2040_harness()
 
 
 def header_figure(entry, what: str) -> int:

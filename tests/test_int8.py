@@ -1,9 +1,7 @@
 """The int8 model: quantisation accuracy, C == numpy integer reference bit for bit (rendered
 and hand-written nets), portability, flash budget, bad inputs, and the emulated RP2040 run."""
-import importlib.util
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -170,11 +168,8 @@ def test_export_int8_refuses_to_overwrite(tmp_path, capsys):
 
 
 def _harness():
-    spec = importlib.util.spec_from_file_location("rp2040_harness", REPO_ROOT / "bench" / "rp2040" / "harness.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    from pico4ml.common.paths import load_rp2040_harness
+    return load_rp2040_harness()
 
 
 @pytest.mark.cross

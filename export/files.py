@@ -8,6 +8,15 @@ from pathlib import Path
 from typing import Callable
 
 
+def display_path(path: Path) -> str:
+    """A path as generated files name their source: relative to the repository when inside it."""
+    from pico4ml.common.paths import REPO_ROOT
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return Path(path).name
+
+
 def refuse_existing(outputs: list[Path], force: bool) -> None:
     existing = [p for p in outputs if p.exists()]
     if existing and not force:

@@ -169,8 +169,8 @@ def explain(exc: BaseException, port: str) -> str:
     if err == errno.EIO or "input/output error" in low or "returned no data" in low:
         return f"{port}: the device went away (unplugged, reset, or the host twin stopped)."
     if "connection refused" in low or err == errno.ECONNREFUSED:
-        where = "is the emulator (pico4ml-emulate --serve) running?" if port.startswith("socket://") else \
-            "is the host twin running?"
+        where = "is the emulator (pico4ml-emulate --serve), or the host twin, running?" \
+            if port.startswith("socket://") else "is the host twin running?"
         return f"Nothing is listening at {port} ({where})."
     if os.path.basename(port).startswith("tty.usbmodem"):
         return f"{port}: {text}. On macOS open /dev/cu.usbmodem*, not /dev/tty.* (which waits for carrier)."

@@ -10,11 +10,16 @@ sent. From what the firmware reports over USB:
 - both cores' stack headroom (the firmware's own LOG),
 - results_match_twin: every RESULT equals the host twin's (core/*.c built for the host) on
   the same sensor picture; accuracy against the MNIST labels,
-- the emulator's cost: wall seconds per emulated second and per sensor frame.
-Not measured: XIP flash line fills (the emulator does not model the flash cache; null).
+- the emulator's cost: wall seconds per emulated second and per sensor frame,
+- XIP flash line fills per inference, estimated for each model kind (--xip-models): rp2040py
+  has no flash cache, so every flash read of both cores is traced into a model of the
+  RP2040's 16 kB cache (pico4ml.emulator.xip, assumptions in its docstring and in the JSON)
+  for --xip-inferences calls of net() after one that warms the model up; the default model's
+  on the board above, after its frames, each other model's on a board of its own firmware
+  build. `xip_fills_per_inference` is the default model's median.
 Last line: one JSON object.
 
-    python bench/board.py [--frames 30] [--hold 3]
+    python bench/board.py [--frames 30] [--hold 3] [--xip-models mlp_int8_fast,cnn_int8]
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from pico4ml.common import fwbuild, protocol as P  # noqa: E402
+from pico4ml.emulator import xip  # noqa: E402
 from pico4ml.emulator.board import Board  # noqa: E402
 from pico4ml.host_twin.classify import FramePipeline  # noqa: E402
 from pico4ml.train.data import load_mnist  # noqa: E402
@@ -45,9 +51,18 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=30, help="sensor frames to feed (default 30)")
     ap.add_argument("--hold", type=int, default=3, help="sensor frames each digit stays in view")
     ap.add_argument("--wall", type=float, default=1800, help="give up after this many real seconds")
+    ap.add_argument("--xip-models", default="mlp_int8_fast,cnn_int8",
+                    help="models whose XIP line fills per inference are estimated (comma-separated manifest "
+                         "names; '' for none; each other than the default builds its firmware)")
+    ap.add_argument("--xip-inferences", type=int, default=2, help="traced net() calls counted per model")
     args = ap.parse_args(argv)
-    if args.frames < 2 or args.hold < 1:
-        ap.error("--frames >= 2, --hold >= 1")
+    if args.frames < 2 or args.hold < 1 or args.xip_inferences < 1:
+        ap.error("--frames >= 2, --hold >= 1, --xip-inferences >= 1")
+    from pico4ml.common import manifest
+    try:
+        xip_models = [manifest.get(m).name for m in args.xip_models.split(",") if m.strip()]
+    except manifest.ManifestError as e:
+        ap.error(str(e))
 
     fw = fwbuild.build_firmware()
     _, _, x_test, y_test = load_mnist()
@@ -115,6 +130,9 @@ def main(argv=None) -> int:
         "accuracy": round(sum(correct) / len(correct), 3) if correct else None,
         "lcd_matches_golden": lcd_ok,
         "xip_fills_per_inference": None,
+        "xip_fill_cycles_per_inference": None,
+        "xip": {},
+        "xip_assumptions": xip.ASSUMPTIONS,
         "wall_boot_to_hello_s": round(t_boot - t0, 1),
         "wall_to_first_frame_s": round(t_first - t0, 1),
         "wall_per_sensor_frame_s": round((t_end - t_first) / max(1, board.cam.frames - 1), 2),
@@ -123,6 +141,23 @@ def main(argv=None) -> int:
                                   (Path(__import__("rp2040py").__file__).parent / "native").glob("_rp2040*.so")),
         "machine_cpus": os.cpu_count(),
     }
+    for name in xip_models:
+        t_xip = time.monotonic()
+        if name == fw.model:
+            on, elf = board, fw.elf
+        else:
+            elf = fwbuild.build_firmware(model=name).elf
+            on = Board.from_elf(elf, scenes[0])
+            on.run_until(lambda b: b.first(P.Result), emulated_s=10, wall_s=args.wall)
+        entry = xip.symbol_address(elf, manifest.get(name).function)
+        est = xip.trace_inferences(on, entry, count=args.xip_inferences, wall_s=args.wall)
+        est["kind"] = manifest.get(name).kind
+        est["wall_s"] = round(time.monotonic() - t_xip, 1)
+        out["xip"][name] = est
+        print(f"xip {name}: {est}", flush=True)
+        if name == fw.model and est.get("inferences"):
+            out["xip_fills_per_inference"] = est["fills_median"]
+            out["xip_fill_cycles_per_inference"] = est["fill_cycles"]
     print(f"board bench: {out['frames_fed']} sensor frames, {out['frames_classified']} classified "
           f"({out['classified_fps']} /s emulated), latency {out['latency_ms']} ms, net() {out['net_us']} us, "
           f"twin match {out['results_match_twin']} ({len(match)}), accuracy {out['accuracy']}; "

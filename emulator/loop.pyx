@@ -311,3 +311,124 @@ def run(sim, long long max_steps, double wall_budget, double until_ns, bint core
     g_lt[0] = lt0
     g_lt[1] = lt1
     return steps, jumps, time.monotonic() - t_start
+
+
+# ---- the XIP flash cache, traced (the compiled twin of xip.XipCache + xip.FlashTrace) ----
+cdef enum:
+    XIP_SETS = 1024                     # 16 kB / 8-byte lines / 2 ways
+
+cdef class XipTrace:
+    """Every XIP read (0x10000000..0x13ffffff) of both cores into a model of the RP2040's
+    flash cache, and per-call counts of the function at `entry`: the same model and counts
+    as pico4ml.emulator.xip's XipCache and FlashTrace (tests/test_xip_cache.py holds them
+    equal), compiled, because the hooks run on every instruction fetch. Its read_uint32/16/8
+    go in place of the chip's (on the instance: the compiled core's calls honour them)."""
+    cdef RP2040 rp
+    cdef CortexM0Core c0
+    cdef long long tag0[XIP_SETS]
+    cdef long long tag1[XIP_SETS]
+    cdef unsigned char lru[XIP_SETS]
+    cdef public long long hits, fills, uncached
+    cdef public unsigned int entry
+    cdef unsigned int ret[2]
+    cdef bint active[2]
+    cdef long long n_fills[2], n_reads[2], n_unc[2], n_other[2]
+    cdef double t_start[2]
+    cdef public list done               # (core, start_ns, end_ns, fills, reads, uncached, other_core_fills)
+
+    def __init__(self, RP2040 rp, unsigned int entry):
+        self.rp = rp
+        self.c0 = getattr(rp, "core0", rp.core)
+        self.entry = entry & 0xFFFFFE
+        self.done = []
+        self.flush()
+        self.hits = self.fills = self.uncached = 0
+        for k in range(2):
+            self.active[k] = False
+            self.ret[k] = 0xFFFFFFFF
+
+    def flush(self):
+        cdef int s
+        for s in range(XIP_SETS):
+            self.tag0[s] = -1
+            self.tag1[s] = -1
+            self.lru[s] = 0
+
+    cpdef int access(self, unsigned int address):
+        """1: a hit; 0: a miss that filled a line; 2: a flash read not cached."""
+        cdef unsigned int alias = (address >> 24) & 0x3
+        cdef unsigned int line = (address & 0xFFFFFF) >> 3
+        cdef unsigned int s = line & (XIP_SETS - 1)
+        cdef long long tag = line >> 10
+        if alias <= 1:
+            if self.tag0[s] == tag:
+                self.lru[s] = 1
+                self.hits += 1
+                return 1
+            if self.tag1[s] == tag:
+                self.lru[s] = 0
+                self.hits += 1
+                return 1
+        if alias == 0 or alias == 2:
+            if alias == 2:
+                if self.tag0[s] == tag:
+                    self.lru[s] = 1
+                    self.fills += 1
+                    return 0
+                if self.tag1[s] == tag:
+                    self.lru[s] = 0
+                    self.fills += 1
+                    return 0
+            if self.lru[s] == 0:
+                self.tag0[s] = tag
+                self.lru[s] = 1
+            else:
+                self.tag1[s] = tag
+                self.lru[s] = 0
+            self.fills += 1
+            return 0
+        self.uncached += 1
+        return 2
+
+    cdef inline void _note(self, unsigned int address, bint fetch):
+        cdef CortexM0Core core = self.rp.core
+        cdef int k = 0 if core is self.c0 else 1
+        cdef int r = self.access(address)
+        cdef unsigned int pc
+        if fetch:
+            pc = address & 0xFFFFFF
+            if not self.active[k] and pc == self.entry:
+                self.active[k] = True
+                self.ret[k] = (core.registers[14] & 0xFFFFFE)
+                self.t_start[k] = self.rp.clock._nanos_counter
+                self.n_fills[k] = self.n_reads[k] = self.n_unc[k] = self.n_other[k] = 0
+            elif self.active[k] and pc == self.ret[k]:
+                self.active[k] = False
+                self.done.append((k, self.t_start[k], self.rp.clock._nanos_counter, self.n_fills[k],
+                                  self.n_reads[k], self.n_unc[k], self.n_other[k]))
+        if self.active[k]:
+            self.n_reads[k] += 1
+            if r == 0:
+                self.n_fills[k] += 1
+            elif r == 2:
+                self.n_unc[k] += 1
+        if r == 0 and self.active[1 - k]:
+            self.n_other[1 - k] += 1
+
+    def read_uint32(self, long long address):
+        cdef unsigned int a = <unsigned int>(address & 0xFFFFFFFF)
+        if 0x10000000 <= a < 0x14000000:
+            self._note(a, False)
+        return RP2040.read_uint32(self.rp, address)
+
+    def read_uint16(self, long long address):
+        cdef unsigned int a = <unsigned int>(address & 0xFFFFFFFF)
+        if 0x10000000 <= a < 0x14000000:
+            self._note(a, a == self.rp.core.registers[15])
+        return RP2040.read_uint16(self.rp, address)
+
+    def read_uint8(self, long long address):
+        cdef unsigned int a = <unsigned int>(address & 0xFFFFFFFF)
+        if 0x10000000 <= a < 0x14000000:
+            self._note(a, False)
+        return RP2040.read_uint8(self.rp, address)

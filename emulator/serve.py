@@ -140,7 +140,10 @@ def write_png(board: Board, path: Path) -> None:
 
 class EmulatorHandle:
     """A `pico4ml-emulate --serve` process, as pico4ml-gui/-monitor --emulate start it: the
-    same face as the host twin's handle (url/port, alive, stop(), stderr_lines, proc)."""
+    same face as the host twin's handle (url/port, alive, stop(), stderr_lines, proc), and
+    `what` it is, for the GUI's messages when it ends."""
+
+    what = "the emulator (pico4ml-emulate)"
 
     def __init__(self, proc, url: str, lcd_png: Path | None, workdir: Path | None):
         import collections

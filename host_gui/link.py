@@ -165,11 +165,13 @@ def explain(exc: BaseException, port: str) -> str:
         return (f"{port} is not a serial port (a plain file or /dev/null?): give the board's port "
                 f"(e.g. /dev/ttyACM0, COM5), a pty or socket://host:port, or --sim.")
     if "socket disconnected" in low:
-        return f"{port}: the other end closed the connection (the host twin stopped or restarted?)."
+        return f"{port}: the other end closed the connection (the server stopped: with --emulate, the emulator)."
     if err == errno.EIO or "input/output error" in low or "returned no data" in low:
         return f"{port}: the device went away (unplugged, reset, or the host twin stopped)."
     if "connection refused" in low or err == errno.ECONNREFUSED:
-        return f"Nothing is listening at {port} (is the host twin running?)."
+        where = "is the emulator (pico4ml-emulate --serve), or the host twin, running?" \
+            if port.startswith("socket://") else "is the host twin running?"
+        return f"Nothing is listening at {port} ({where})."
     if os.path.basename(port).startswith("tty.usbmodem"):
         return f"{port}: {text}. On macOS open /dev/cu.usbmodem*, not /dev/tty.* (which waits for carrier)."
     return f"{port}: {text}"

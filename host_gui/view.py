@@ -40,7 +40,8 @@ def digit_glyph(digit: Any, w: int = 100, h: int = 125) -> np.ndarray:
 
 
 def twin_exit_reason(twin: Any) -> str:
-    """How the host twin ended, in words: its signal or exit code and what it last printed."""
+    """How the host twin (--sim) or the emulator (--emulate) ended, in words: its signal or exit
+    code and what it last printed. The handle names itself (`what`; the twin's has none)."""
     rc = twin.proc.returncode
     if rc is None:
         rc = twin.proc.poll()
@@ -53,7 +54,7 @@ def twin_exit_reason(twin: Any) -> str:
         how = f"exited with code {rc}"
     said = [line for line in list(twin.stderr_lines) if not line.startswith("pico4ml-twin: ready")]
     tail = "; ".join(said[-2:])
-    return f"the host twin {how}" + (f": {tail}" if tail else " (it printed nothing)")
+    return f"{getattr(twin, 'what', 'the host twin')} {how}" + (f": {tail}" if tail else " (it printed nothing)")
 
 
 class App:
@@ -66,7 +67,7 @@ class App:
         self.state = state
         self.settings = settings or Settings()
         self.out_dir = Path(out_dir)
-        self.twin = twin  # the host twin of --sim, watched so its exit is reported
+        self.twin = twin  # the host twin of --sim or the emulator of --emulate, watched so its exit is reported
         self.twin_factory = twin_factory  # starts a new twin ("restart twin")
         self.twin_problem = ""
         self.message = ""
@@ -201,7 +202,8 @@ class App:
     def restart_twin(self) -> None:
         """Start a new host twin and point the link at it (reconnects on the link's next retry)."""
         if self.twin_factory is None:
-            self.say("no twin to restart (not started with --sim)")
+            self.say("no twin to restart (not started with --sim)" if self.twin is None else
+                     f"{getattr(self.twin, 'what', 'the host twin')} is not restarted from the window: start the GUI again")
             return
         old = self.twin
         if old is not None:

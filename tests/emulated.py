@@ -40,3 +40,50 @@ def digit_scene(digit28: np.ndarray, paper: int = 208, ink: int = 24) -> np.ndar
     big = np.kron(levels, np.ones((8, 8), np.uint8))          # 224x224
     scene[48:48 + 224, 48:48 + 224] = big
     return scene
+
+
+# ---- the golden LCD picture (tests/test_emulated_lcd_golden.py, tools/lcd_golden.py) ----
+GOLDEN_DIR = __import__("pathlib").Path(__file__).resolve().parent / "golden"
+GOLDEN_LCD = GOLDEN_DIR / "lcd_mnist_test0.png"
+GOLDEN_LCD_AT_US = 3_200_000  # board time: after the boot screen (to ~2.7 s), two RESULTs drawn
+# the LCD's regions (firmware/pico4ml/app/display.h): rows 0..79 camera view, 82..137 the
+# 28x28 input, the digit, its score and the polarity swatch, 142..159 the status lines
+LCD_REGIONS = {"camera view": (0, 80), "input28 / digit / score": (80, 140), "status lines": (140, 160)}
+
+
+def golden_scene(mnist) -> np.ndarray:
+    """The golden picture's scene: MNIST test digit 0 (a 7) in front of the camera."""
+    _, _, x_test, _ = mnist
+    return digit_scene(np.asarray(x_test[0]))
+
+
+def lcd_at(elf, scene, at_us: int = GOLDEN_LCD_AT_US) -> np.ndarray:
+    """The LCD (160x80 RGB) at a fixed board time, the board shown only `scene` and sent no
+    host message: the same picture every run (tests/test_emulated_determinism.py)."""
+    board = new_board(elf, scene)
+    while board.now_us < at_us:
+        board.run_until(lambda b: False, emulated_s=(at_us - board.now_us) / 1e6, wall_s=1e9)
+    assert board.now_us == at_us, f"the board stopped at {board.now_us} us, not {at_us}: {board.state()}"
+    return board.lcd.rgb()
+
+
+def lcd_diff_report(actual: np.ndarray, golden: np.ndarray) -> str:
+    """Where two LCD pictures differ, in words (empty when they are equal)."""
+    if actual.shape != golden.shape:
+        return f"LCD picture is {actual.shape}, the golden one {golden.shape}"
+    differ = np.any(actual != golden, axis=-1)
+    n = int(differ.sum())
+    if n == 0:
+        return ""
+    ys, xs = np.nonzero(differ)
+    lines = [f"{n} of {differ.size} LCD pixels differ from the golden picture, in rows {ys.min()}..{ys.max()}, "
+             f"columns {xs.min()}..{xs.max()}; largest channel difference "
+             f"{int(np.abs(actual.astype(int) - golden.astype(int)).max())}"]
+    for name, (r0, r1) in LCD_REGIONS.items():
+        k = int(differ[r0:r1].sum())
+        if k:
+            lines.append(f"  {name} (rows {r0}..{r1 - 1}): {k} pixels")
+    for y, x in list(zip(ys, xs))[:5]:
+        lines.append(f"  (row {y}, column {x}): got RGB {tuple(int(v) for v in actual[y, x])}, "
+                     f"golden {tuple(int(v) for v in golden[y, x])}")
+    return "\n".join(lines)

@@ -222,3 +222,123 @@ def child_prelude() -> str:
     from pathlib import Path
 
     return CHILD_PRELUDE % {"tests": str(Path(__file__).parent)}
+
+
+def x_screenshot(display: str, window: int | None = None) -> np.ndarray:
+    """What an X server shows (the root window, or one window by its id), as RGB uint8, read
+    with Xlib's XGetImage through ctypes: a screenshot taken from outside the program on
+    screen, as a user's screenshot tool takes it. Needs libX11 and a 24/32-bit visual."""
+    import ctypes
+    import ctypes.util
+
+    class XImage(ctypes.Structure):
+        _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int), ("xoffset", ctypes.c_int),
+                    ("format", ctypes.c_int), ("data", ctypes.c_void_p), ("byte_order", ctypes.c_int),
+                    ("bitmap_unit", ctypes.c_int), ("bitmap_bit_order", ctypes.c_int),
+                    ("bitmap_pad", ctypes.c_int), ("depth", ctypes.c_int), ("bytes_per_line", ctypes.c_int),
+                    ("bits_per_pixel", ctypes.c_int), ("red_mask", ctypes.c_ulong),
+                    ("green_mask", ctypes.c_ulong), ("blue_mask", ctypes.c_ulong)]
+
+    class XWindowAttributes(ctypes.Structure):
+        _fields_ = [("x", ctypes.c_int), ("y", ctypes.c_int), ("width", ctypes.c_int), ("height", ctypes.c_int),
+                    ("border_width", ctypes.c_int), ("depth", ctypes.c_int), ("_rest", ctypes.c_byte * 256)]
+
+    name = ctypes.util.find_library("X11")
+    if name is None:
+        raise RuntimeError("libX11 not found (apt-get install libx11-6)")
+    x = ctypes.CDLL(name)
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XDefaultRootWindow.restype = ctypes.c_ulong
+    x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+    x.XGetWindowAttributes.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(XWindowAttributes)]
+    x.XGetImage.restype = ctypes.POINTER(XImage)
+    x.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
+                            ctypes.c_uint, ctypes.c_ulong, ctypes.c_int]
+    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    x.XFree.argtypes = [ctypes.c_void_p]
+    dpy = x.XOpenDisplay(display.encode())
+    if not dpy:
+        raise RuntimeError(f"cannot open X display {display}")
+    try:
+        win = window if window is not None else x.XDefaultRootWindow(dpy)
+        attrs = XWindowAttributes()
+        if not x.XGetWindowAttributes(dpy, win, ctypes.byref(attrs)):
+            raise RuntimeError(f"no window {win} on {display}")
+        img = x.XGetImage(dpy, win, 0, 0, attrs.width, attrs.height, 0xFFFFFFFF, 2)  # ZPixmap
+        if not img:
+            raise RuntimeError(f"XGetImage failed on window {win}")
+        im = img.contents
+        if im.bits_per_pixel != 32:
+            raise RuntimeError(f"a {im.bits_per_pixel}-bit X visual; run Xvfb with -screen 0 WxHx24")
+        raw = ctypes.string_at(im.data, im.bytes_per_line * im.height)
+        rows = np.frombuffer(raw, np.uint8).reshape(im.height, im.bytes_per_line // 4, 4)[:, :im.width]
+        shift = {m: (m & -m).bit_length() - 1 for m in (im.red_mask, im.green_mask, im.blue_mask)}
+        px = rows.view("<u4")[..., 0]
+        rgb = np.stack([(px & m) >> shift[m] for m in (im.red_mask, im.green_mask, im.blue_mask)], axis=-1)
+        x.XFree(im.data)
+        x.XFree(ctypes.cast(img, ctypes.c_void_p))
+        return rgb.astype(np.uint8)
+    finally:
+        x.XCloseDisplay(dpy)
+
+
+class OwnXvfb:
+    """A private Xvfb server (its own display number, chosen by the server: -displayfd), for a
+    program that must run as a user starts it and be looked at from outside (x_screenshot)."""
+
+    def __init__(self, screen: str = "1400x800x24") -> None:
+        import os
+        import shutil
+        import subprocess
+
+        if shutil.which("Xvfb") is None:
+            raise FileNotFoundError("Xvfb not installed (apt-get install xvfb)")
+        r, w = os.pipe()
+        self.proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", screen, "-nolisten", "tcp"],
+                                     pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(w)
+        with os.fdopen(r) as f:
+            number = f.readline().strip()
+        if not number:
+            self.proc.kill()
+            raise RuntimeError(f"Xvfb did not start: {self.proc.communicate()[1].decode()[-500:]}")
+        self.display = f":{number}"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+
+    def __enter__(self) -> "OwnXvfb":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """{pid: command line} of every process below pid (Linux /proc)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            try:
+                out[c] = open(f"/proc/{c}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            todo.append(c)
+    return out

@@ -234,6 +234,33 @@ def test_a_dead_twin_is_reported_with_its_exit_reason_and_can_be_restarted(gui_a
     assert "exited with code 3: pico4ml-twin: cannot read x.pgm" in dpg.get_value("status_text")
 
 
+def test_a_dead_emulator_is_reported_as_the_emulator(gui_app):
+    """--emulate's handle (a real pico4ml-emulate-like process that fails): the status names the
+    emulator, not the host twin, and offers no 'restart twin'."""
+    import subprocess
+    import sys
+    import time
+
+    from pico4ml.emulator.serve import EmulatorHandle
+
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('pico4ml-emulate: no ELF\\n'); "
+                             "sys.exit(5)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    handle = EmulatorHandle(proc, "socket://127.0.0.1:1", None, None)
+    proc.wait(30)
+    for _ in range(100):  # the handle's reader thread has the line
+        if handle.stderr_lines:
+            break
+        time.sleep(0.02)
+    gui_app.twin, gui_app.twin_factory, gui_app.twin_problem = handle, None, ""
+    gui_app.update()
+    status = dpg.get_value("status_text")
+    assert "the emulator (pico4ml-emulate) exited with code 5: pico4ml-emulate: no ELF" in status
+    assert "twin" not in status
+    assert not dpg.get_item_configuration("restart_twin")["show"]
+    fire("restart_twin")
+    assert "start the GUI again" in gui_app.message and "emulator" in gui_app.message
+
+
 # ---------------------------------------------------------------- camera panel controls
 def test_zoom_enlarges_the_camera_in_whole_steps(gui_app, host_model):
     feed(gui_app, S.frame_messages(1, 5, host_model))

@@ -257,6 +257,7 @@ def test_port_busy_is_reported(fake_pty):
     (OSError(16, "Device or resource busy"), "/dev/ttyACM0", "busy"),
     (OSError(2, "No such file or directory"), "/dev/tty.usbmodem1101", "cu.usbmodem"),
     (ConnectionRefusedError(111, "Connection refused"), "socket://127.0.0.1:1", "host twin"),
+    (ConnectionRefusedError(111, "Connection refused"), "socket://127.0.0.1:1", "pico4ml-emulate"),
 ])
 def test_explain_gives_actionable_advice(exc, port, needle):
     assert needle in L.explain(exc, port)

@@ -54,7 +54,7 @@ class PreprocessParams:
     grow_pct: int = 150       # ... if the digit grows to at most this % of its size
     cand_contrast: int = 32   # the chosen digit's own ink range below this: no digit
     full_res: int = 1         # 1: resample the digit from the frame; 0: from the work grid
-    min_score_pct: int = 75   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
+    min_score_pct: int = 54   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
     reserved: int = 0
 
     def to_bytes(self) -> bytes:

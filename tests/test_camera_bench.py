@@ -122,3 +122,49 @@ def test_train_cli_with_the_conditions_mix(tmp_path, mnist):
     assert rc == 0
     _, meta = load_state(out)
     assert meta["camera_mix"] == "conditions" and 60 <= meta["camera_samples"] <= 120
+
+
+def test_junk_pool_holds_empty_frames_that_preprocessing_frames_as_a_digit(mnist):
+    from pico4ml.train import preprocess
+    x_train, y_train = mnist[0][:2000], mnist[1][:2000]
+    junk = camera_data.junk_pool(x_train, y_train, 60, seed=1, cache=False, workers=1)
+    again = camera_data.junk_pool(x_train, y_train, 60, seed=1, cache=False, workers=1)
+    np.testing.assert_array_equal(junk, again)
+    assert junk.dtype == np.uint8 and junk.shape[1:] == (28, 28) and 1 <= len(junk) < 60
+    # exactly the empty frames of the training side whose preprocessing did not say "no digit"
+    cs = render_jobs("train", (camera_data.TRAIN_KEY, 1), 162, [("empty", i) for i in range(60)], workers=1,
+                     mnist=(x_train, y_train))
+    assert (cs.labels < 0).all()
+    x, status = preprocess.preprocess_batch(cs.frames, return_status=True)
+    np.testing.assert_array_equal(junk, x[np.asarray(status) == preprocess.OK])
+    assert (junk.reshape(len(junk), -1).max(1) > 0).all()
+
+
+def test_outlier_exposure_lowers_the_top_score_on_junk_not_on_digits(mnist):
+    """The same short run with and without the junk loss: with it, the network's top softmax
+    score on non-digits drops, while MNIST digits keep theirs."""
+    from pico4ml.train import train as train_mod
+    from pico4ml.train.models import numpy_forward
+    x_train, y_train = mnist[0][:3000], mnist[1][:3000]
+    junk = camera_data.junk_pool(x_train, y_train, 200, seed=3, cache=False, workers=1)
+
+    def top(state, x):
+        lg = numpy_forward(state, x)
+        p = np.exp(lg - lg.max(1, keepdims=True))
+        return (p / p.sum(1, keepdims=True)).max(1)
+
+    runs = {}
+    for w in (None, 0.5):
+        kw = dict(junk_frames=200, junk_weight=w) if w else dict(junk_frames=0)
+        model, meta = train_mod.train("mlp784_64_10", epochs=5, limit=3000, camera_samples=150, seed=3,
+                                      progress=False, max_steps=120, **kw)
+        runs[w] = train_mod.model_state(model), meta
+    assert runs[None][1]["junk_samples"] == 0 and runs[0.5][1]["junk_samples"] == len(junk) > 0
+    plain, exposed = runs[None][0], runs[0.5][0]
+    digits, labels = mnist[2][:500], mnist[3][:500]
+    junk_plain, junk_exposed = np.median(top(plain, junk)), np.median(top(exposed, junk))
+    assert junk_exposed < junk_plain - 0.1
+    # ... more than on digits, which stay as often right
+    assert np.median(top(exposed, digits)) - junk_exposed > np.median(top(plain, digits)) - junk_plain + 0.05
+    acc = {k: (numpy_forward(st, digits).argmax(1) == labels).mean() for k, (st, _) in runs.items()}
+    assert acc[0.5] >= acc[None] - 0.03

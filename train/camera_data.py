@@ -14,6 +14,11 @@ Two pools, chosen by `pico4ml-train --camera-mix`:
   left out: a crop of a desk corner labelled "7" would only teach the network to guess.
   Their random streams (TRAIN_KEY, seed, condition, index) never meet the bench's
   (TUNE_SEED / TEST_SEED, condition, index).
+* junk (`junk_pool`, with `pico4ml-train --junk-frames`): training-side frames of the
+  "empty" condition (blank or lined paper, the paper's edge, a speck, fragments of digits)
+  that the preprocessing still frames as a digit. The network learns to spread its scores
+  evenly over such inputs (outlier exposure), so that their top score falls below
+  `min_score_pct` and the board answers "?" instead of a confident digit.
 * `clean` (`camera_pool`): the clean-sheet simulator (camera_clean.py) the model before
   issue 8 was trained with, unchanged so that recipe still reproduces.
 
@@ -150,3 +155,30 @@ def conditions_pool(images: np.ndarray, labels: np.ndarray, n: int, seed: int, s
     if cache:
         _save(path, x, y)
     return x, y.astype(np.int64)
+
+
+def junk_pool(images: np.ndarray, labels: np.ndarray, n: int, seed: int, size: int = 162, cache: bool = True,
+              workers: int | None = None) -> np.ndarray:
+    """28x28 inputs that are not digits: of n rendered training-side "empty" frames, those the
+    preprocessing (default parameters) still frames as a digit. Same random streams as the
+    conditions pool (TRAIN_KEY, seed), condition "empty", so never the bench's."""
+    from pico4ml.train.camera_set import render_jobs, sim_code_key
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    data_key = hashlib.sha256(images[: min(len(images), 512)].tobytes()).hexdigest()[:8]
+    path = CACHE_DIR / f"junk_pool-{sim_code_key()}-{_code_key()}-{data_key}-{n}-{seed}-{size}.npz"
+    if cache and (hit := _load(path)) is not None:
+        return hit[0]
+    t0 = time.perf_counter()
+    cs = render_jobs("train", (TRAIN_KEY, int(seed)), size, [("empty", i) for i in range(n)], workers,
+                     mnist=(images, labels))
+    xs = []
+    for i in range(0, len(cs), 1024):
+        x, status = preprocess.preprocess_batch(cs.frames[i:i + 1024], return_status=True)
+        xs.append(x[np.asarray(status) == preprocess.OK])
+    x = np.concatenate(xs) if xs else np.zeros((0, 28, 28), np.uint8)
+    print(f"junk pool: {n} empty frames rendered and preprocessed in {time.perf_counter() - t0:.0f} s; "
+          f"{len(x)} framed as a digit", flush=True)
+    if cache:
+        _save(path, x, np.full(len(x), -1, np.int64))
+    return x

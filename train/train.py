@@ -44,6 +44,9 @@ DEFAULT_EXTRA_REPEAT = 10  # each captured frame this many times per epoch (a fe
 CAMERA_MIXES = ("clean", "conditions")
 DEFAULT_CAMERA_MIX = "conditions"  # the committed model's recipe; "clean" is the model before issue 8
 DEFAULT_CAMERA_SAMPLES = 60000  # camera frames per epoch: 12 conditions + clean sheets need more than 40k
+DEFAULT_JUNK_FRAMES = 12000  # empty frames rendered for outlier exposure (about 30 % come out framed as a digit)
+DEFAULT_JUNK_WEIGHT = 0.25   # weight of the junk loss (cross-entropy to uniform scores) against the digits'
+JUNK_BATCH = 32              # junk inputs per optimiser step, beside batch_size digits
 
 
 def accuracy(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
@@ -108,11 +111,14 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
           augment: str = "camera", data_dir: str | None = None, download: bool = False, limit: int | None = None,
           camera_samples: int = DEFAULT_CAMERA_SAMPLES, max_steps: int | None = None, progress: bool = True,
           camera_mix: str = DEFAULT_CAMERA_MIX, *, extra: tuple[np.ndarray, np.ndarray] | None = None,
-          extra_repeat: int = DEFAULT_EXTRA_REPEAT, init: Path | None = None):
+          extra_repeat: int = DEFAULT_EXTRA_REPEAT, init: Path | None = None,
+          junk_frames: int = DEFAULT_JUNK_FRAMES, junk_weight: float = DEFAULT_JUNK_WEIGHT):
     """Train and return (model, metadata). Deterministic for a given seed.
 
     extra: (28x28 inputs, labels) mixed into every epoch extra_repeat times (extra_frames());
-    init: a checkpoint to start from (its architecture wins over arch)."""
+    init: a checkpoint to start from (its architecture wins over arch);
+    junk_frames: empty camera frames rendered (camera_data.junk_pool; 0: none, and only with
+    augment "camera") whose inputs are trained towards even scores with weight junk_weight."""
     t0 = time.perf_counter()
     x_train, y_train, x_test, y_test = load_mnist(data_dir, download=download)
     if limit:
@@ -127,6 +133,11 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
         n = camera_samples if not limit else min(camera_samples, limit)
         make_pool = camera_data.conditions_pool if camera_mix == "conditions" else camera_data.camera_pool
         pool = make_pool(x_train, y_train, n, seed=seed)
+    junk = None
+    if augment == "camera" and junk_frames > 0 and junk_weight > 0:
+        junk = camera_data.junk_pool(x_train, y_train, junk_frames if not limit else min(junk_frames, limit),
+                                     seed=seed)
+        junk = junk.reshape(len(junk), -1).astype(np.float32) * np.float32(INPUT_SCALE) if len(junk) else None
     init_meta: dict = {}
     if init is not None:
         model, init_meta = load_model(init)
@@ -140,6 +151,16 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
         with Context(TRAINING=1):
             opt.zero_grad()
             loss = model(xb).sparse_categorical_crossentropy(yb).backward()
+            opt.step()
+            return loss
+
+    @TinyJit
+    def step_junk(xb: Tensor, yb: Tensor, jb: Tensor) -> Tensor:
+        # outlier exposure: cross-entropy of the junk inputs' scores to the uniform distribution
+        with Context(TRAINING=1):
+            opt.zero_grad()
+            loss = model(xb).sparse_categorical_crossentropy(yb)
+            (loss - junk_weight * model(jb).log_softmax(-1).mean()).backward()
             opt.step()
             return loss
 
@@ -160,7 +181,11 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
             frac = done / max(1, total_steps)
             opt.lr.assign(Tensor([lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * frac)))], dtype=opt.lr.dtype)).realize()
             sl = slice(i * batch_size, (i + 1) * batch_size)
-            loss = step(Tensor(xe[sl]), Tensor(ye[sl])).item()
+            if junk is not None and sl.stop <= len(xe):
+                jb = junk[rng.integers(0, len(junk), JUNK_BATCH)]
+                loss = step_junk(Tensor(xe[sl]), Tensor(ye[sl]), Tensor(jb)).item()
+            else:
+                loss = step(Tensor(xe[sl]), Tensor(ye[sl])).item()
             loss_sum += loss
             n_steps += 1
             done += 1
@@ -176,6 +201,8 @@ def train(arch: str = DEFAULT_ARCH, epochs: int = DEFAULT_EPOCHS, batch_size: in
         "architecture": arch, "accuracy": history[-1]["test_accuracy"], "seed": seed, "epochs": len(history),
         "batch_size": batch_size, "lr": lr, "augment": augment, "camera_samples": len(pool[0]) if pool else 0,
         "camera_mix": camera_mix if pool else None,
+        "junk_samples": int(len(junk)) if junk is not None else 0,
+        "junk_weight": junk_weight if junk is not None else 0.0,
         "train_samples": len(x_train), "tinygrad_version": tinygrad.__version__ if hasattr(tinygrad, "__version__")
         else _tinygrad_version(), "train_seconds": round(time.perf_counter() - t0, 1), "history": history,
         "input": "28x28 uint8 from preprocessing, white ink on black, row-major; x = u8 / 255",
@@ -222,6 +249,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--camera-mix", choices=CAMERA_MIXES, default=DEFAULT_CAMERA_MIX,
                    help="conditions: every camera condition of issue 8 with training-only digit sources (the committed "
                         "model's recipe); clean: the clean-sheet simulator (the model before) (default %(default)s)")
+    p.add_argument("--junk-frames", type=non_negative_int, default=DEFAULT_JUNK_FRAMES, metavar="N",
+                   help="render N empty camera frames; those preprocessing still frames as a digit are trained "
+                        "towards even scores, so the board says '?' for them (default %(default)s; 0: off)")
+    p.add_argument("--junk-weight", type=positive_float, default=DEFAULT_JUNK_WEIGHT,
+                   help="weight of that junk loss against the digits' (default %(default)s)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files (default: $PICO4ML_MNIST_DIR, "
                                       "../shared/data/mnist, ~/.cache/pico4ml/mnist)")
     p.add_argument("--download", action="store_true", help="download MNIST to ~/.cache/pico4ml/mnist if not found")
@@ -259,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         model, metadata = train(args.arch or DEFAULT_ARCH, args.epochs, args.batch_size, args.lr, args.seed,
                                 args.augment, args.data_dir, args.download, args.limit, args.camera_samples,
                                 args.max_steps, progress=not args.no_progress, camera_mix=args.camera_mix, extra=extra,
-                                extra_repeat=args.extra_repeat, init=args.init)
+                                extra_repeat=args.extra_repeat, init=args.init, junk_frames=args.junk_frames,
+                                junk_weight=args.junk_weight)
         if args.extra_frames:
             metadata["extra_frames"]["dir"] = str(args.extra_frames)
         save_checkpoint(model, args.out, metadata, force=args.force)

@@ -105,7 +105,7 @@ void pp_default_params(pp_params *p) {
     p->grow_pct = 150;
     p->cand_contrast = 32;
     p->full_res = 1;
-    p->min_score_pct = 75;
+    p->min_score_pct = 54;
 }
 
 int pp_validate_params(const pp_params *p) {

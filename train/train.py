@@ -236,7 +236,7 @@ def parser() -> argparse.ArgumentParser:
                         "through the firmware preprocessing (default)")
     p.add_argument("--camera-samples", type=positive_int, default=DEFAULT_CAMERA_SAMPLES,
                    help="simulated camera frames mixed into each epoch (default %(default)s; the model before "
-                        "issue 8: --camera-mix clean --camera-samples 40000)")
+                        "issue 8: --camera-mix clean --camera-samples 40000 --junk-frames 0)")
     p.add_argument("--extra-frames", type=existing_dir, metavar="DIR",
                    help="also train on the captured frames in DIR/<label>/ (*.pgm, *.png; -in28 files ignored), "
                         "preprocessed like the firmware does")

@@ -156,9 +156,10 @@ def test_the_guis_captures_are_what_extra_frames_and_eval_read(tmp_path, rng):
     from pico4ml.host_gui.dataset import save_labelled
     from pico4ml.train.frame_set import load_frame_set
     full, small = crossed_circle(rng), crossed_circle(rng)[::4, ::4].copy()
+    now = 1_700_000_000.0  # one fixed second: real time can tick between two saves and give both the -0
     for i, (img, scale) in enumerate([(full, 1), (full, 1), (small, 4)]):  # the same frame id twice: -0, -1
         save_labelled(tmp_path, 7, img, np.zeros((28, 28), np.uint8), frame_id=42 if i < 2 else 43, params=None,
-                      answer=1, score=0.9, status=0, source="live", scale=scale)
+                      answer=1, score=0.9, status=0, source="live", scale=scale, now=now)
     fs = load_frame_set(tmp_path)
     assert fs.labels == [7, 7, 7] and fs.previews == 1 and not fs.skipped
     assert sorted(p.name.split("-", 2)[2] for p in fs.paths) == ["42-0.pgm", "42-1.pgm", "43-0.pgm"]

@@ -14,7 +14,7 @@ from dataclasses import astuple, dataclass, fields
 WORK = 64            # PP_WORK: side of the work grid
 OUT = 28             # PP_OUT: side of the output image
 MAX_DIM = 4096       # PP_MAX_DIM: largest accepted frame width/height
-PARAMS_VERSION = 2   # PP_PARAMS_VERSION
+PARAMS_VERSION = 3   # PP_PARAMS_VERSION
 
 POLARITY_DARK_ON_LIGHT = 0
 POLARITY_LIGHT_ON_DARK = 1
@@ -23,8 +23,8 @@ POLARITY_AUTO = 2
 OK = 0                # PP_OK
 ERR_PARAMS = -2       # PP_ERR_PARAMS: parameters fail validation
 
-_STRUCT = struct.Struct("<HHhhHH20B")   # the packed little-endian pp_params layout
-PARAMS_SIZE = _STRUCT.size              # 32 = PP_PARAMS_SIZE
+_STRUCT = struct.Struct("<HHhhHH22B")   # the packed little-endian pp_params layout
+PARAMS_SIZE = _STRUCT.size              # 34 = PP_PARAMS_SIZE
 
 
 @dataclass
@@ -55,6 +55,8 @@ class PreprocessParams:
     cand_contrast: int = 32   # the chosen digit's own ink range below this: no digit
     full_res: int = 1         # 1: resample the digit from the frame; 0: from the work grid
     min_score_pct: int = 54   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
+    retry_radius: int = 4     # bg_radius of a second reading when the first is no confident digit (0: off)
+    retry_score_pct: int = 80  # ... taken only at this softmax score (%) or more (core/reader.h)
     reserved: int = 0
 
     def to_bytes(self) -> bytes:
@@ -79,7 +81,8 @@ PARAM_RANGES = {
     "saturate_pct": (1, 100), "min_contrast": (0, 255), "speck_min": (0, 9), "border": (0, WORK // 4),
     "box_size": (4, OUT), "center_mass": (0, 1), "min_size_pct": (0, 100), "max_size_pct": (1, 100),
     "thin_pct": (1, 100), "offcentre_pct": (1, 100), "merge_pct": (0, 100), "grow_pct": (100, 255),
-    "cand_contrast": (0, 255), "full_res": (0, 1), "min_score_pct": (0, 100), "reserved": (0, 0),
+    "cand_contrast": (0, 255), "full_res": (0, 1), "min_score_pct": (0, 100),
+    "retry_radius": (0, 15), "retry_score_pct": (0, 100), "reserved": (0, 0),
 }
 assert list(PARAM_RANGES) == [f.name for f in fields(PreprocessParams)]
 

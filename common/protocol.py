@@ -56,6 +56,7 @@ PING_WANT_HELLO = 0x01
 FRAME_FMT_GRAY8 = 0
 FLAG_FULLRES = 0x01
 FLAG_INJECTED = 0x02
+FLAG_SECOND_READING = 0x04   # the answer is the second reading's (pp_params.retry_radius, core/reader.h)
 MODEL_FLOAT = 0
 MODEL_INT8 = 1
 MODEL_KIND_NAMES = {MODEL_FLOAT: "float", MODEL_INT8: "int8"}

@@ -1,7 +1,8 @@
 """pico4ml-classify: run the exact firmware pipeline on saved camera frames.
 
-The C preprocessing (core/preprocess.c) and the built-in model's net() with the
-classifier's verdict (core/classifier.c + the sources core/model/manifest.json names) are
+The C preprocessing (core/preprocess.c), the built-in model's net() with the
+classifier's verdict (core/classifier.c + the sources core/model/manifest.json names) and
+the second reading of a frame that is no confident digit (core/reader.c) are
 compiled for the host by cbuild and called through ctypes, so the answer is the board's
 answer for the same frame and parameters. By default that is the firmware's default
 model (the manifest's: the int8 MLP run by the hand-written kernel net_int8_fast());
@@ -46,6 +47,7 @@ class Answer(NamedTuple):
     score: float        # its softmax probability
     pp_status: int      # pp_run's return: pp.OK or pp.NO_DIGIT
     status: int         # DIGIT, NO_DIGIT or UNSURE, decided by classifier_set_status()
+    second_reading: bool = False  # the answer is the second reading's (core/reader.h)
 
 
 class FramePipeline:
@@ -54,7 +56,7 @@ class FramePipeline:
     def __init__(self, flags: list[str] | None = None, model: str | None = None) -> None:
         """model: a name or alias of core/model/manifest.json; None is the firmware's default."""
         self.model = manifest.get(model)
-        sources = [CORE_DIR / "preprocess.c", *self.model.classifier_sources()]
+        sources = [CORE_DIR / "preprocess.c", CORE_DIR / "reader.c", *self.model.classifier_sources()]
         flags = list(flags if flags is not None else ["-O2"]) + self.model.defines()
         self.lib = ctypes.CDLL(str(build(f"pico4ml_pipeline_{self.model.name}", sources, shared=True, flags=flags)))
         self.lib.pp_run.restype = ctypes.c_int
@@ -63,6 +65,11 @@ class FramePipeline:
         self.lib.classifier_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(ClassifierResult)]
         self.lib.classifier_set_status.argtypes = [ctypes.POINTER(ClassifierResult), ctypes.c_int, ctypes.c_int]
         self.lib.classifier_model_name.restype = ctypes.c_char_p
+        self.lib.reader_second_reading.restype = ctypes.c_int
+        self.lib.reader_second_reading.argtypes = [
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+            ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ClassifierResult),
+            ctypes.POINTER(ctypes.c_int)]
 
     @property
     def model_name(self) -> str:
@@ -93,11 +100,17 @@ class FramePipeline:
                  stages: pp.CStages | None = None) -> Answer:
         """(digit, score, pp status, status) for one grayscale frame, as the firmware computes them."""
         params = params or pp.PreprocessParams()
+        frame = np.ascontiguousarray(frame, dtype=np.uint8)
         in28, pp_status = self.preprocess(frame, params, stages)
         if pp_status < 0:
             raise ValueError(f"preprocessing refused the frame (status {pp_status})")
         res = self.classify28(in28, pp_status, params.min_score_pct)
-        return Answer(res.argmax, float(res.score), pp_status, res.status)
+        status = ctypes.c_int(pp_status)
+        second = self.lib.reader_second_reading(
+            None, None, frame.ctypes.data, frame.shape[1], frame.shape[0], frame.shape[1], params.to_bytes(),
+            in28.ctypes.data, ctypes.addressof(stages) if stages is not None else None, ctypes.byref(res),
+            ctypes.byref(status))
+        return Answer(res.argmax, float(res.score), status.value, res.status, bool(second))
 
 
 def camera_set_accuracy(pipeline: FramePipeline | None = None, **set_kwargs) -> dict:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -117,8 +117,7 @@ def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int,
 
     state, meta = load_state(path)
 
-    def classify(frame: np.ndarray) -> tuple[int, float, int]:
-        params = preprocess.PreprocessParams()
+    def read(frame: np.ndarray, params) -> tuple[int, float, int]:
         out, stages = preprocess.preprocess(frame, params, return_stages=True)
         logits = numpy_forward(state, out[None])[0].astype(np.float64)
         p = np.exp(logits - logits.max())
@@ -127,6 +126,15 @@ def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int,
         status = (NO_DIGIT if int(stages["status"]) != preprocess.OK
                   else UNSURE if p.max() * 100 < params.min_score_pct else DIGIT)
         return int(p.argmax()), float(p.max()), status
+
+    def classify(frame: np.ndarray) -> tuple[int, float, int]:
+        params = preprocess.PreprocessParams()
+        first = read(frame, params)
+        # the second reading of core/reader.c: a smaller closing window when not a confident digit
+        if first[2] == DIGIT or params.retry_radius in (0, params.bg_radius):
+            return first
+        second = read(frame, replace(params, bg_radius=params.retry_radius))
+        return second if second[2] == DIGIT and second[1] * 100 >= params.retry_score_pct else first
 
     return classify, f"checkpoint {path} ({meta.get('architecture')}) on the numpy preprocessing twin"
 

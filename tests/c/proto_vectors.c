@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "blob_store.h"
+#include "preprocess.h"
 #include "protocol.h"
 
 static int hex_write(void *ctx, const uint8_t *d, size_t n) {
@@ -63,9 +64,9 @@ static void emit_all(void) {
     emit1("ERROR", PROTO_ERROR, 7, buf, proto_pack_error(buf, PROTO_ERR_LENGTH, PROTO_PING, 513, "PING payload"));
     emit1("PONG", PROTO_PONG, 8, buf, proto_pack_pong(buf, 0x12345678u, 42));
     emit1("ACK", PROTO_ACK, 9, buf, proto_pack_ack(buf, PROTO_SET_STREAM, 65535));
-    uint8_t params[32];
-    for (int i = 0; i < 32; i++) params[i] = (uint8_t)(i + 1);
-    emit1("PARAMS", PROTO_PARAMS, 10, params, 32);
+    uint8_t params[PP_PARAMS_SIZE];
+    for (int i = 0; i < PP_PARAMS_SIZE; i++) params[i] = (uint8_t)(i + 1);
+    emit1("PARAMS", PROTO_PARAMS, 10, params, PP_PARAMS_SIZE);
     proto_stream_opts so = {0x2B, 3, 1, 64, 20};
     emit1("STREAM", PROTO_STREAM, 11, buf, proto_pack_stream(buf, &so));
     proto_camera_opts co = {PROTO_CAM_MIRROR | PROTO_CAM_AUTO_EXPOSURE, 2, 300, 512, PROTO_CAM_MODE_FULL};

@@ -14,6 +14,7 @@
 #include "pico/time.h"
 #include "pico/util/queue.h"
 #include "pico4ml.h"
+#include "reader.h"
 
 #define FRAME_BYTES (CAMERA_WIDTH * CAMERA_HEIGHT)
 _Static_assert(FRAME_BYTES == HM01B0_FRAME_BYTES, "the camera driver delivers the frame size the app uses");
@@ -35,6 +36,7 @@ typedef struct {
     uint8_t slot;
     classifier_result result;
     uint32_t t_net_us;
+    bool second_reading;
 } done_msg;
 
 typedef struct {
@@ -79,7 +81,7 @@ bool camera_task_take(camera_frame *f) {
 }
 
 void camera_task_release(const camera_frame *f, const classifier_result *r, uint32_t t_net_us) {
-    done_msg m = {.slot = f->slot, .result = *r, .t_net_us = t_net_us};
+    done_msg m = {.slot = f->slot, .result = *r, .t_net_us = t_net_us, .second_reading = f->second_reading};
     queue_add_blocking(&done_q, &m);  /* capacity 2 = buffers: never full */
 }
 
@@ -344,6 +346,8 @@ static void take_back(void) {
         st.last_net_ms = m.t_net_us / 1000u;
         /* core 0 set the status (classifier_set_status); lent_stages are still this frame's:
          * core 1 lends the next frame only after this */
+        if (m.second_reading)
+            display_input28(inputs[m.slot]);
         display_result(m.result.argmax, (int)(m.result.score * 100.0f + 0.5f), m.result.status,
                        lent_stages.dark_on_light);
     }
@@ -385,7 +389,9 @@ static void process(int slot, uint32_t t_capture_us) {
 
     display_camera(frames[slot], CAMERA_WIDTH, CAMERA_HEIGHT, CAMERA_WIDTH);
     display_input28(inputs[slot]);
-    if (rc != PP_OK)
+    /* "no digit" at once, unless a second reading may still find one: then the LCD waits for
+     * core 0's answer (a frame core 0 does not get would otherwise flash "-" between two digits) */
+    if (rc != PP_OK && !reader_wants_second(&st.params, CLASSIFIER_NO_DIGIT))
         display_result(-1, 0, CLASSIFIER_NO_DIGIT, lend ? lent_stages.dark_on_light : -1);
     show_fps();
 

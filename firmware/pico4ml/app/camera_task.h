@@ -3,9 +3,10 @@
  *
  * Buffer ownership: there are two frame buffers, each with its 28x28 input
  * and preprocessing stages. Core 1 owns both, except that it may lend one
- * (the newest preprocessed frame) to core 0 through a queue; core 0 reads it
- * only, then gives it back with camera_task_release() (after net(), or once a
- * full-resolution FRAME of it has gone out over USB). Core 1 never writes a
+ * (the newest preprocessed frame) to core 0 through a queue; core 0 reads its
+ * pixels only (and may replace its 28x28 and stages by a second reading,
+ * core/reader.h), then gives it back with camera_task_release() (after net(), or
+ * once a full-resolution FRAME of it has gone out over USB). Core 1 never writes a
  * lent buffer, so core 0 never sees a torn frame or input, and a slow net() or
  * a slow link only makes core 1 capture into the other buffer alone. */
 #ifndef PICO4ML_CAMERA_TASK_H
@@ -37,9 +38,10 @@ typedef struct {
     uint8_t slot;             /* which buffer (give it back with camera_task_release) */
     uint32_t frame_id;
     const uint8_t *pixels;    /* CAMERA_WIDTH x CAMERA_HEIGHT, stride CAMERA_WIDTH */
-    const uint8_t *in28;      /* 784 bytes the network must see */
-    const pp_stages *stages;
+    uint8_t *in28;            /* 784 bytes the network must see */
+    pp_stages *stages;
     int pp_status;            /* PP_OK, PP_NO_DIGIT or < 0 */
+    bool second_reading;      /* core 0: in28 and stages now hold the second reading (LCD redraws it) */
     uint32_t t_capture_us, t_preprocess_us;
     uint32_t skipped;         /* frames core 1 processed but could not lend since the last one */
 } camera_frame;

@@ -106,6 +106,8 @@ void pp_default_params(pp_params *p) {
     p->cand_contrast = 32;
     p->full_res = 1;
     p->min_score_pct = 54;
+    p->retry_radius = 4;
+    p->retry_score_pct = 80;
 }
 
 int pp_validate_params(const pp_params *p) {
@@ -122,7 +124,7 @@ int pp_validate_params(const pp_params *p) {
         || p->min_size_pct > 100 || p->max_size_pct < 1 || p->max_size_pct > 100
         || p->thin_pct < 1 || p->thin_pct > 100 || p->offcentre_pct < 1 || p->offcentre_pct > 100
         || p->merge_pct > 100 || p->grow_pct < 100 || p->full_res > 1 || p->min_score_pct > 100
-        || p->reserved != 0) {
+        || p->retry_radius > 15 || p->retry_score_pct > 100 || p->reserved != 0) {
         return PP_ERR_PARAMS;
     }
     return PP_OK;
@@ -153,7 +155,7 @@ void pp_params_pack(const pp_params *p, uint8_t out[PP_PARAMS_SIZE]) {
         p->polarity, p->bg_remove, p->bg_radius, p->threshold_pct, p->saturate_pct, p->min_contrast,
         p->speck_min, p->border, p->box_size, p->center_mass, p->min_size_pct, p->max_size_pct,
         p->thin_pct, p->offcentre_pct, p->merge_pct, p->grow_pct, p->cand_contrast, p->full_res,
-        p->min_score_pct, p->reserved};
+        p->min_score_pct, p->retry_radius, p->retry_score_pct, p->reserved};
     memcpy(out + 12, bytes, sizeof bytes);
 }
 
@@ -191,7 +193,9 @@ int pp_params_unpack(const uint8_t *data, size_t len, pp_params *p) {
     q.cand_contrast = b[16];
     q.full_res = b[17];
     q.min_score_pct = b[18];
-    q.reserved = b[19];
+    q.retry_radius = b[19];
+    q.retry_score_pct = b[20];
+    q.reserved = b[21];
     int err = pp_validate_params(&q);
     if (err == PP_OK) {
         *p = q;

@@ -79,6 +79,7 @@ enum proto_error {
 #define PROTO_FRAME_FMT_GRAY8 0u
 #define PROTO_FLAG_FULLRES 0x01u  /* FRAME: not downscaled */
 #define PROTO_FLAG_INJECTED 0x02u /* FRAME/INPUT28/STAGE/RESULT: from an INJECT command */
+#define PROTO_FLAG_SECOND_READING 0x04u /* INPUT28/STAGE/RESULT (and FRAME): the answer of the second reading */
 
 #define PROTO_MODEL_FLOAT 0u
 #define PROTO_MODEL_INT8 1u

@@ -401,7 +401,7 @@ class Hello(Message):
     uptime_ms: int = 0
     weights_hash: str = ""          # first 16 hex digits of the weights' SHA-256
     camera_mode: int = CAM_MODE_NONE  # readout running: CAM_MODE_BINNED / _FULL, NONE (down, or the twin) (v2)
-    params_version: int = PARAMS_VERSION  # pp_params version the device speaks (v2)
+    params_version: int = PARAMS_VERSION  # pp_params version the device speaks
     reserved: int = 0
     firmware_version: str = ""
     model_name: str = ""
@@ -543,6 +543,11 @@ class Result(Message):
     @property
     def injected(self) -> bool:
         return bool(self.flags & FLAG_INJECTED)
+
+    @property
+    def second_reading(self) -> bool:
+        """The answer is the frame's second reading (a smaller closing window, core/reader.h)."""
+        return bool(self.flags & FLAG_SECOND_READING)
 
     @property
     def fps(self) -> float:

@@ -203,7 +203,8 @@ class Binding:
                 st = status_of(r)
                 sc.digit = STATUS_GLYPH.get(st, r.argmax)
                 sc.scores = pred.scores
-                sc.lines = [(f"{pred.scores[r.argmax] * 100:5.1f} %", TEXT)]
+                second = ", 2nd reading" if r.second_reading else ""   # core/reader.h: a smaller closing window
+                sc.lines = [(f"{pred.scores[r.argmax] * 100:5.1f} %{second}", TEXT)]
                 if st:
                     sc.lines.append(("no digit" if st == 1 else f"unsure (best {r.argmax})", AMBER))
                 pol = polarity_of(rec)

@@ -42,7 +42,7 @@ def format_prediction(p: Prediction, as_json: bool = False) -> str:
              "model": P.MODEL_KIND_NAMES.get(r.model_kind, str(r.model_kind)),
              "status": r.status_name, "polarity": {P.POLARITY_DARK_ON_LIGHT: "dark on light",
                                                     P.POLARITY_LIGHT_ON_DARK: "light on dark"}.get(r.polarity),
-             "min_score_pct": r.min_score_pct}
+             "min_score_pct": r.min_score_pct, "second_reading": r.second_reading}
         if r.injected:
             d["name"] = p.name
         if p.check is not None:
@@ -53,6 +53,7 @@ def format_prediction(p: Prediction, as_json: bool = False) -> str:
     when = time.strftime("%H:%M:%S", time.localtime(p.t)) + f".{int(p.t * 1000) % 1000:03d}"
     inj = f"  ({p.name or 'injected'})" if r.injected else ""
     status = "" if r.status == P.STATUS_DIGIT else f"  [{r.status_name}]"  # protocol v2: '-' / '?' on the LCD
+    status += "  (second reading)" if r.second_reading else ""
     return (f"{when} frame {r.frame_id:6d}  digit {r.argmax}  "
             f"{p.scores[r.argmax] * 100:5.1f}%  capture {r.t_capture_us / 1e3:6.2f} ms  "
             f"preprocess {r.t_preprocess_us / 1e3:6.2f} ms  net {r.t_net_us / 1e3:6.2f} ms  "

@@ -202,6 +202,9 @@ class State:
             return  # the device repeats HELLO every few seconds: log changes only
         self.log.append(f"[hello] firmware {m.firmware_version}, model {m.model_name} "
                         f"({m.model_kind_name}, {m.weights_hash}), capture {m.capture_width}x{m.capture_height}")
+        if m.params_version != P.PARAMS_VERSION:
+            self.log.append(f"[check] the device speaks preprocessing parameters version {m.params_version}, this "
+                            f"host {P.PARAMS_VERSION}: parameters cannot be set; flash the firmware of this version")
         host_hash = self.host_model.hash_for(m.model_kind) if self.host_model is not None else ""
         if host_hash and m.weights_hash and not host_hash.startswith(m.weights_hash):
             self.log.append(f"[check] device model {m.weights_hash} differs from host checkpoint "

@@ -867,6 +867,11 @@ def test_protocol_v2_status_polarity_and_candidate_boxes(gui_app, host_model):
     res2[-1].status = 1
     feed(gui_app, res2)
     assert gui_app.shown_digit == "-" and not dpg.get_item_configuration("work_cand0")["show"]
+    assert "2nd reading" not in dpg.get_value("digit_score")
+    res3 = S.frame_messages(3, 4, host_model)
+    res3[-1].flags |= P.FLAG_SECOND_READING     # the answer of the frame's second reading (core/reader.h)
+    feed(gui_app, res3)
+    assert gui_app.shown_digit == "4" and dpg.get_value("digit_score").endswith("%, 2nd reading")
 
 
 def test_device_line_shows_the_camera_mode_and_its_trouble(gui_app, host_model):

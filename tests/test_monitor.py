@@ -197,3 +197,24 @@ def test_printer_shows_each_log_line_once_and_live_results_during_an_injected_ho
     assert sum("[warn] dim" in line for line in lines) == 2
     digits = [line.split(" digit ")[1].split()[0] for line in lines if " digit " in line]
     assert digits == ["4", "8"]
+
+
+def test_a_second_reading_is_said_in_text_and_json():
+    from pico4ml.common import protocol as P
+    from pico4ml.host_gui.state import State
+
+    for flags, said in ((0, False), (P.FLAG_SECOND_READING, True)):
+        out = io.StringIO()
+        printer = monitor.Printer(State(), out, stats_every_s=0)
+        msgs = S.frame_messages(3, 7)
+        msgs[-1].flags |= flags
+        for m in msgs:
+            printer.apply(1.0, m)
+        text = out.getvalue()
+        assert (" digit 7 " in text) and (("(second reading)" in text) == said)
+        out = io.StringIO()
+        printer = monitor.Printer(State(), out, as_json=True, stats_every_s=0)
+        for m in msgs:
+            printer.apply(1.0, m)
+        rows = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+        assert rows and rows[-1]["second_reading"] is said

@@ -7,7 +7,8 @@ MLP int8 hand-written, CNN int8 rendered.
 
 For each model of core/model/manifest.json: MNIST test accuracy of its host (gcc) build
 over the 10,000 test images, camera-bench accuracy (bench/camera.py's frames and firmware
-pipeline: C preprocessing + that net(), `all` digit conditions), the bytes of its
+pipeline: C preprocessing + that net() + the second reading, `all` digit conditions, and
+`no_digit`, the empty frames answered "no digit", at the one min_score_pct), the bytes of its
 constants (the header's *_WEIGHT_BYTES) and its cycles per inference on the emulated
 RP2040 (bench/rp2040's bare-metal image in rp2040py; outputs must equal the host
 build's). The int8 CNN's host outputs must also equal the numpy integer reference
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         n = 1 if entry.kind == "float" else args.vectors
         emu = emulated_cycles(h, entry, x_flat[:n], out[:n])
         rows[entry.name] = {"accuracy": float((out.argmax(1) == y_test).mean()), "camera_accuracy": figures["all"],
-                            "camera_worst": figures.get("worst"),
+                            "camera_worst": figures.get("worst"), "camera_no_digit": figures.get("no_digit"),
                             "weight_bytes": header_figure(entry, "WEIGHT_BYTES"),
                             "scratch_bytes": header_figure(entry, "SCRATCH_BYTES"), **emu}
         if entry.name == "cnn_int8":
@@ -146,19 +147,23 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nbuilt-in models: MNIST test (10,000, host build), camera bench ({args.split} split, {len(cs)} frames, "
           f"all digit conditions), constants, emulated RP2040 cycles per net()")
-    print(f"{'model':<16}{'MNIST':>8}{'camera':>8}{'worst':>8}{'bytes':>10}{'cycles':>14}  outputs = host")
+    print(f"{'model':<16}{'MNIST':>8}{'camera':>8}{'worst':>8}{'empty':>8}{'bytes':>10}{'cycles':>14}  outputs = host")
     for name, r in rows.items():
         print(f"{name:<16}{100 * r['accuracy']:>7.2f}%{100 * r['camera_accuracy']:>7.1f}%"
-              f"{100 * (r['camera_worst'] or 0):>7.1f}%{r['weight_bytes']:>10,}{r['cycles']:>14,.0f}  {r['match']}")
+              f"{100 * (r['camera_worst'] or 0):>7.1f}%{100 * (r['camera_no_digit'] or 0):>7.1f}%"
+              f"{r['weight_bytes']:>10,}{r['cycles']:>14,.0f}  {r['match']}")
+    print("(camera: all digit conditions right; empty: empty frames answered 'no digit', at the one min_score_pct)")
     result = {"models": rows, "split": args.split, "frames_per_condition": per}
     if "cnn_int8" in rows:
         c = rows["cnn_int8"]
         result |= {"cnn_accuracy": c["accuracy"], "cnn_camera_accuracy": c["camera_accuracy"],
+                   "cnn_camera_no_digit": c["camera_no_digit"],
                    "cnn_weight_bytes": c["weight_bytes"], "cnn_cycles": round(c["cycles"]),
                    "cnn_scratch_bytes": c["scratch_bytes"],
                    "cnn_matches_reference": c["host_equals_reference"] and c["match"]}
     if "mlp_int8_fast" in rows:
         result |= {"mlp_camera_accuracy": rows["mlp_int8_fast"]["camera_accuracy"],
+                   "mlp_camera_no_digit": rows["mlp_int8_fast"]["camera_no_digit"],
                    "mlp_accuracy": rows["mlp_int8_fast"]["accuracy"]}
     # the CNN as a model blob (core/blob.c): bench/blob.py measures it, run here as it is
     result |= blob_figures(args.vectors, args.data_dir)

@@ -31,8 +31,10 @@ PP_NO_DIGIT. A digit frame is right when the answer is its digit; an empty frame
 Prints a table (accuracy, share answered none, and the variants of some conditions) and
 ends with one JSON line: a key per digit condition (accuracy 0..1), `all` (all digit
 frames of all digit conditions together), `worst` (the lowest digit condition) and its
-name `worst_condition`, `no_digit` (share of empty frames answered none), and the run's
-`split`, `size`, `model`, `frames_per_condition`.
+name `worst_condition`, `no_digit` (share of empty frames answered none),
+`second_reading_tried` / `_taken` (shares of all frames read a second time, and answered
+by that reading: core/reader.h), and the run's `split`, `size`, `model`,
+`frames_per_condition`.
 """
 from __future__ import annotations
 
@@ -74,6 +76,17 @@ def answer(pipe, frame: np.ndarray) -> tuple[int, float]:
 
 def run(pipe, frames: np.ndarray) -> np.ndarray:
     return np.array([answer(pipe, f)[0] for f in frames], np.int64)
+
+
+def second_reading_shares(pipe, frames: np.ndarray) -> dict:
+    """Shares of the frames read a second time (core/reader.h) and answered by that reading."""
+    tried = taken = 0
+    for f in frames:
+        a = pipe.classify(f)
+        tried += bool(getattr(a, "second_tried", False))
+        taken += bool(getattr(a, "second_reading", False))
+    n = max(1, len(frames))
+    return {"second_reading_tried": round(tried / n, 4), "second_reading_taken": round(taken / n, 4)}
 
 
 def summarise(cs, answers: np.ndarray) -> tuple[dict, list[str]]:
@@ -144,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     answers = run(pipe, cs.frames)
     t2 = time.perf_counter()
     figures, lines = summarise(cs, answers)
+    figures |= second_reading_shares(pipe, cs.frames)
     print(f"camera bench: {args.split} split ({'held out' if args.split == 'test' else 'for tuning'}), "
           f"{len(cs)} frames {args.size}x{args.size}, {per} per condition, pipeline: C preprocessing + "
           f"{pipe.model_name if hasattr(pipe, 'model_name') else args.model} net()")
@@ -151,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"fonts missing (replaced by Hershey fonts, fewer styles): {' '.join(missing)}")
     print("\n".join(lines))
+    print(f"second reading: tried on {100 * figures['second_reading_tried']:.1f} % of the frames, the answer of "
+          f"{100 * figures['second_reading_taken']:.1f} %")
     print(f"all digit conditions {100 * figures.get('all', 0):.1f} %, worst {figures.get('worst_condition')} "
           f"{100 * figures.get('worst', 0):.1f} %, empty frames answered 'no digit' "
           f"{100 * (figures['no_digit'] or 0):.1f} %   (frames {t1 - t0:.0f} s, pipeline {t2 - t1:.1f} s)")

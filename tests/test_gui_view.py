@@ -343,7 +343,8 @@ def test_every_preprocessing_slider_sends_its_value(gui_app):
     moves = {"roi_x": 10, "roi_y": 12, "roi_w": 200, "roi_h": 180, "bg_remove": 0, "bg_radius": 5, "threshold_pct": 55,
              "saturate_pct": 70, "min_contrast": 30, "speck_min": 4, "border": 2, "box_size": 18,
              "center_mass": 0, "min_size_pct": 10, "max_size_pct": 90, "thin_pct": 50, "offcentre_pct": 35,
-             "merge_pct": 20, "grow_pct": 160, "cand_contrast": 40, "full_res": 0, "min_score_pct": 50}
+             "merge_pct": 20, "grow_pct": 160, "cand_contrast": 40, "full_res": 0, "min_score_pct": 50,
+             "retry_radius": 3, "retry_score_pct": 90}
     from pico4ml.host_gui.controls.settings import param_names
 
     assert set(param_names()) == set(moves)

@@ -27,6 +27,7 @@ PARAM_LABELS = {
     "min_size_pct": "min digit height %", "max_size_pct": "max digit size %", "thin_pct": "thin line length %",
     "offcentre_pct": "max off-centre %", "merge_pct": "merge gap %", "grow_pct": "merge growth %",
     "cand_contrast": "min digit contrast", "full_res": "box from full frame", "min_score_pct": "unsure below %",
+    "retry_radius": "2nd reading radius (0 off)", "retry_score_pct": "2nd reading min %",
 }
 # Unit and effect of every parameter (docs/preprocessing.md has the reasons for the defaults).
 PARAM_HELP = {
@@ -70,6 +71,11 @@ PARAM_HELP = {
     "full_res": "1: resample the digit from the full-resolution frame (a far digit keeps its detail); 0: from "
                 "the 64x64 work grid.",
     "min_score_pct": "Score in % (0..100) below which the answer is shown as '?' (unsure) instead of a digit.",
+    "retry_radius": "Background radius (work-grid pixels, 0..15) of a second reading when the first finds no "
+                    "confident digit: a smaller window keeps a hand's shadow as paper. 0 (or the background "
+                    "radius) turns it off.",
+    "retry_score_pct": "Score in % (0..100) the second reading's digit needs to replace the first answer; "
+                       "stricter than 'unsure below', so a second look at an empty page does not invent a digit.",
 }
 STREAM_BITS = [("frame", P.STREAM_FRAME), ("28x28", P.STREAM_INPUT28), ("stages", P.STREAM_STAGE),
                ("result", P.STREAM_RESULT), ("stats", P.STREAM_STATS), ("log", P.STREAM_LOG)]

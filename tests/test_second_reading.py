@@ -127,3 +127,26 @@ def test_the_twin_reads_an_injected_frame_a_second_time_and_says_so(pipe, shadow
     finally:
         assert handle.alive, f"twin died: {list(handle.stderr_lines)}"
         assert handle.stop() == 0
+
+
+def test_the_threshold_calibration_replays_the_pipeline_with_its_second_reading(pipe):
+    """tools/calibrate_min_score.py replays, for every threshold, what the pipeline answers:
+    its curve at a threshold equals the pipeline run at that threshold."""
+    import importlib.util
+
+    from pico4ml.common.paths import REPO_ROOT
+    from pico4ml.train.camera_set import condition_set
+    spec = importlib.util.spec_from_file_location("calibrate", REPO_ROOT / "tools" / "calibrate_min_score.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cs = condition_set("tune", 12, 162, conditions=("shadow", "close", "empty"))
+    params = pp.PreprocessParams()
+    rows = tool.curve(cs, tool.answers(pipe, cs, params),
+                      tool.answers(pipe, cs, replace(params, bg_radius=params.retry_radius)), params.retry_score_pct)
+    is_digit = cs.labels >= 0
+    for t in (30, params.min_score_pct, 80):
+        got = [pipe.classify(f, replace(params, min_score_pct=t)) for f in cs.frames]
+        sure = np.array([a.status == DIGIT for a in got])
+        right = np.where(is_digit, sure & (np.array([a.digit for a in got]) == cs.labels), ~sure)
+        assert rows[t]["all"] == pytest.approx(right[is_digit].mean())
+        assert rows[t]["no_digit"] == pytest.approx(right[~is_digit].mean())

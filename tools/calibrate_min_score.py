@@ -4,9 +4,11 @@
     python tools/calibrate_min_score.py --frames 100 # quicker
 
 Runs the default firmware pipeline (C preprocessing + the manifest's default net(), as
-bench/camera.py) once on the TUNE split's frames with the threshold off, keeps each
-frame's answer and score, and replays the verdict of classifier_set_status() for every
-threshold 0..100 %: a digit frame is right when preprocessing found a digit, the answer
+bench/camera.py) on the TUNE split's frames with the threshold off, once with the default
+parameters and once as the second reading reads (bg_radius = retry_radius), keeps each
+frame's answers and scores, and replays the verdicts of classifier_set_status() and of the
+second reading (core/reader.c: taken when the first is no confident digit and it is one,
+scored at retry_score_pct or more) for every threshold 0..100 %: a digit frame is right when preprocessing found a digit, the answer
 is its digit and the score reaches the threshold; an empty frame is right when
 preprocessing found none or the score stays below it. The threshold chosen maximises the
 mean of the two, all digit frames right (`all`) and empty frames answered "no digit"
@@ -24,14 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 
 def answers(pipe, cs, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(digit, float32 score, preprocessing found a digit) of every frame, threshold off."""
+    """(digit, float32 score, preprocessing found a digit) of every frame for one reading:
+    threshold and second reading off."""
     from pico4ml.train import preprocess as pp
+    params = replace(params, min_score_pct=0, retry_radius=0)
     digit = np.zeros(len(cs), np.int64)
     score = np.zeros(len(cs), np.float32)
     found = np.zeros(len(cs), bool)
@@ -51,13 +56,21 @@ def clean_floor() -> float | None:
         return None
 
 
-def curve(cs, digit: np.ndarray, score: np.ndarray, found: np.ndarray) -> list[dict]:
-    """For each threshold 0..100: all, worst, no_digit (classifier_set_status's rule, in float32)."""
+def curve(cs, first: tuple, second: tuple | None = None, retry_score_pct: int = 0) -> list[dict]:
+    """For each threshold 0..100: all, worst, no_digit. first, second: answers() of the first
+    reading and of the second (None: off); the rules of classifier_set_status() and of
+    reader_second_reading() (core/reader.c), in float32."""
     from pico4ml.train.camera_conditions import DIGIT_CONDITIONS
     is_digit = cs.labels >= 0
+    hundred = np.float32(100)
     rows = []
     for t in range(101):
-        sure = found & (score * np.float32(100) >= np.float32(t))
+        digit, score, found = first
+        sure = found & (score * hundred >= np.float32(t))
+        if second is not None:
+            digit2, score2, found2 = second
+            take = ~sure & found2 & (score2 * hundred >= np.float32(t)) & (score2 * hundred >= np.float32(retry_score_pct))
+            sure, digit = sure | take, np.where(take, digit2, digit)
         right = np.where(is_digit, sure & (digit == cs.labels), ~sure)
         per = {c: float(right[cs.conditions == c].mean()) for c in DIGIT_CONDITIONS if (cs.conditions == c).any()}
         rows.append({"min_score_pct": t, "all": float(right[is_digit].mean()) if is_digit.any() else 0.0,
@@ -91,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     except (BuildError, OSError, MnistError, ValueError) as e:
         print(f"calibrate_min_score: {e}", file=sys.stderr)
         return 2
-    rows = curve(cs, *answers(pipe, cs, pp.PreprocessParams(min_score_pct=0)))
+    params = pp.PreprocessParams()
+    first = answers(pipe, cs, params)
+    second = None
+    if params.retry_radius not in (0, params.bg_radius):   # the second reading, as the firmware reads
+        second = answers(pipe, cs, replace(params, bg_radius=params.retry_radius))
+    rows = curve(cs, first, second, params.retry_score_pct)
     floor = args.clean_floor
     allowed = [r for r in rows if floor is None or r["clean"] is None or r["clean"] >= floor - 1e-9] or rows[:1]
     best = max(allowed, key=lambda r: ((r["all"] + r["no_digit"]) / 2, -r["min_score_pct"]))

@@ -172,7 +172,8 @@ class Binding:
             sc.digit = "-" if rerun.status == 1 else rerun.digit
             sc.scores = rerun.scores
             dev = rec.prediction
-            sc.lines = [(f"{rerun.scores[rerun.digit] * 100:5.1f} %", TEXT)]
+            second = ", 2nd reading" if rerun.second_reading else ""
+            sc.lines = [(f"{rerun.scores[rerun.digit] * 100:5.1f} %{second}", TEXT)]
             if rerun.status != 0:
                 sc.lines.append((rerun.status_text, AMBER))
             if dev is not None:

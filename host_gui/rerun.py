@@ -34,6 +34,7 @@ class Rerun:
     digit: int
     scores: np.ndarray  # softmax of the C net()'s logits
     scale: int  # capture pixels per frame pixel: > 1 when re-run on a downscaled preview
+    second_reading: bool = False  # what is shown is the second reading (core/reader.h), as the board would answer
 
     @property
     def status_text(self) -> str:
@@ -70,7 +71,13 @@ class HostPipeline:
 
     def run(self, frame: np.ndarray, params: PreprocessParams, scale: int = 1) -> Rerun:
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
-        in28, status, st = c_preprocess(frame, scaled_params(params, scale), return_stages=True)
+        p = scaled_params(params, scale)
+        in28, status, st = c_preprocess(frame, p, return_stages=True)
+        second = False
+        if status >= 0 and self.pipeline.classify(frame, p).second_reading:
+            # the board answers such a frame with its second reading: show that one
+            second = True
+            in28, status, st = c_preprocess(frame, replace(p, bg_radius=p.retry_radius), return_stages=True)
         ww, wh = int(st.work_w), int(st.work_h)
         stages: dict[str, np.ndarray] = {}
         if ww and wh:
@@ -87,7 +94,7 @@ class HostPipeline:
         k = max(1, int(scale))
         roi = (int(st.roi_x) * k, int(st.roi_y) * k, int(st.roi_w) * k, int(st.roi_h) * k)
         return Rerun(params, int(status), in28, stages, bbox, roi, bool(st.dark_on_light), int(res.argmax),
-                     (e / e.sum()).astype(np.float32), k)
+                     (e / e.sum()).astype(np.float32), k, second)
 
 
 def gradient_x_input(state: dict[str, np.ndarray], in28: np.ndarray, digit: int) -> np.ndarray:

@@ -622,6 +622,37 @@ def test_replay_controls_play_pause_step_speed_scrub(gui_app, host_model, tmp_pa
     assert "open replay failed" in gui_app.message and gui_app.source.live
 
 
+def test_frozen_frame_rerun_shows_the_second_reading_the_board_would_answer_with(gui_app, host_model, mnist):
+    """A shadowed frame whose first reading is not sure: frozen and re-run with a slider moved,
+    the GUI shows the 28x28 and the answer of the second reading (core/reader.h), and says so."""
+    from pico4ml.host_twin.classify import FramePipeline
+    from pico4ml.train import camera_sim as cs
+    from pico4ml.train.camera_set import condition_stream
+    from pico4ml.train.digit_sources import DigitSource
+    source = DigitSource("train", mnist=(mnist[0][:5000], mnist[1][:5000]))
+    pipe, want = FramePipeline(), PreprocessParams(min_score_pct=55)
+    for i in range(80):
+        cam = cs.bin2x2(cs.render_frame("shadow", condition_stream(29, "shadow", i), source).image)
+        answer = pipe.classify(cam, want)
+        if answer.second_reading:
+            break
+    else:
+        pytest.fail("no shadowed frame needs a second reading")
+    connected(gui_app)
+    msgs = S.frame_messages(5, 4, host_model, size=162)
+    msgs[0] = P.Frame(5, 162, 162, 0, 162, 162, 162, P.FRAME_FMT_GRAY8, P.FLAG_FULLRES, 1, cam.tobytes())
+    feed(gui_app, msgs)
+    fire("freeze", True)
+    fire("param_min_score_pct", 55)
+    settle(gui_app)
+    rerun = gui_app.ctl.debug.rerun
+    assert rerun is not None and rerun.second_reading and rerun.digit == answer.digit
+    second = c_preprocess(cam, PreprocessParams(min_score_pct=55, bg_radius=want.retry_radius))[0]
+    assert np.array_equal(texture_grey(gui_app, "in28"), images.enlarge(second, gui_app.layout.sizes.in28_k))
+    assert dpg.get_value("digit_score").endswith("%, 2nd reading")
+    fire("freeze", False)
+
+
 def test_replay_sliders_rerun_the_frame_on_the_host(gui_app, host_model, tmp_path):
     msgs = [S.hello()]
     cams = {}

@@ -23,8 +23,8 @@ POLARITY_AUTO = 2
 OK = 0                # PP_OK
 ERR_PARAMS = -2       # PP_ERR_PARAMS: parameters fail validation
 
-_STRUCT = struct.Struct("<HHhhHH22B")   # the packed little-endian pp_params layout
-PARAMS_SIZE = _STRUCT.size              # 34 = PP_PARAMS_SIZE
+_STRUCT = struct.Struct("<HHhhHH22BH")   # the packed little-endian pp_params layout
+PARAMS_SIZE = _STRUCT.size              # 36 = PP_PARAMS_SIZE
 
 
 @dataclass
@@ -57,7 +57,8 @@ class PreprocessParams:
     min_score_pct: int = 54   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
     retry_radius: int = 4     # bg_radius of a second reading when the first is no confident digit (0: off)
     retry_score_pct: int = 80  # ... taken only at this softmax score (%) or more (core/reader.h)
-    reserved: int = 0
+    retry_radius2: int = 8    # bg_radius of a third reading when the second is not taken either (0: off)
+    reserved: int = 0         # u16
 
     def to_bytes(self) -> bytes:
         return _STRUCT.pack(*astuple(self))
@@ -82,7 +83,7 @@ PARAM_RANGES = {
     "box_size": (4, OUT), "center_mass": (0, 1), "min_size_pct": (0, 100), "max_size_pct": (1, 100),
     "thin_pct": (1, 100), "offcentre_pct": (1, 100), "merge_pct": (0, 100), "grow_pct": (100, 255),
     "cand_contrast": (0, 255), "full_res": (0, 1), "min_score_pct": (0, 100),
-    "retry_radius": (0, 15), "retry_score_pct": (0, 100), "reserved": (0, 0),
+    "retry_radius": (0, 15), "retry_score_pct": (0, 100), "retry_radius2": (0, 15), "reserved": (0, 0),
 }
 assert list(PARAM_RANGES) == [f.name for f in fields(PreprocessParams)]
 

@@ -74,10 +74,10 @@ class HostPipeline:
         p = scaled_params(params, scale)
         in28, status, st = c_preprocess(frame, p, return_stages=True)
         second = False
-        if status >= 0 and self.pipeline.classify(frame, p).second_reading:
-            # the board answers such a frame with its second reading: show that one
+        if status >= 0 and (answer := self.pipeline.classify(frame, p)).second_reading:
+            # the board answers such a frame with a second reading: show that one
             second = True
-            in28, status, st = c_preprocess(frame, replace(p, bg_radius=p.retry_radius), return_stages=True)
+            in28, status, st = c_preprocess(frame, replace(p, bg_radius=answer.radius), return_stages=True)
         ww, wh = int(st.work_w), int(st.work_h)
         stages: dict[str, np.ndarray] = {}
         if ww and wh:

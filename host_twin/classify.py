@@ -47,8 +47,9 @@ class Answer(NamedTuple):
     score: float        # its softmax probability
     pp_status: int      # pp_run's return: pp.OK or pp.NO_DIGIT
     status: int         # DIGIT, NO_DIGIT or UNSURE, decided by classifier_set_status()
-    second_reading: bool = False  # the answer is the second reading's (core/reader.h)
-    second_tried: bool = False    # the frame was read a second time (the first was no confident digit)
+    second_reading: bool = False  # the answer is a second reading's (core/reader.h)
+    second_tried: bool = False    # the frame was read again (the first was no confident digit)
+    radius: int = 0               # bg_radius of the reading that answered
 
 
 class FramePipeline:
@@ -106,13 +107,15 @@ class FramePipeline:
         if pp_status < 0:
             raise ValueError(f"preprocessing refused the frame (status {pp_status})")
         res = self.classify28(in28, pp_status, params.min_score_pct)
-        tried = params.retry_radius not in (0, params.bg_radius) and res.status != DIGIT   # reader_wants_second
+        tried = res.status != DIGIT and any(r not in (0, params.bg_radius)                # reader_wants_second
+                                            for r in (params.retry_radius, params.retry_radius2))
         status = ctypes.c_int(pp_status)
         second = self.lib.reader_second_reading(
             None, None, frame.ctypes.data, frame.shape[1], frame.shape[0], frame.shape[1], params.to_bytes(),
             in28.ctypes.data, ctypes.addressof(stages) if stages is not None else None, ctypes.byref(res),
             ctypes.byref(status))
-        return Answer(res.argmax, float(res.score), status.value, res.status, bool(second), tried)
+        return Answer(res.argmax, float(res.score), status.value, res.status, bool(second), tried,
+                      int(second) or params.bg_radius)
 
 
 def camera_set_accuracy(pipeline: FramePipeline | None = None, **set_kwargs) -> dict:

@@ -130,11 +130,18 @@ def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int,
     def classify(frame: np.ndarray) -> tuple[int, float, int]:
         params = preprocess.PreprocessParams()
         first = read(frame, params)
-        # the second reading of core/reader.c: a smaller closing window when not a confident digit
-        if first[2] == DIGIT or params.retry_radius in (0, params.bg_radius):
+        if first[2] == DIGIT:
             return first
-        second = read(frame, replace(params, bg_radius=params.retry_radius))
-        return second if second[2] == DIGIT and second[1] * 100 >= params.retry_score_pct else first
+        # the second reading of core/reader.c: other closing windows when not a confident digit
+        tried = []
+        for radius in (params.retry_radius, params.retry_radius2):
+            if radius in (0, params.bg_radius) or radius in tried:
+                continue
+            tried.append(radius)
+            second = read(frame, replace(params, bg_radius=radius))
+            if second[2] == DIGIT and second[1] * 100 >= params.retry_score_pct:
+                return second
+        return first
 
     return classify, f"checkpoint {path} ({meta.get('architecture')}) on the numpy preprocessing twin"
 

@@ -53,6 +53,5 @@ def test_the_board_answers_a_shadowed_frame_with_its_second_reading(shadowed_fra
     assert (r.argmax, r.status) == (want.digit, want.status) and abs(r.score - want.score) < 1e-5
     in28 = [m for m in board.of(P.Input28) if m.frame_id == r.frame_id]
     assert in28 and in28[-1].flags & P.FLAG_SECOND_READING
-    params = pp.PreprocessParams()
-    second = pp.preprocess(frame, pp.PreprocessParams(bg_radius=params.retry_radius))
+    second = pp.preprocess(frame, pp.PreprocessParams(bg_radius=want.radius))
     assert np.array_equal(in28[-1].to_array(), second), "INPUT28 is not the second reading's 28x28"

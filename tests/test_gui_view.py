@@ -344,7 +344,7 @@ def test_every_preprocessing_slider_sends_its_value(gui_app):
              "saturate_pct": 70, "min_contrast": 30, "speck_min": 4, "border": 2, "box_size": 18,
              "center_mass": 0, "min_size_pct": 10, "max_size_pct": 90, "thin_pct": 50, "offcentre_pct": 35,
              "merge_pct": 20, "grow_pct": 160, "cand_contrast": 40, "full_res": 0, "min_score_pct": 50,
-             "retry_radius": 3, "retry_score_pct": 90}
+             "retry_radius": 3, "retry_score_pct": 90, "retry_radius2": 9}
     from pico4ml.host_gui.controls.settings import param_names
 
     assert set(param_names()) == set(moves)
@@ -647,7 +647,7 @@ def test_frozen_frame_rerun_shows_the_second_reading_the_board_would_answer_with
     settle(gui_app)
     rerun = gui_app.ctl.debug.rerun
     assert rerun is not None and rerun.second_reading and rerun.digit == answer.digit
-    second = c_preprocess(cam, PreprocessParams(min_score_pct=55, bg_radius=want.retry_radius))[0]
+    second = c_preprocess(cam, PreprocessParams(min_score_pct=55, bg_radius=answer.radius))[0]
     assert np.array_equal(texture_grey(gui_app, "in28"), images.enlarge(second, gui_app.layout.sizes.in28_k))
     assert dpg.get_value("digit_score").endswith("%, 2nd reading")
     fire("freeze", False)

@@ -137,12 +137,12 @@ def test_defaults_and_wire_format_match_c(clib):
     assert pp.PreprocessParams().polarity == pp.POLARITY_AUTO
     p = pp.PreprocessParams(roi_x=-7, roi_y=3, roi_w=200, roi_h=100, polarity=2, threshold_pct=0, min_score_pct=42)
     assert pp.PreprocessParams.from_bytes(p.to_bytes()) == p
-    assert len(p.to_bytes()) == pp.PARAMS_SIZE == 34 and pp.PARAMS_VERSION == 3
+    assert len(p.to_bytes()) == pp.PARAMS_SIZE == 36 and pp.PARAMS_VERSION == 3
     # little-endian, fields in order: the header, then one byte per u8 field
     raw = p.to_bytes()
-    assert raw[:4] == bytes([3, 0, 34, 0]) and raw[4:6] == (-7).to_bytes(2, "little", signed=True)
+    assert raw[:4] == bytes([3, 0, 36, 0]) and raw[4:6] == (-7).to_bytes(2, "little", signed=True)
     names = [f.name for f in dataclasses.fields(pp.PreprocessParams)][6:]
-    assert len(names) == 22 and raw[12 + names.index("min_score_pct")] == 42
+    assert len(names) == 23 and raw[12 + names.index("min_score_pct")] == 42 and raw[34:] == bytes(2)  # u16 reserved
     import ctypes
     out = ctypes.create_string_buffer(pp.PARAMS_SIZE)
     assert clib.pp_params_unpack(p.to_bytes(), pp.PARAMS_SIZE, out) == 0

@@ -50,7 +50,7 @@ def test_v2_messages_from_the_twin(twin, frames):
                    + enc.encode(P.Ping(P.PING_WANT_HELLO, 5)))
         msgs = read_until(port, dec, lambda ms: sum(isinstance(m, P.Result) for m in ms) >= 3 * len(labels))
     hello = next(m for m in msgs if isinstance(m, P.Hello))
-    assert (hello.protocol_version, hello.params_size, hello.params_version) == (2, 34, 3)
+    assert (hello.protocol_version, hello.params_size, hello.params_version) == (2, 36, 3)
     assert hello.camera_mode == P.CAM_MODE_NONE and hello.model_name  # the twin's camera has no readout modes
 
     results = [m for m in msgs if isinstance(m, P.Result)]

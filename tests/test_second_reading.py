@@ -37,36 +37,40 @@ def pipe():
 
 
 def expected(pipe, frame, params):
-    """(digit, status, second reading taken) by the documented rule, on the numpy twin."""
+    """(digit, status, second reading taken, radius of the answer) by the documented rule,
+    on the numpy twin."""
     def read(p):
         in28, stages = pp.preprocess(frame, p, return_stages=True)
         res = pipe.classify28(in28, int(stages["status"]), p.min_score_pct)
         return res.argmax, res.status, res.score
     first = read(params)
-    if first[1] == DIGIT or params.retry_radius in (0, params.bg_radius):
-        return first[0], first[1], False
-    second = read(replace(params, bg_radius=params.retry_radius))
-    if second[1] == DIGIT and second[2] * 100 >= params.retry_score_pct:
-        return second[0], second[1], True
-    return first[0], first[1], False
+    if first[1] != DIGIT:
+        for radius in dict.fromkeys((params.retry_radius, params.retry_radius2)):   # in order, once each
+            if radius in (0, params.bg_radius):
+                continue
+            second = read(replace(params, bg_radius=radius))
+            if second[1] == DIGIT and second[2] * 100 >= params.retry_score_pct:
+                return second[0], second[1], True, radius
+    return first[0], first[1], False, params.bg_radius
 
 
 def test_the_c_follows_the_rule_and_takes_the_second_reading_where_it_should(pipe, shadowed):
     frames, labels = shadowed
     params = pp.PreprocessParams()
     assert params.retry_radius and params.retry_radius != params.bg_radius   # on by default
+    assert params.retry_radius2 and params.retry_radius2 != params.bg_radius
     taken = 0
     for frame in frames:
         a = pipe.classify(frame, params)
         want = expected(pipe, frame, params)
-        assert (a.digit, a.status, a.second_reading) == want
+        assert (a.digit, a.status, a.second_reading, a.radius) == want
         taken += a.second_reading
     assert taken >= 2, "no shadowed frame was read a second time"
 
 
 def test_the_second_reading_reads_more_shadowed_frames_and_never_fewer(pipe, shadowed):
     frames, labels = shadowed
-    on, off = pp.PreprocessParams(), pp.PreprocessParams(retry_radius=0)
+    on, off = pp.PreprocessParams(), pp.PreprocessParams(retry_radius=0, retry_radius2=0)
     right_on = right_off = 0
     for frame, label in zip(frames, labels):
         a, b = pipe.classify(frame, on), pipe.classify(frame, off)
@@ -89,7 +93,7 @@ def test_a_confident_first_reading_is_never_read_again(pipe, mnist):
 
 
 def test_retry_parameters_are_validated_alike_in_c_and_python(pipe):
-    for name, bad in (("retry_radius", 16), ("retry_score_pct", 101)):
+    for name, bad in (("retry_radius", 16), ("retry_score_pct", 101), ("retry_radius2", 16)):
         p = replace(pp.PreprocessParams(), **{name: bad})
         assert p.validate() == pp.ERR_PARAMS
         with pytest.raises(ValueError, match="refused"):
@@ -122,8 +126,7 @@ def test_the_twin_reads_an_injected_frame_a_second_time_and_says_so(pipe, shadow
                 want = pipe.classify(frame, params)
                 assert (res.argmax, res.status) == (want.digit, want.status)
                 assert bool(res.flags & P.FLAG_SECOND_READING) == want.second_reading == (k < len(cases))
-                radius = params.retry_radius if want.second_reading else params.bg_radius
-                assert np.array_equal(inp.to_array(), pp.preprocess(frame, replace(params, bg_radius=radius)))
+                assert np.array_equal(inp.to_array(), pp.preprocess(frame, replace(params, bg_radius=want.radius)))
     finally:
         assert handle.alive, f"twin died: {list(handle.stderr_lines)}"
         assert handle.stop() == 0
@@ -142,7 +145,9 @@ def test_the_threshold_calibration_replays_the_pipeline_with_its_second_reading(
     cs = condition_set("tune", 12, 162, conditions=("shadow", "close", "empty"))
     params = pp.PreprocessParams()
     rows = tool.curve(cs, tool.answers(pipe, cs, params),
-                      tool.answers(pipe, cs, replace(params, bg_radius=params.retry_radius)), params.retry_score_pct)
+                      [tool.answers(pipe, cs, replace(params, bg_radius=r)) for r in (params.retry_radius,
+                                                                                   params.retry_radius2)],
+                      params.retry_score_pct)
     is_digit = cs.labels >= 0
     for t in (30, params.min_score_pct, 80):
         got = [pipe.classify(f, replace(params, min_score_pct=t)) for f in cs.frames]

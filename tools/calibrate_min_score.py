@@ -5,10 +5,11 @@
 
 Runs the default firmware pipeline (C preprocessing + the manifest's default net(), as
 bench/camera.py) on the TUNE split's frames with the threshold off, once with the default
-parameters and once as the second reading reads (bg_radius = retry_radius), keeps each
-frame's answers and scores, and replays the verdicts of classifier_set_status() and of the
-second reading (core/reader.c: taken when the first is no confident digit and it is one,
-scored at retry_score_pct or more) for every threshold 0..100 %: a digit frame is right when preprocessing found a digit, the answer
+parameters and once as each further reading reads (bg_radius = retry_radius, then
+retry_radius2), keeps each frame's answers and scores, and replays the verdicts of
+classifier_set_status() and of the second reading (core/reader.c: the first further reading
+that is a digit scored at retry_score_pct or more replaces a first reading that is no
+confident digit) for every threshold 0..100 %: a digit frame is right when preprocessing found a digit, the answer
 is its digit and the score reaches the threshold; an empty frame is right when
 preprocessing found none or the score stays below it. The threshold chosen maximises the
 mean of the two, all digit frames right (`all`) and empty frames answered "no digit"
@@ -56,10 +57,10 @@ def clean_floor() -> float | None:
         return None
 
 
-def curve(cs, first: tuple, second: tuple | None = None, retry_score_pct: int = 0) -> list[dict]:
-    """For each threshold 0..100: all, worst, no_digit. first, second: answers() of the first
-    reading and of the second (None: off); the rules of classifier_set_status() and of
-    reader_second_reading() (core/reader.c), in float32."""
+def curve(cs, first: tuple, seconds: list[tuple] = (), retry_score_pct: int = 0) -> list[dict]:
+    """For each threshold 0..100: all, worst, no_digit. first: answers() of the first reading;
+    seconds: those of the further readings, in the order the firmware tries them (none: off);
+    the rules of classifier_set_status() and of reader_second_reading() (core/reader.c), in float32."""
     from pico4ml.train.camera_conditions import DIGIT_CONDITIONS
     is_digit = cs.labels >= 0
     hundred = np.float32(100)
@@ -67,8 +68,7 @@ def curve(cs, first: tuple, second: tuple | None = None, retry_score_pct: int = 
     for t in range(101):
         digit, score, found = first
         sure = found & (score * hundred >= np.float32(t))
-        if second is not None:
-            digit2, score2, found2 = second
+        for digit2, score2, found2 in seconds:
             take = ~sure & found2 & (score2 * hundred >= np.float32(t)) & (score2 * hundred >= np.float32(retry_score_pct))
             sure, digit = sure | take, np.where(take, digit2, digit)
         right = np.where(is_digit, sure & (digit == cs.labels), ~sure)
@@ -106,10 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     params = pp.PreprocessParams()
     first = answers(pipe, cs, params)
-    second = None
-    if params.retry_radius not in (0, params.bg_radius):   # the second reading, as the firmware reads
-        second = answers(pipe, cs, replace(params, bg_radius=params.retry_radius))
-    rows = curve(cs, first, second, params.retry_score_pct)
+    radii = []                                              # the further readings, as the firmware tries them
+    for r in (params.retry_radius, params.retry_radius2):
+        if r not in (0, params.bg_radius) and r not in radii:
+            radii.append(r)
+    seconds = [answers(pipe, cs, replace(params, bg_radius=r)) for r in radii]
+    rows = curve(cs, first, seconds, params.retry_score_pct)
     floor = args.clean_floor
     allowed = [r for r in rows if floor is None or r["clean"] is None or r["clean"] >= floor - 1e-9] or rows[:1]
     best = max(allowed, key=lambda r: ((r["all"] + r["no_digit"]) / 2, -r["min_score_pct"]))

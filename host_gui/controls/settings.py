@@ -28,6 +28,7 @@ PARAM_LABELS = {
     "offcentre_pct": "max off-centre %", "merge_pct": "merge gap %", "grow_pct": "merge growth %",
     "cand_contrast": "min digit contrast", "full_res": "box from full frame", "min_score_pct": "unsure below %",
     "retry_radius": "2nd reading radius (0 off)", "retry_score_pct": "2nd reading min %",
+    "retry_radius2": "3rd reading radius (0 off)",
 }
 # Unit and effect of every parameter (docs/preprocessing.md has the reasons for the defaults).
 PARAM_HELP = {
@@ -76,6 +77,8 @@ PARAM_HELP = {
                     "radius) turns it off.",
     "retry_score_pct": "Score in % (0..100) the second reading's digit needs to replace the first answer; "
                        "stricter than 'unsure below', so a second look at an empty page does not invent a digit.",
+    "retry_radius2": "Background radius (work-grid pixels, 0..15) of a third reading when the second is not "
+                     "taken: a larger window keeps the strokes of a bold digit seen close as ink. 0 turns it off.",
 }
 STREAM_BITS = [("frame", P.STREAM_FRAME), ("28x28", P.STREAM_INPUT28), ("stages", P.STREAM_STAGE),
                ("result", P.STREAM_RESULT), ("stats", P.STREAM_STATS), ("log", P.STREAM_LOG)]

@@ -166,10 +166,11 @@ static void test_defaults_and_wire(void) {
     p.roi_w = 300;
     pp_params_pack(&p, buf);
     CHECK(buf[0] == PP_PARAMS_VERSION && buf[1] == 0 && buf[2] == PP_PARAMS_SIZE, "header bytes");
-    CHECK(PP_PARAMS_VERSION == 3 && PP_PARAMS_SIZE == 34 && sizeof(pp_params) == 34, "pp_params v3 layout");
+    CHECK(PP_PARAMS_VERSION == 3 && PP_PARAMS_SIZE == 36 && sizeof(pp_params) == 36, "pp_params v3 layout");
     CHECK(p.polarity == PP_POLARITY_AUTO && p.min_score_pct <= 100 && p.full_res == 1, "v2 defaults");
     CHECK(buf[12] == p.polarity && buf[30] == p.min_score_pct && buf[31] == p.retry_radius
-          && buf[32] == p.retry_score_pct && buf[33] == 0, "u8 fields in struct order");
+          && buf[32] == p.retry_score_pct && buf[33] == p.retry_radius2 && buf[34] == 0 && buf[35] == 0,
+          "u8 fields in struct order, then the u16 reserved");
     CHECK(sizeof(pp_candidate) == 8, "pp_candidate is the 8-byte wire entry");
     CHECK(buf[4] == 0xFB && buf[5] == 0xFF, "roi_x little-endian two's complement");
     memset(&q, 0, sizeof q);

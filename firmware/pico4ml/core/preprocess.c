@@ -108,6 +108,7 @@ void pp_default_params(pp_params *p) {
     p->min_score_pct = 54;
     p->retry_radius = 4;
     p->retry_score_pct = 80;
+    p->retry_radius2 = 8;
 }
 
 int pp_validate_params(const pp_params *p) {
@@ -124,7 +125,7 @@ int pp_validate_params(const pp_params *p) {
         || p->min_size_pct > 100 || p->max_size_pct < 1 || p->max_size_pct > 100
         || p->thin_pct < 1 || p->thin_pct > 100 || p->offcentre_pct < 1 || p->offcentre_pct > 100
         || p->merge_pct > 100 || p->grow_pct < 100 || p->full_res > 1 || p->min_score_pct > 100
-        || p->retry_radius > 15 || p->retry_score_pct > 100 || p->reserved != 0) {
+        || p->retry_radius > 15 || p->retry_score_pct > 100 || p->retry_radius2 > 15 || p->reserved != 0) {
         return PP_ERR_PARAMS;
     }
     return PP_OK;
@@ -142,7 +143,7 @@ static uint16_t get16(const uint8_t *b) {
     return (uint16_t)(b[0] | (b[1] << 8));
 }
 
-#define PP_N_BYTE_FIELDS (PP_PARAMS_SIZE - 12)
+#define PP_N_BYTE_FIELDS (PP_PARAMS_SIZE - 14) /* between the 12-byte head and the u16 reserved */
 
 void pp_params_pack(const pp_params *p, uint8_t out[PP_PARAMS_SIZE]) {
     put16(out + 0, p->version);
@@ -155,8 +156,9 @@ void pp_params_pack(const pp_params *p, uint8_t out[PP_PARAMS_SIZE]) {
         p->polarity, p->bg_remove, p->bg_radius, p->threshold_pct, p->saturate_pct, p->min_contrast,
         p->speck_min, p->border, p->box_size, p->center_mass, p->min_size_pct, p->max_size_pct,
         p->thin_pct, p->offcentre_pct, p->merge_pct, p->grow_pct, p->cand_contrast, p->full_res,
-        p->min_score_pct, p->retry_radius, p->retry_score_pct, p->reserved};
+        p->min_score_pct, p->retry_radius, p->retry_score_pct, p->retry_radius2};
     memcpy(out + 12, bytes, sizeof bytes);
+    put16(out + 12 + PP_N_BYTE_FIELDS, p->reserved);
 }
 
 int pp_params_unpack(const uint8_t *data, size_t len, pp_params *p) {
@@ -195,7 +197,8 @@ int pp_params_unpack(const uint8_t *data, size_t len, pp_params *p) {
     q.min_score_pct = b[18];
     q.retry_radius = b[19];
     q.retry_score_pct = b[20];
-    q.reserved = b[21];
+    q.retry_radius2 = b[21];
+    q.reserved = get16(b + PP_N_BYTE_FIELDS);
     int err = pp_validate_params(&q);
     if (err == PP_OK) {
         *p = q;

@@ -23,7 +23,7 @@
 #define PP_OUT 28             /* side of the output image */
 #define PP_MAX_DIM 4096       /* largest frame width/height accepted */
 #define PP_PARAMS_VERSION 3
-#define PP_PARAMS_SIZE 34     /* bytes of pp_params, also on the wire */
+#define PP_PARAMS_SIZE 36     /* bytes of pp_params, also on the wire */
 #define PP_COM_TARGET 14      /* MNIST's mean centre of mass, pixel index */
 #define PP_MAX_CANDIDATES 16  /* candidates reported in pp_stages */
 #define PP_MAX_LABELS 127     /* components a frame may have; more: PP_ND_CLUTTERED */
@@ -91,10 +91,11 @@ typedef struct {
     uint8_t cand_contrast;   /* the chosen digit's own ink range below this (0..255): no digit */
     uint8_t full_res;        /* 1: resample the digit from the frame itself; 0: from the grid */
     uint8_t min_score_pct;   /* softmax score in % below which the answer is UNSURE, 0..100 */
-    /* the second reading (core/reader.h; pp_run itself ignores these two) */
+    /* the second reading (core/reader.h; pp_run itself ignores these three) */
     uint8_t retry_radius;    /* bg_radius of a second reading when the first is no confident digit, 0..15; 0 off */
     uint8_t retry_score_pct; /* ... which is taken only at this softmax score in % or more, 0..100 */
-    uint8_t reserved;        /* 0 */
+    uint8_t retry_radius2;   /* bg_radius of a third reading when the second is not taken either, 0..15; 0 off */
+    uint16_t reserved;       /* 0 */
 } pp_params;
 
 /* One connected set of strokes on the work grid (the wire's CANDIDATES entry). */

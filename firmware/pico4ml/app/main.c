@@ -143,7 +143,7 @@ static bool classify_next(void) {
     classifier_set_status(&r, f.pp_status, min_score_pct);
     uint64_t t1 = time_us_64();
     uint32_t t_net = (uint32_t)(t1 - t0);
-    /* not sure: read the lent frame again with a smaller closing window (core/reader.h);
+    /* not sure: read the lent frame again with other closing windows (core/reader.h);
      * its pixels stay put while core 0 holds them, pp_run's buffers are taken under the lock */
     uint32_t t_preprocess = f.t_preprocess_us;
     if (reader_wants_second(&dev.params, r.status)) {

@@ -131,13 +131,13 @@ int device_process(device *d, uint32_t frame_id, uint8_t flags, const uint8_t *p
     classifier_run(in28, &res);
     classifier_set_status(&res, rc, d->params.min_score_pct);
     uint64_t t2 = device_now_us(d);
-    /* not sure: read the frame again with a smaller closing window (core/reader.h) */
+    /* not sure: read the frame again with other closing windows (core/reader.h) */
     if (reader_wants_second(&d->params, res.status)) {
         if (reader_second_reading(d->hooks.preprocess, d->hooks.ctx, pixels, width, height, stride, &d->params,
                                   in28, &stages, &res, &rc))
             flags |= PROTO_FLAG_SECOND_READING;
         uint64_t t3 = device_now_us(d);
-        t1 += t3 - t2; /* the second reading counts as preprocessing */
+        t1 += t3 - t2; /* further readings count as preprocessing */
         t2 = t3;
     }
     device_frame f = {

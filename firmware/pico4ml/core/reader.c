@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static uint8_t s_second28[PP_OUT * PP_OUT]; /* the second reading's 28x28 until it wins */
+static uint8_t s_second28[PP_OUT * PP_OUT]; /* a further reading's 28x28 until it wins */
 
 static int run_pp(reader_pp_fn pp, void *ctx, const uint8_t *frame, int width, int height, int stride,
                   const pp_params *p, uint8_t *out28, pp_stages *stages) {

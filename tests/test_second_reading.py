@@ -82,14 +82,20 @@ def test_the_second_reading_reads_more_shadowed_frames_and_never_fewer(pipe, sha
 
 
 def test_a_confident_first_reading_is_never_read_again(pipe, mnist):
-    """A clean digit: one reading, whatever the second would say (a retry_score_pct of 0
-    would take any digit)."""
+    """A frame whose first reading alone is a confident digit: the same answer and no further
+    reading, however eager those would be (a retry_score_pct of 0 would take any digit)."""
     source = DigitSource("train", mnist=(mnist[0][:2000], mnist[1][:2000]))
+    confident = 0
     for i in range(6):
         frame = cs.bin2x2(cs.render_frame("clean", condition_stream(31, "clean", i), source).image)
+        alone = pipe.classify(frame, pp.PreprocessParams(retry_radius=0, retry_radius2=0))
+        if alone.status != DIGIT:
+            continue
+        confident += 1
         a = pipe.classify(frame, pp.PreprocessParams(retry_score_pct=0))
-        if a.status == DIGIT:
-            assert not a.second_reading
+        assert not a.second_reading and not a.second_tried
+        assert (a.digit, a.status, a.score) == (alone.digit, alone.status, alone.score)
+    assert confident >= 3
 
 
 def test_retry_parameters_are_validated_alike_in_c_and_python(pipe):

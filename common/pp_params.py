@@ -54,7 +54,7 @@ class PreprocessParams:
     grow_pct: int = 150       # ... if the digit grows to at most this % of its size
     cand_contrast: int = 32   # the chosen digit's own ink range below this: no digit
     full_res: int = 1         # 1: resample the digit from the frame; 0: from the work grid
-    min_score_pct: int = 54   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
+    min_score_pct: int = 47   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
     retry_radius: int = 4     # bg_radius of a second reading when the first is no confident digit (0: off)
     retry_score_pct: int = 80  # ... taken only at this softmax score (%) or more (core/reader.h)
     retry_radius2: int = 8    # bg_radius of a third reading when the second is not taken either (0: off)
@@ -94,6 +94,16 @@ def validate_params(p: PreprocessParams) -> int:
         if not hasattr(v, "__index__") or not lo <= int(v) <= hi:  # ints and numpy ints, not floats
             return ERR_PARAMS
     return OK
+
+
+def further_radii(p: PreprocessParams) -> list[int]:
+    """The bg_radius of each further reading, in the order core/reader.c tries them: retry_radius,
+    then retry_radius2, each skipped when 0, equal to bg_radius, or already tried."""
+    radii: list[int] = []
+    for r in (p.retry_radius, p.retry_radius2):
+        if r not in (0, p.bg_radius) and r not in radii:
+            radii.append(r)
+    return radii
 
 
 def default_params() -> PreprocessParams:

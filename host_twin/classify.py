@@ -26,6 +26,7 @@ import numpy as np
 from pico4ml.common import manifest
 from pico4ml.common.cbuild import BuildError, build
 from pico4ml.common.paths import CORE_DIR
+from pico4ml.common.pp_params import further_radii
 from pico4ml.train import preprocess as pp
 
 OUT = 28
@@ -107,8 +108,7 @@ class FramePipeline:
         if pp_status < 0:
             raise ValueError(f"preprocessing refused the frame (status {pp_status})")
         res = self.classify28(in28, pp_status, params.min_score_pct)
-        tried = res.status != DIGIT and any(r not in (0, params.bg_radius)                # reader_wants_second
-                                            for r in (params.retry_radius, params.retry_radius2))
+        tried = res.status != DIGIT and bool(further_radii(params))                      # reader_wants_second
         status = ctypes.c_int(pp_status)
         second = self.lib.reader_second_reading(
             None, None, frame.ctypes.data, frame.shape[1], frame.shape[0], frame.shape[1], params.to_bytes(),

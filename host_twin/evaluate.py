@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from pico4ml.common import manifest
+from pico4ml.common.pp_params import further_radii
 from pico4ml.common.argtypes import existing_dir
 from pico4ml.common.cbuild import BuildError
 from pico4ml.train import evaluate as mnist_eval
@@ -133,11 +134,7 @@ def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int,
         if first[2] == DIGIT:
             return first
         # the second reading of core/reader.c: other closing windows when not a confident digit
-        tried = []
-        for radius in (params.retry_radius, params.retry_radius2):
-            if radius in (0, params.bg_radius) or radius in tried:
-                continue
-            tried.append(radius)
+        for radius in further_radii(params):
             second = read(frame, replace(params, bg_radius=radius))
             if second[2] == DIGIT and second[1] * 100 >= params.retry_score_pct:
                 return second

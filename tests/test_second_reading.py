@@ -161,3 +161,38 @@ def test_the_threshold_calibration_replays_the_pipeline_with_its_second_reading(
         right = np.where(is_digit, sure & (np.array([a.digit for a in got]) == cs.labels), ~sure)
         assert rows[t]["all"] == pytest.approx(right[is_digit].mean())
         assert rows[t]["no_digit"] == pytest.approx(right[~is_digit].mean())
+
+
+def test_further_radii_are_the_radii_the_c_tries_in_its_order(pipe):
+    """common.pp_params.further_radii (used by the host pipeline, pico4ml-eval --checkpoint and the
+    calibration replay) lists the radii core/reader.c really tries, recorded from inside the C
+    through its preprocessing hook, for every mix of bg_radius and the two retry radii."""
+    import ctypes
+    import itertools
+
+    from pico4ml.common.pp_params import further_radii
+    from pico4ml.host_twin.classify import ClassifierResult
+
+    hook_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                 ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+    seen: list[int] = []
+
+    def hook(ctx, frame, width, height, stride, params, out28, stages):
+        seen.append(pp.PreprocessParams.from_bytes(ctypes.string_at(params, pp.PARAMS_SIZE)).bg_radius)
+        return pp.NO_DIGIT                      # never taken, so every radius on the list is tried
+    c_hook = hook_type(hook)
+    frame = np.full((32, 32), 200, np.uint8)
+    in28 = np.zeros((28, 28), np.uint8)
+    checked = 0
+    for bg, r1, r2 in itertools.product((4, 6), (0, 4, 6, 8), (0, 4, 6, 8)):
+        params = pp.PreprocessParams(bg_radius=bg, retry_radius=r1, retry_radius2=r2)
+        seen.clear()
+        res = ClassifierResult(status=2)       # an UNSURE first reading
+        status = ctypes.c_int(pp.OK)
+        taken = pipe.lib.reader_second_reading(ctypes.cast(c_hook, ctypes.c_void_p), None, frame.ctypes.data, 32, 32,
+                                               32, params.to_bytes(), in28.ctypes.data, None, ctypes.byref(res),
+                                               ctypes.byref(status))
+        assert taken == 0
+        assert seen == further_radii(params), (bg, r1, r2)
+        checked += bool(seen)
+    assert checked >= 10

@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from pico4ml.train import preprocess as pp
     from pico4ml.train.camera_set import BENCH_PER_CONDITION, condition_set
     from pico4ml.train.data import MnistError
+    from pico4ml.common.pp_params import further_radii
     per = args.frames or BENCH_PER_CONDITION
     if per < 1:
         ap.error("--frames must be >= 1")
@@ -106,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     params = pp.PreprocessParams()
     first = answers(pipe, cs, params)
-    radii = []                                              # the further readings, as the firmware tries them
-    for r in (params.retry_radius, params.retry_radius2):
-        if r not in (0, params.bg_radius) and r not in radii:
-            radii.append(r)
-    seconds = [answers(pipe, cs, replace(params, bg_radius=r)) for r in radii]
+    seconds = [answers(pipe, cs, replace(params, bg_radius=r)) for r in further_radii(params)]
     rows = curve(cs, first, seconds, params.retry_score_pct)
     floor = args.clean_floor
     allowed = [r for r in rows if floor is None or r["clean"] is None or r["clean"] >= floor - 1e-9] or rows[:1]

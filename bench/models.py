@@ -1,5 +1,5 @@
 """Benchmark of the built-in models side by side (issue 12): MLP float, MLP int8 rendered,
-MLP int8 hand-written, CNN int8 rendered.
+MLP int8 hand-written, CNN int8 rendered, and the 4-bit MLP built in as a blob (mlp_q4).
 
     python bench/models.py                        # camera bench on the held-out TEST split
     python bench/models.py --split tune           # the split to make choices against
@@ -14,9 +14,10 @@ RP2040 (bench/rp2040's bare-metal image in rp2040py; outputs must equal the host
 build's). The int8 CNN's host outputs must also equal the numpy integer reference
 (pico4ml.train.quantize_cnn.cnn_int8_forward) on every test image.
 
-The CNN and the MLP as model blobs (core/blob.c) are timed by running bench/blob.py; the
-low-bit blobs are measured by bench/lowbit.py (it trains its QAT models; here their keys
-are null). Prints a table and ends with one JSON line.
+The CNN and the MLP as model blobs (core/blob.c) are timed by running bench/blob.py. The
+`lowbit_*` keys are the built-in low-bit model's (mlp_q4: its bits, MNIST accuracy and packed
+weight bytes, as bench/lowbit.py counts them; null when it is not among --models); the other
+low-bit points are bench/lowbit.py's. Prints a table and ends with one JSON line.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-ALL_MODELS = ("mlp_float", "mlp_int8", "mlp_int8_fast", "cnn_int8")
+ALL_MODELS = ("mlp_float", "mlp_int8", "mlp_int8_fast", "cnn_int8", "mlp_q4")
 # emulated cycles per inference allowed for one vector (the float net is ~57 M)
 MAX_CYCLES = {"float": 80_000_000, "int8": 10_000_000}
 
@@ -43,7 +44,7 @@ def _harness():
 def header_figure(entry, what: str) -> int:
     """<PREFIX>_<what> of the header next to the model's rendered C (WEIGHT_BYTES, SCRATCH_BYTES)."""
     header = entry.sources[0].with_suffix(".h")
-    m = re.search(rf"#define \w+_{what} (\d+)", header.read_text())
+    m = re.search(rf"#define {header.stem.upper()}_{what} (\d+)", header.read_text())  # not *_PACKED_{what}
     return int(m.group(1))
 
 
@@ -66,8 +67,14 @@ def emulated_cycles(h, entry, x: np.ndarray, expected: np.ndarray) -> dict:
         prelude, prepare = "", ""
         if entry.header != entry.sources[0].with_suffix(".h").name:  # net_int8_fast.h needs model_int8.h
             header, prelude = entry.sources[0].with_suffix(".h").name, f'#include "{entry.header}"'
+    sources, flags = list(entry.sources), []
+    if any(s.name == "blob.c" for s in sources):  # a built-in blob: opened (CRC) once, untimed, as at boot
+        prepare = f"{entry.function}_open();"
+        # blob.c's C library calls, and no error text (no vsnprintf), as bench/blob.py links it
+        sources.append(HERE / "rp2040" / "libc_min.c")
+        flags = ["-DBLOB_NO_MESSAGES"]
     cfg = h.config_header(header, run, x, expected, prelude=prelude, prepare_macro=prepare)
-    image = h.build_image(f"models_{entry.name}", list(entry.sources), cfg, [MODEL_C_DIR])
+    image = h.build_image(f"models_{entry.name}", sources, cfg, [MODEL_C_DIR], extra_flags=flags)
     r = h.run_image(image, len(x), expected.dtype, max_cycles=MAX_CYCLES[entry.kind] * len(x))
     match = r.n_run == len(x) and r.n_mismatch == 0 and bool(np.array_equal(r.outputs, expected))
     return {"cycles": float(r.cycles.mean()), "cycles_max": int(r.cycles.max()), "match": match,
@@ -167,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                    "mlp_accuracy": rows["mlp_int8_fast"]["accuracy"]}
     # the CNN as a model blob (core/blob.c): bench/blob.py measures it, run here as it is
     result |= blob_figures(args.vectors, args.data_dir)
-    result |= {"lowbit_bits": None, "lowbit_accuracy": None, "lowbit_weight_bytes": None}  # bench/lowbit.py
+    result |= {"lowbit_bits": None, "lowbit_accuracy": None, "lowbit_weight_bytes": None}
+    if "mlp_q4" in rows:  # the built-in low-bit model
+        q4 = manifest.get("mlp_q4")
+        result |= {"lowbit_bits": header_figure(q4, "WEIGHT_BITS"), "lowbit_accuracy": rows["mlp_q4"]["accuracy"],
+                   "lowbit_weight_bytes": header_figure(q4, "PACKED_WEIGHT_BYTES"),
+                   "lowbit_camera_accuracy": rows["mlp_q4"]["camera_accuracy"],
+                   "lowbit_cycles": round(rows["mlp_q4"]["cycles"])}
     print(json.dumps(result))
     return 0 if all(r["match"] for r in rows.values()) and result.get("cnn_matches_reference", True) else 1
 

@@ -8,6 +8,7 @@ firmware, the host twin, pico4ml-classify, the benches and the tests all agree o
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +40,8 @@ class Model:
     def portable_sources(self) -> list[Path]:
         """All of the firmware's portable C (every core/*.c, as CMake's glob takes them) with
         this model built in: what a host build of the firmware's logic compiles."""
-        return [p for p in sorted(CORE_DIR.glob("*.c")) if p.name != "classifier.c"] + self.classifier_sources()
+        core = [p for p in sorted(CORE_DIR.glob("*.c")) if p.name != "classifier.c"]
+        return list(dict.fromkeys(core + self.classifier_sources()))  # a model may name core/*.c (mlp_q4: blob.c)
 
     def defines(self) -> list[str]:
         return [f"-D{self.define}=1"]
@@ -53,7 +55,9 @@ def _load(path: Path) -> tuple[str, dict[str, Model], dict[str, str]]:
         for name, m in data["models"].items():
             if m["kind"] not in KINDS:
                 raise ManifestError(f"{path}: model {name}: kind {m['kind']!r} is not one of {KINDS}")
-            models[name] = Model(name, m["kind"], tuple(path.parent / s for s in m["sources"]), m["header"],
+            # normpath: "../blob.c" is the very path core/*.c globs to, so builds can drop the duplicate
+            sources = tuple(Path(os.path.normpath(path.parent / s)) for s in m["sources"])
+            models[name] = Model(name, m["kind"], sources, m["header"],
                                  m["function"], m["define"], m.get("description", ""))
         default = data["default"]
         aliases = dict(data.get("aliases", {}))

@@ -21,6 +21,8 @@ Checkpoints:
 
 A checkpoint of pico4ml-qat (train/qat.py) names its layers' "weight_bits" in its .json: the
 4- or 2-bit layers are packed (format version 2, docs/model-format.md "Low-bit weights").
+
+`--c-source DIR/NAME` writes the blob as a built-in model's C instead (export/blob_c.py).
 """
 from __future__ import annotations
 
@@ -480,7 +482,8 @@ def load_checkpoint(path: Path, layers_json: Path | None = None, name: str | Non
         q = load_quantized(path)
     except QuantizeError as e:
         raise BlobError(str(e)) from e
-    return from_mlp(q, name or f"{default_name}-int8"[:NAME_BYTES - 1])
+    bits = min(q.metadata.get("weight_bits") or [8])  # a pico4ml-qat model says so: mlp784_400_10-q4
+    return from_mlp(q, name or f"{default_name}-{'int8' if bits == 8 else f'q{bits}'}"[:NAME_BYTES - 1])
 
 
 def write_blob(blob: Blob, out: Path, force: bool = False) -> bytes:
@@ -499,12 +502,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pico4ml-export-blob", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="int8 checkpoint (.safetensors with its .json)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="blob file to write")
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument("-o", "--out", type=Path, help="blob file to write")
+    dest.add_argument("--c-source", type=Path, metavar="DIR/NAME",
+                      help="instead, write DIR/NAME.c, NAME.h and NAME_test_vectors.h: the blob built into the "
+                           "firmware as const data, run by net_<NAME without model_>() (export/blob_c.py)")
     p.add_argument("--layers", type=Path, help="JSON layer description (default: the .json's blob_layers, "
                                                "else the int8 MLP)")
     p.add_argument("--name", help=f"model name stored in the blob (at most {NAME_BYTES - 1} bytes)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing blob")
+    p.add_argument("--data-dir", help="MNIST directory, for --c-source's test vectors")
+    p.add_argument("--force", action="store_true", help="overwrite an existing blob (or C files)")
     args = p.parse_args(argv)
+    if args.c_source is not None:
+        from pico4ml.export.blob_c import export_blob_c
+        from pico4ml.export.files import run_cli
+        from pico4ml.train.data import MnistError
+        return run_cli(lambda: export_blob_c(args.checkpoint, args.c_source, args.name, data_dir=args.data_dir,
+                                             force=args.force), args.c_source.parent, (BlobError, MnistError))
     try:
         blob = load_checkpoint(args.checkpoint, args.layers, args.name)
         data = write_blob(blob, args.out, args.force)

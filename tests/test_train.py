@@ -67,6 +67,53 @@ def test_augmentation_keeps_digits_recognisable(mnist, rng):
     assert (numpy_forward(state, aug).argmax(1) == y).mean() > 0.9
 
 
+def test_elastic_distortion_changes_the_strokes_and_keeps_the_digit(mnist):
+    from pico4ml.train.augment import AugmentConfig
+    state, _ = load_state(DEFAULT_CHECKPOINT)
+    x, y = mnist[2][:1000], mnist[3][:1000]
+    plain = augment_batch(x, np.random.default_rng(5), AugmentConfig())
+    bent = augment_batch(x, np.random.default_rng(5), AugmentConfig(elastic_prob=1.0))
+    changed = (np.abs(plain.astype(int) - bent.astype(int)).reshape(len(x), -1).max(1) > 64).mean()
+    assert changed > 0.9                                   # every digit distorted
+    assert (numpy_forward(state, bent).argmax(1) == y).mean() > 0.8    # and mostly still the same digit
+
+
+def test_dropout_acts_while_training_only():
+    from tinygrad import Context
+    from tinygrad.nn.state import get_state_dict
+    from pico4ml.train.models import MLP
+    Tensor.manual_seed(0)
+    with_dropout, plain = MLP((784, 64, 10), dropout=0.5), MLP((784, 64, 10))
+    for (_, a), (_, b) in zip(get_state_dict(with_dropout).items(), get_state_dict(plain).items()):
+        b.assign(a).realize()
+    x = Tensor(np.random.default_rng(0).random((8, 784), dtype=np.float32))
+    assert np.allclose(with_dropout(x).numpy(), plain(x).numpy(), atol=1e-6)   # inference, export: as if absent
+    with Context(TRAINING=1):
+        assert np.abs(with_dropout(x).numpy() - plain(x).numpy()).max() > 1e-2
+
+
+def test_training_with_dropout_and_elastic_is_deterministic(mnist):
+    kw = dict(epochs=1, augment="mnist", limit=512, max_steps=3, seed=7, progress=False, dropout=0.2, elastic=0.5)
+    a, meta = train_mod.train("mlp784_64_10", **kw)
+    b, _ = train_mod.train("mlp784_64_10", **kw)
+    sa, sb = train_mod.model_state(a), train_mod.model_state(b)
+    assert all(np.array_equal(sa[k], sb[k]) for k in sa)
+    assert meta["dropout"] == 0.2 and meta["elastic"] == 0.5   # the recipe is recorded
+
+
+def test_pool_augment_refreshes_that_share_of_the_camera_frames(mnist):
+    x, y = mnist[0][:200], mnist[1][:200]
+    pool = (mnist[0][1000:3000], mnist[1][1000:3000])
+    def changed_share(share):
+        xe, ye = train_mod.epoch_data(x, y, pool, "camera", np.random.default_rng(1), pool_augment=share)
+        flat = {row.tobytes() for row in pool[0]}
+        assert len(xe) == len(x) + len(pool[0])
+        kept = sum(row.tobytes() in flat for row in xe)
+        return 1 - kept / len(pool[0])
+    assert changed_share(0.0) <= 0.0 + 1e-9
+    assert 0.4 < changed_share(0.5) < 0.6
+
+
 def test_default_model_meets_the_mnist_bar(mnist):
     state, meta = load_state(DEFAULT_CHECKPOINT)
     acc = (numpy_forward(state, mnist[2]).argmax(1) == mnist[3]).mean()

@@ -22,6 +22,9 @@ class AugmentConfig:
     blur_prob: float = 0.3         # defocus
     noise_std: float = 10.0        # sensor noise that survives thresholding, 0..255 units
     contrast_range: tuple[float, float] = (0.7, 1.0)  # a faint stroke never reaches 255
+    elastic_prob: float = 0.0      # chance of an elastic distortion: another writer's hand (0: no draws at all)
+    elastic_alpha: float = 30.0    # its displacement scale, pixels per unit of the smoothed field
+    elastic_sigma: float = 4.0     # its smoothness (Simard et al. 2003, "Best practices for CNNs")
 
 
 def augment_batch(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
@@ -34,10 +37,17 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConf
     thick = rng.random(n)
     blur = rng.random(n) < cfg.blur_prob
     kernel = np.ones((2, 2), np.uint8)
+    # drawn only when asked for, so a config without it keeps the random stream of before
+    elastic = rng.random(n) < cfg.elastic_prob if cfg.elastic_prob > 0 else np.zeros(n, bool)
+    grid_y, grid_x = np.mgrid[0:28, 0:28].astype(np.float32)
     for i in range(n):
         m = cv2.getRotationMatrix2D((13.5, 13.5), angles[i], scales[i])
         m[:, 2] += shifts[i]
         img = cv2.warpAffine(images[i], m, (28, 28), flags=cv2.INTER_LINEAR, borderValue=0)
+        if elastic[i]:
+            dx, dy = (cv2.GaussianBlur(rng.uniform(-1, 1, (28, 28)).astype(np.float32), (0, 0), cfg.elastic_sigma)
+                      * np.float32(cfg.elastic_alpha) for _ in range(2))
+            img = cv2.remap(img, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR, borderValue=0)
         if thick[i] < cfg.thickness_prob / 2:
             img = cv2.dilate(img, kernel)
         elif thick[i] < cfg.thickness_prob:

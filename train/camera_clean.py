@@ -1,7 +1,8 @@
 """The clean-sheet camera simulator the default model before issue 8 was trained with.
 
 Kept unchanged so that its recipe (`pico4ml-train --camera-mix clean --camera-samples
-40000 --junk-frames 0`) still reproduces its weights and the existing 2000-frame camera test set
+40000 --junk-frames 0 --epochs 25 --dropout 0 --pool-augment 0 --elastic 0`) still
+reproduces its weights and the existing 2000-frame camera test set
 (camera_set.camera_test_set) keeps its meaning. The simulator of every condition of
 issue 8 (far, close, tilted, ruled, shadowed, dim, blurred, pencil, neighbours, the
 paper's edge, light on dark, empty frames) is camera_sim.py; its names are also

@@ -42,17 +42,19 @@ class CheckpointError(RuntimeError):
 
 
 class MLP:
-    """Linear layers with ReLU between them."""
+    """Linear layers with ReLU between them. `dropout` acts only while training (TinyGrad's
+    TRAINING context): inference, export and the C never see it."""
 
-    def __init__(self, widths: tuple[int, ...]):
+    def __init__(self, widths: tuple[int, ...], dropout: float = 0.0):
         self.widths = tuple(widths)
+        self.dropout = dropout
         self.layers = [nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:])]
 
     def __call__(self, x: Tensor) -> Tensor:
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
-                x = x.relu()
+                x = x.relu().dropout(self.dropout)
         return x
 
 
@@ -68,8 +70,9 @@ def cnn_feature_shape(convs: tuple[int, ...], side: int = IMAGE_SIDE) -> tuple[i
 class CNN:
     """3x3 valid convolutions (ReLU, 2x2 max pool) then dense layers with ReLU between them."""
 
-    def __init__(self, convs: tuple[int, ...], dense: tuple[int, ...]):
+    def __init__(self, convs: tuple[int, ...], dense: tuple[int, ...], dropout: float = 0.0):
         self.conv_channels, self.dense_widths = tuple(convs), tuple(dense)
+        self.dropout = dropout  # on the dense hidden layers, while training only
         chans = (1, *self.conv_channels)
         self.convs = [nn.Conv2d(a, b, 3) for a, b in zip(chans[:-1], chans[1:])]
         c, h, w = cnn_feature_shape(self.conv_channels)
@@ -89,7 +92,7 @@ class CNN:
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
-                x = x.relu()
+                x = x.relu().dropout(self.dropout)
         return x
 
 

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             model, meta = load_model(args.init)
             arch = meta.get("architecture")
         else:
-            model, arch = build_model(args.arch), args.arch
+            model, arch, meta = build_model(args.arch), args.arch, {}
         losses = qat(model, args.bits, args.epochs, x_train, y_train, args.lr, seed=args.seed,
                      augment=not args.no_augment, float_epochs=max(0, args.float_epochs))
         qmax = qmax_of(args.bits)
@@ -179,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     q.metadata |= {"architecture": arch, "weight_bits": [args.bits] * n_hidden + [8], "qat_epochs": args.epochs,
                    "float_epochs": args.float_epochs,
                    "qat_lr": args.lr, "qat_losses": losses, "init": str(args.init) if args.init else None,
-                   "int8_accuracy": acc, "qat_seconds": round(time.perf_counter() - t0, 1)}
+                   "init_weights_sha256": meta.get("weights_sha256") if args.init else None,
+                   "int8_accuracy": acc, "qat_seconds": round(time.perf_counter() - t0, 1),
+                   # how to make it again (the checkpoint may be retrained from a newer --init)
+                   "command": "pico4ml-qat " + " ".join(sys.argv[1:] if argv is None else argv)}
     try:
         save_quantized(q, args.out, force=args.force)
     except OSError as e:

@@ -12,52 +12,43 @@
 /* Which built-in model: one define per entry of core/model/manifest.json, which CMake
  * (PICO4ML_MODEL) and the host builds (common/manifest.py) pass. */
 #if defined(PICO4ML_MODEL_MLP_INT8_FAST) || defined(PICO4ML_MODEL_MLP_INT8)
-/* The int8 models take the u8 image as is and give int32 logits in units of
- * MODEL_INT8_OUTPUT_SCALE. */
+/* The int8 MLP over TinyGrad's exported int8 weights. */
 #include "model/model_int8.h"
 #define MODEL_NAME_STR MODEL_INT8_NAME
 #define MODEL_HASH_STR MODEL_INT8_WEIGHTS_SHA256
-#define MODEL_KIND CLASSIFIER_KIND_INT8
 #define MODEL_BYTES MODEL_INT8_WEIGHT_BYTES
-_Static_assert(MODEL_INT8_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
-_Static_assert(MODEL_INT8_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
-
-static int32_t s_logits_q[CLASSIFIER_CLASSES];
-
+#define MODEL_INPUT_SIZE MODEL_INT8_INPUT_SIZE
+#define MODEL_OUTPUT_SIZE MODEL_INT8_OUTPUT_SIZE
+#define MODEL_OUTPUT_SCALE MODEL_INT8_OUTPUT_SCALE
 #if defined(PICO4ML_MODEL_MLP_INT8_FAST)
 #include "model/net_int8_fast.h"
 /* the hand-written kernel: bit-identical to the TinyGrad-rendered net_int8()
  * (tests/test_int8.py) and several times faster on the M0+ (bench/rp2040.py) */
-#define RUN_INT8 net_int8_fast
+#define RUN_INT net_int8_fast
 #else
-#define RUN_INT8 net_int8 /* TinyGrad's own rendering of the int8 forward pass */
+#define RUN_INT net_int8 /* TinyGrad's own rendering of the int8 forward pass */
 #endif
-
-static void run_model(const uint8_t *in28, float *logits) {
-    RUN_INT8(in28, s_logits_q);
-    for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
-        logits[i] = (float)s_logits_q[i] * MODEL_INT8_OUTPUT_SCALE;
-    }
-}
 #elif defined(PICO4ML_MODEL_CNN_INT8)
-/* The small int8 CNN (TinyGrad-rendered net_cnn_int8): u8 image in, int32 logits in units
- * of MODEL_CNN_INT8_OUTPUT_SCALE out, like the int8 MLPs. */
+/* The small int8 CNN (TinyGrad-rendered net_cnn_int8). */
 #include "model/model_cnn_int8.h"
 #define MODEL_NAME_STR MODEL_CNN_INT8_NAME
 #define MODEL_HASH_STR MODEL_CNN_INT8_WEIGHTS_SHA256
-#define MODEL_KIND CLASSIFIER_KIND_INT8
 #define MODEL_BYTES MODEL_CNN_INT8_WEIGHT_BYTES
-_Static_assert(MODEL_CNN_INT8_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
-_Static_assert(MODEL_CNN_INT8_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
-
-static int32_t s_logits_q[CLASSIFIER_CLASSES];
-
-static void run_model(const uint8_t *in28, float *logits) {
-    net_cnn_int8(in28, s_logits_q);
-    for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
-        logits[i] = (float)s_logits_q[i] * MODEL_CNN_INT8_OUTPUT_SCALE;
-    }
-}
+#define MODEL_INPUT_SIZE MODEL_CNN_INT8_INPUT_SIZE
+#define MODEL_OUTPUT_SIZE MODEL_CNN_INT8_OUTPUT_SIZE
+#define MODEL_OUTPUT_SCALE MODEL_CNN_INT8_OUTPUT_SCALE
+#define RUN_INT net_cnn_int8
+#elif defined(PICO4ML_MODEL_MLP_Q4)
+/* The 4-bit MLP (pico4ml-qat): its model blob built in as const data and run by core/blob.c,
+ * the runtime uploaded blobs use. */
+#include "model/model_q4.h"
+#define MODEL_NAME_STR MODEL_Q4_NAME
+#define MODEL_HASH_STR MODEL_Q4_WEIGHTS_SHA256
+#define MODEL_BYTES MODEL_Q4_WEIGHT_BYTES
+#define MODEL_INPUT_SIZE MODEL_Q4_INPUT_SIZE
+#define MODEL_OUTPUT_SIZE MODEL_Q4_OUTPUT_SIZE
+#define MODEL_OUTPUT_SCALE MODEL_Q4_OUTPUT_SCALE
+#define RUN_INT net_q4
 #elif defined(PICO4ML_MODEL_MLP_FLOAT)
 #include "model/model_float.h"
 #define MODEL_NAME_STR MODEL_FLOAT_NAME
@@ -77,6 +68,23 @@ static void run_model(const uint8_t *in28, float *logits) {
 }
 #else
 #error "no model selected: build with -DPICO4ML_MODEL_<NAME>=1 for an entry of core/model/manifest.json"
+#endif
+
+#if defined(RUN_INT)
+/* The integer models take the u8 image as is and give int32 logits in units of
+ * MODEL_OUTPUT_SCALE. */
+#define MODEL_KIND CLASSIFIER_KIND_INT8
+_Static_assert(MODEL_INPUT_SIZE == CLASSIFIER_INPUT_SIZE, "model must take 28x28");
+_Static_assert(MODEL_OUTPUT_SIZE == CLASSIFIER_CLASSES, "model must give 10 logits");
+
+static int32_t s_logits_q[CLASSIFIER_CLASSES];
+
+static void run_model(const uint8_t *in28, float *logits) {
+    RUN_INT(in28, s_logits_q);
+    for (int i = 0; i < CLASSIFIER_CLASSES; i++) {
+        logits[i] = (float)s_logits_q[i] * MODEL_OUTPUT_SCALE;
+    }
+}
 #endif
 
 static const classifier_model *s_override; /* an uploaded model, or NULL */

@@ -105,7 +105,7 @@ void pp_default_params(pp_params *p) {
     p->grow_pct = 150;
     p->cand_contrast = 32;
     p->full_res = 1;
-    p->min_score_pct = 54;
+    p->min_score_pct = 47;
     p->retry_radius = 4;
     p->retry_score_pct = 80;
     p->retry_radius2 = 8;

@@ -88,3 +88,28 @@ def read_until(port, dec, done, timeout: float = 30.0) -> list:
             return msgs
     pytest.fail(f"timed out; got {len(msgs)} messages, the last {[type(m).__name__ for m in msgs][-20:]}, "
                 f"decoder {dec.stats}")
+
+
+def twin_model_session(mnist, model: str, n_frames: int = 6, timeout_s: float = 30.0):
+    """Run the twin with built-in `model` over a pty on n_frames camera frames of MNIST test
+    digits; returns (HELLO, {frame_id: INPUT28 array}, the RESULTs of those frames)."""
+    import time
+    serial = pytest.importorskip("serial")
+    from pico4ml.common import protocol as P
+    from pico4ml.host_twin.twin import start_twin
+    from pico4ml.train import camera_sim
+    rng = np.random.default_rng(5)
+    frames = [camera_sim.render_handwritten(mnist[2][i], rng, size=162) for i in range(n_frames)]
+    dec, msgs = P.Decoder(), []
+    with start_twin(frames=frames, port="pty", fps=30, model=model) as tw, \
+            serial.Serial(tw.path, timeout=0.05) as port:
+        port.write(P.encode(P.Ping(P.PING_WANT_HELLO, 1)))
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and not (any(isinstance(m, P.Hello) for m in msgs)
+                                              and sum(isinstance(m, P.Result) for m in msgs) >= n_frames):
+            msgs += dec.feed(port.read(4096))
+    hello = next(m for m in msgs if isinstance(m, P.Hello))
+    inputs = {m.frame_id: m.to_array() for m in msgs if isinstance(m, P.Input28)}
+    results = [m for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs]
+    assert results, f"the twin with {model} sent no RESULT for its frames in {timeout_s:.0f} s"
+    return hello, inputs, results

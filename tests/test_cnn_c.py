@@ -3,12 +3,11 @@ C == the numpy integer reference bit for bit (host, sanitizers, Cortex-M0+ on th
 RP2040), the committed C is the export of the committed model, and the twin runs it."""
 import re
 import subprocess
-import time
 
 import numpy as np
 import pytest
 
-from conftest import host_build, require_tool
+from conftest import host_build, require_tool, twin_model_session
 from pico4ml.common import manifest
 from pico4ml.common.budgets import RAM_FOR_SCRATCH
 from pico4ml.common.cbuild import SANITIZE_FLAGS
@@ -179,25 +178,8 @@ def test_emulated_rp2040_equals_the_reference_within_the_cycle_budget(q, mnist):
 def test_twin_runs_the_cnn_and_says_so(q, mnist):
     """`--model cnn_int8`: HELLO names the CNN and its hash, and every RESULT is the integer
     reference's answer for the INPUT28 the twin sent with it."""
-    serial = pytest.importorskip("serial")
-    from pico4ml.common import protocol as P
-    from pico4ml.host_twin.twin import start_twin
-    from pico4ml.train import camera_sim
-    rng = np.random.default_rng(5)
-    frames = [camera_sim.render_handwritten(mnist[2][i], rng, size=162) for i in range(6)]
-    dec, msgs = P.Decoder(), []
-    with start_twin(frames=frames, port="pty", fps=30, model="cnn_int8") as tw, \
-            serial.Serial(tw.path, timeout=0.05) as port:
-        port.write(P.encode(P.Ping(P.PING_WANT_HELLO, 1)))
-        end = time.monotonic() + 30
-        while time.monotonic() < end and not (any(isinstance(m, P.Hello) for m in msgs)
-                                              and sum(isinstance(m, P.Result) for m in msgs) >= 6):
-            msgs += dec.feed(port.read(4096))
-    hello = next(m for m in msgs if isinstance(m, P.Hello))
+    hello, inputs, results = twin_model_session(mnist, "cnn_int8")
     assert "cnn" in hello.model_name and q.sha256().startswith(hello.weights_hash)
-    inputs = {m.frame_id: m.to_array() for m in msgs if isinstance(m, P.Input28)}
-    results = [m for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs]
-    assert results
     for r in results:
         ref = cnn_int8_forward(q, inputs[r.frame_id][None])[0]
         assert r.argmax == int(np.argmax(ref))

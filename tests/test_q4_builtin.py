@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import host_build, require_tool
+from conftest import host_build, require_tool, twin_model_session
 from pico4ml.common import manifest
 from pico4ml.common.cbuild import SANITIZE_FLAGS
 from pico4ml.common.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
@@ -158,28 +158,11 @@ def test_twin_pipeline_runs_the_q4_model(exported, reference, mnist):
 def test_twin_runs_the_q4_model_and_says_so(exported, mnist):
     """`--model q4`: the twin (every core/*.c, blob.c once) says HELLO with the q4 model's name
     and hash, and every RESULT is the blob reference's answer for the INPUT28 sent with it."""
-    import time
-    serial = pytest.importorskip("serial")
     from pico4ml.common import protocol as P
-    from pico4ml.host_twin.twin import start_twin
-    from pico4ml.train import camera_sim
     blob = B.from_bytes(exported)
-    rng = np.random.default_rng(5)
-    frames = [camera_sim.render_handwritten(mnist[2][i], rng, size=162) for i in range(6)]
-    dec, msgs = P.Decoder(), []
-    with start_twin(frames=frames, port="pty", fps=30, model="q4") as tw, \
-            serial.Serial(tw.path, timeout=0.05) as port:
-        port.write(P.encode(P.Ping(P.PING_WANT_HELLO, 1)))
-        end = time.monotonic() + 30
-        while time.monotonic() < end and not (any(isinstance(m, P.Hello) for m in msgs)
-                                              and sum(isinstance(m, P.Result) for m in msgs) >= 6):
-            msgs += dec.feed(port.read(4096))
-    hello = next(m for m in msgs if isinstance(m, P.Hello))
+    hello, inputs, results = twin_model_session(mnist, "q4")
     assert hello.model_name == blob.name and blob.sha256.hex().startswith(hello.weights_hash)
     assert hello.model_kind == P.MODEL_INT8
-    inputs = {m.frame_id: m.to_array() for m in msgs if isinstance(m, P.Input28)}
-    results = [m for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs]
-    assert results
     for r in results:
         assert r.argmax == int(np.argmax(B.reference_forward(blob, inputs[r.frame_id][None])[0]))
 

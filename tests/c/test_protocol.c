@@ -549,15 +549,30 @@ static int locked_pp(void *ctx, const uint8_t *frame, int width, int height, int
 }
 
 static void test_inject_preprocesses_through_the_hook(void) {
-    dev_setup();
-    dev.hooks.preprocess = locked_pp;
     static uint8_t inj[4 + 100 * 80];
     proto_put_u16(inj, 100);
     proto_put_u16(inj + 2, 80);
     make_frame(inj + 4, 100, 80);
+    /* one reading: the further readings off */
+    dev_setup();
+    dev.hooks.preprocess = locked_pp;
+    dev.params.retry_radius = dev.params.retry_radius2 = 0;
+    hook_calls = hook_max_depth = 0;
     send_cmd(PROTO_INJECT, inj, sizeof inj);
     CHECK(hook_calls == 1 && hook_max_depth == 1);
     CHECK(hook_sink_len_at_return == 0); /* nothing sent while "locked": the answers come after */
+    CHECK(col.count == 2 && col.types[0] == PROTO_INPUT28 && col.types[1] == PROTO_RESULT);
+    /* an answer that can never be sure (min_score_pct 100): the first reading and both further
+     * ones (retry_radius, retry_radius2; none is taken) go through the hook, each on its own */
+    dev_setup();
+    dev.hooks.preprocess = locked_pp;
+    dev.params.min_score_pct = 100;
+    hook_calls = hook_max_depth = 0;
+    send_cmd(PROTO_INJECT, inj, sizeof inj);
+    CHECK(dev.params.retry_radius != 0 && dev.params.retry_radius2 != 0
+          && dev.params.retry_radius != dev.params.retry_radius2);
+    CHECK(hook_calls == 3 && hook_max_depth == 1);
+    CHECK(hook_sink_len_at_return == 0);
     CHECK(col.count == 2 && col.types[0] == PROTO_INPUT28 && col.types[1] == PROTO_RESULT);
 }
 

@@ -113,3 +113,36 @@ def twin_model_session(mnist, model: str, n_frames: int = 6, timeout_s: float = 
     results = [m for m in msgs if isinstance(m, P.Result) and m.frame_id in inputs]
     assert results, f"the twin with {model} sent no RESULT for its frames in {timeout_s:.0f} s"
     return hello, inputs, results
+
+
+def m0plus_sections(source, include_dir, tmp_path) -> dict[str, int]:
+    """Compile one model's C for the Cortex-M0+ (-Werror -pedantic, as the firmware builds it)
+    and return its sections' sizes; skips when arm-none-eabi-gcc is missing, fails on a
+    compile error."""
+    import re
+    import subprocess
+    gcc = require_tool("arm-none-eabi-gcc")
+    obj = tmp_path / (source.stem + ".o")
+    r = subprocess.run([gcc, "-std=c11", "-mcpu=cortex-m0plus", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
+                        "-pedantic", f"-I{include_dir}", "-c", str(source), "-o", str(obj)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True).stdout
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\.\S+)\s+(\d+)", out, re.M)}
+
+
+def section_bytes(sections: dict[str, int], prefix: str) -> int:
+    return sum(v for k, v in sections.items() if k.startswith(prefix))
+
+
+def sdk_model_build_symbols(model: str) -> dict:
+    """Build the SDK firmware with -DPICO4ML_MODEL=model, check it fits the SRAM and flash
+    budgets, and return its symbols (test_firmware_build._symbols)."""
+    from test_firmware_build import _require_sdk, _symbols
+
+    from pico4ml.common import fwbuild
+    fw = fwbuild.build_firmware(sdk=_require_sdk(), model=model)
+    m = fwbuild.memory_use(fw.elf)
+    assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES
+    assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
+    return _symbols(fw.elf), fw

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import host_build
 from pico4ml.common.cbuild import SANITIZE_FLAGS
-from pico4ml.common.paths import CORE_DIR, DEFAULT_CHECKPOINT, REPO_ROOT
+from pico4ml.common.paths import DEFAULT_CHECKPOINT, REPO_ROOT
 from pico4ml.export import blob as B
 from pico4ml.export.blob_host import BLOB_SOURCES, BlobRefused, HostBlob, library
 from pico4ml.train.quantize import int8_forward, int8_path, load_quantized

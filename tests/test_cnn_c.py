@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import host_build, require_tool, twin_model_session
+from conftest import host_build, m0plus_sections, require_tool, sdk_model_build_symbols, section_bytes, twin_model_session
 from pico4ml.common import manifest
 from pico4ml.common.budgets import RAM_FOR_SCRATCH
 from pico4ml.common.cbuild import SANITIZE_FLAGS
@@ -123,16 +123,9 @@ def test_rendered_c_is_tinygrad_output_in_plain_c(q):
 
 @pytest.mark.cross
 def test_cortex_m0plus_build_is_clean_with_constants_in_flash(tmp_path, q):
-    gcc = require_tool("arm-none-eabi-gcc")
-    obj = tmp_path / "cnn.o"
-    r = subprocess.run([gcc, "-std=c11", "-mcpu=cortex-m0plus", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
-                        "-pedantic", f"-I{MODEL_C_DIR}", "-c", str(MODEL_C), "-o", str(obj)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True).stdout
-    sec = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\.\S+)\s+(\d+)", out, re.M)}
-    assert sum(v for k, v in sec.items() if k.startswith(".rodata")) >= q.weight_bytes
-    assert sum(v for k, v in sec.items() if k.startswith(".data")) == 0
+    sec = m0plus_sections(MODEL_C, MODEL_C_DIR, tmp_path)
+    assert section_bytes(sec, ".rodata") >= q.weight_bytes
+    assert section_bytes(sec, ".data") == 0
     assert sec.get(".bss", 0) <= RAM_FOR_SCRATCH
 
 
@@ -191,11 +184,5 @@ def test_twin_runs_the_cnn_and_says_so(q, mnist):
 def test_sdk_firmware_with_the_cnn_builds_and_fits():
     """-DPICO4ML_MODEL=cnn_int8: the Pico SDK image links net_cnn_int8 (not the MLP) and
     stays within the SRAM and flash budgets."""
-    from test_firmware_build import _require_sdk, _symbols
-    from pico4ml.common import fwbuild
-    fw = fwbuild.build_firmware(sdk=_require_sdk(), model="cnn_int8")
-    m = fwbuild.memory_use(fw.elf)
-    assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES
-    assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
-    syms = _symbols(fw.elf)
+    syms, _ = sdk_model_build_symbols("cnn_int8")
     assert "net_cnn_int8" in syms and not any(name.startswith("net_int8") for name in syms)

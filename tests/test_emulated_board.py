@@ -12,7 +12,7 @@ import pytest
 
 from pico4ml.common import protocol as P
 
-from emulated import FULL_SIDE, digit_scene, new_board, require_firmware
+from emulated import digit_scene, new_board, require_firmware
 
 pytestmark = [pytest.mark.slow, pytest.mark.sdk]
 

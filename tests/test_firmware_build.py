@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sdk_model_build_symbols
 from pico4ml.common import fwbuild
 
 pytestmark = pytest.mark.sdk
@@ -118,12 +119,7 @@ def test_the_model_region_is_clear_of_the_image_and_uploads_are_linked(firmware)
 
 @pytest.mark.slow
 def test_float_variant_builds_and_fits():
-    sdk = _require_sdk()
-    fw = fwbuild.build_firmware(sdk=sdk, model="mlp_float")
-    m = fwbuild.memory_use(fw.elf)
-    assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES
-    assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
-    syms = _symbols(fw.elf)
+    syms, fw = sdk_model_build_symbols("mlp_float")
     assert "net" in syms and not any(name.startswith("net_int8") for name in syms), "float build must link net()"
     # its 1.3 MB image leaves a 512 KiB model region (app/model_region.ld would fail the link otherwise)
     out = subprocess.run(["arm-none-eabi-nm", str(fw.elf)], capture_output=True, text=True, check=True).stdout

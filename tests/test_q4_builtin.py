@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import host_build, require_tool, twin_model_session
+from conftest import host_build, m0plus_sections, require_tool, sdk_model_build_symbols, section_bytes, twin_model_session
 from pico4ml.common import manifest
 from pico4ml.common.cbuild import SANITIZE_FLAGS
 from pico4ml.common.paths import DEFAULT_CHECKPOINT, MODEL_C_DIR, REPO_ROOT
@@ -169,16 +169,9 @@ def test_twin_runs_the_q4_model_and_says_so(exported, mnist):
 
 @pytest.mark.cross
 def test_cortex_m0plus_build_is_clean_with_the_blob_in_flash(tmp_path, exported):
-    gcc = require_tool("arm-none-eabi-gcc")
-    obj = tmp_path / "q4.o"
-    r = subprocess.run([gcc, "-std=c11", "-mcpu=cortex-m0plus", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
-                        "-pedantic", f"-I{MODEL_C_DIR}", "-c", str(MODEL_C), "-o", str(obj)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True).stdout
-    sec = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\.\S+)\s+(\d+)", out, re.M)}
-    assert sum(v for k, v in sec.items() if k.startswith(".rodata")) >= len(exported)
-    assert sum(v for k, v in sec.items() if k.startswith(".data")) == 0
+    sec = m0plus_sections(MODEL_C, MODEL_C_DIR, tmp_path)
+    assert section_bytes(sec, ".rodata") >= len(exported)
+    assert section_bytes(sec, ".data") == 0
 
 
 @pytest.mark.cross
@@ -202,11 +195,5 @@ def test_emulated_rp2040_equals_the_reference(reference, mnist):
 def test_sdk_firmware_with_the_q4_model_builds_and_fits():
     """-DPICO4ML_MODEL=mlp_q4: the Pico SDK image links net_q4 and the blob runtime once (not
     the int8 MLP) and stays within the SRAM and flash budgets."""
-    from test_firmware_build import _require_sdk, _symbols
-    from pico4ml.common import fwbuild
-    fw = fwbuild.build_firmware(sdk=_require_sdk(), model="mlp_q4")
-    m = fwbuild.memory_use(fw.elf)
-    assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES
-    assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
-    syms = _symbols(fw.elf)
+    syms, _ = sdk_model_build_symbols("mlp_q4")
     assert "net_q4" in syms and "model_q4_blob" in syms and not any(s.startswith("net_int8") for s in syms)

@@ -116,8 +116,8 @@ def twin_model_session(mnist, model: str, n_frames: int = 6, timeout_s: float = 
 
 
 def m0plus_sections(source, include_dir, tmp_path) -> dict[str, int]:
-    """Compile one model's C for the Cortex-M0+ (-Werror -pedantic, as the firmware builds it)
-    and return its sections' sizes; skips when arm-none-eabi-gcc is missing, fails on a
+    """Compile one model's C for the Cortex-M0+ on its own (-O2 -Werror -pedantic) and
+    return its sections' sizes; skips when arm-none-eabi-gcc is missing, fails on a
     compile error."""
     import re
     import subprocess
@@ -135,9 +135,9 @@ def section_bytes(sections: dict[str, int], prefix: str) -> int:
     return sum(v for k, v in sections.items() if k.startswith(prefix))
 
 
-def sdk_model_build_symbols(model: str) -> dict:
+def sdk_model_build_symbols(model: str):
     """Build the SDK firmware with -DPICO4ML_MODEL=model, check it fits the SRAM and flash
-    budgets, and return its symbols (test_firmware_build._symbols)."""
+    budgets, and return (its symbols as test_firmware_build._symbols reads them, the build)."""
     from test_firmware_build import _require_sdk, _symbols
 
     from pico4ml.common import fwbuild

@@ -32,6 +32,7 @@ class Model:
     function: str
     define: str            # the -D that selects it in core/classifier.c
     description: str
+    min_score_pct: int     # its UNSURE threshold: the default parameters of a build with it
 
     def classifier_sources(self) -> list[Path]:
         """The portable C of the firmware's classifier with this model built in."""
@@ -44,7 +45,10 @@ class Model:
         return list(dict.fromkeys(core + self.classifier_sources()))  # a model may name core/*.c (mlp_q4: blob.c)
 
     def defines(self) -> list[str]:
-        return [f"-D{self.define}=1"]
+        """What selects it in a build: the model, its threshold as pp_default_params()'s, and
+        its id (as CMake passes them)."""
+        return [f"-D{self.define}=1", f"-DPICO4ML_MODEL_MIN_SCORE_PCT={self.min_score_pct}",
+                f'-DPICO4ML_MODEL_ID="{self.name}"']
 
 
 @lru_cache(maxsize=None)
@@ -57,8 +61,11 @@ def _load(path: Path) -> tuple[str, dict[str, Model], dict[str, str]]:
                 raise ManifestError(f"{path}: model {name}: kind {m['kind']!r} is not one of {KINDS}")
             # normpath: "../blob.c" is the very path core/*.c globs to, so builds can drop the duplicate
             sources = tuple(Path(os.path.normpath(path.parent / s)) for s in m["sources"])
+            threshold = m["min_score_pct"]
+            if not isinstance(threshold, int) or isinstance(threshold, bool) or not 0 <= threshold <= 100:
+                raise ManifestError(f"{path}: model {name}: min_score_pct {threshold!r} is not an integer 0..100")
             models[name] = Model(name, m["kind"], sources, m["header"],
-                                 m["function"], m["define"], m.get("description", ""))
+                                 m["function"], m["define"], m.get("description", ""), threshold)
         default = data["default"]
         aliases = dict(data.get("aliases", {}))
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:

@@ -9,7 +9,7 @@ numpy preprocessing that reads it. The meaning of each field: docs/preprocessing
 from __future__ import annotations
 
 import struct
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields, replace
 
 WORK = 64            # PP_WORK: side of the work grid
 OUT = 28             # PP_OUT: side of the output image
@@ -54,7 +54,7 @@ class PreprocessParams:
     grow_pct: int = 150       # ... if the digit grows to at most this % of its size
     cand_contrast: int = 32   # the chosen digit's own ink range below this: no digit
     full_res: int = 1         # 1: resample the digit from the frame; 0: from the work grid
-    min_score_pct: int = 47   # softmax score (%) below which the answer is UNSURE (tools/calibrate_min_score.py)
+    min_score_pct: int = 47   # softmax score (%) below which the answer is UNSURE: the default model's (default_params)
     retry_radius: int = 4     # bg_radius of a second reading when the first is no confident digit (0: off)
     retry_score_pct: int = 80  # ... taken only at this softmax score (%) or more (core/reader.h)
     retry_radius2: int = 8    # bg_radius of a third reading when the second is not taken either (0: off)
@@ -106,5 +106,14 @@ def further_radii(p: PreprocessParams) -> list[int]:
     return radii
 
 
-def default_params() -> PreprocessParams:
-    return PreprocessParams()
+def default_params(model: str | None = None) -> PreprocessParams:
+    """The parameters a firmware built with `model` (a name or alias of the model manifest; None:
+    the default model) starts with: these defaults with that model's calibrated UNSURE threshold
+    (pp_default_params() with PICO4ML_MODEL_MIN_SCORE_PCT). A name the manifest does not know
+    (an uploaded blob's) keeps the default model's."""
+    from pico4ml.common import manifest
+    try:
+        threshold = manifest.get(model).min_score_pct
+    except manifest.ManifestError:
+        threshold = manifest.get().min_score_pct
+    return replace(PreprocessParams(), min_score_pct=threshold)

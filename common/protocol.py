@@ -431,6 +431,14 @@ class Hello(Message):
         return MODEL_KIND_NAMES.get(self.model_kind, f"kind {self.model_kind}")
 
     @property
+    def builtin_model(self) -> str:
+        """The built-in model's id in core/model/manifest.json: build_info ends in ", model <id>"
+        (firmware and twin); "" when it does not say (model_name is the running model's own
+        name, a blob's when one runs)."""
+        head, sep, tail = self.build_info.rpartition(", model ")
+        return tail.strip() if sep and tail.strip() and " " not in tail.strip() else ""
+
+    @property
     def camera_mode_name(self) -> str:
         return CAM_MODE_NAMES.get(self.camera_mode, f"mode {self.camera_mode}")
 

@@ -176,6 +176,7 @@ class App:
         if s.hello is not None and s.hello is not self._hello_seen:
             self._hello_seen = s.hello
             self.ctl.settings.capture_size_known(s.hello.capture_width, s.hello.capture_height)
+            self.ctl.settings.model_known()
         self._watch_twin()
         if s.last_injected is not None and s.last_injected is not getattr(self, "_said_injected", None):
             self._said_injected = p = s.last_injected

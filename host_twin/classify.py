@@ -73,6 +73,11 @@ class FramePipeline:
             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
             ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ClassifierResult),
             ctypes.POINTER(ctypes.c_int)]
+        self.lib.pp_default_params.argtypes = [ctypes.c_char_p]
+        defaults = ctypes.create_string_buffer(pp.PARAMS_SIZE)
+        self.lib.pp_default_params(defaults)
+        # what a firmware with this model starts with: the defaults with the model's UNSURE threshold
+        self.params = pp.PreprocessParams.from_bytes(defaults.raw)
 
     @property
     def model_name(self) -> str:
@@ -91,18 +96,18 @@ class FramePipeline:
 
     def classify28(self, in28: np.ndarray, pp_status: int = pp.OK, min_score_pct: int | None = None) -> ClassifierResult:
         """net() on a 28x28, with the status classifier_set_status gives it (min_score_pct:
-        the default parameters' when None)."""
+        this build's default, the model's, when None)."""
         in28 = np.ascontiguousarray(in28, dtype=np.uint8).reshape(OUT * OUT)
         res = ClassifierResult()
         self.lib.classifier_run(in28.ctypes.data, ctypes.byref(res))
-        threshold = pp.PreprocessParams().min_score_pct if min_score_pct is None else min_score_pct
+        threshold = self.params.min_score_pct if min_score_pct is None else min_score_pct
         self.lib.classifier_set_status(ctypes.byref(res), pp_status, threshold)
         return res
 
     def classify(self, frame: np.ndarray, params: pp.PreprocessParams | None = None,
                  stages: pp.CStages | None = None) -> Answer:
         """(digit, score, pp status, status) for one grayscale frame, as the firmware computes them."""
-        params = params or pp.PreprocessParams()
+        params = params or self.params
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         in28, pp_status = self.preprocess(frame, params, stages)
         if pp_status < 0:
@@ -215,9 +220,10 @@ def load_preset(path: Path, params: pp.PreprocessParams, warn=None) -> pp.Prepro
     return params
 
 
-def parse_params(preset: Path | None, assignments: list[str], warn=None) -> pp.PreprocessParams:
-    """The defaults, then the preset, then each NAME=VALUE (in that order)."""
-    params = pp.PreprocessParams()
+def parse_params(preset: Path | None, assignments: list[str], warn=None,
+                 defaults: pp.PreprocessParams | None = None) -> pp.PreprocessParams:
+    """The defaults (the default model's when None), then the preset, then each NAME=VALUE (in that order)."""
+    params = defaults or pp.PreprocessParams()
     if preset is not None:
         params = load_preset(preset, params, warn)
     for item in assignments:
@@ -252,14 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pico4ml-classify: warning: {text}", file=sys.stderr)
 
     try:
-        params = parse_params(args.preset, args.param, warn)
-    except ParamError as e:
-        print(f"pico4ml-classify: {e}", file=sys.stderr)
-        return 2
-    try:
         pipeline = FramePipeline(model=args.model)
     except (BuildError, OSError) as e:
         print(f"pico4ml-classify: cannot build the firmware pipeline: {e}", file=sys.stderr)
+        return 2
+    try:
+        params = parse_params(args.preset, args.param, warn, pipeline.params)
+    except ParamError as e:
+        print(f"pico4ml-classify: {e}", file=sys.stderr)
         return 2
     failures = 0
     for path in args.frames:

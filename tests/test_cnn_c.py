@@ -170,9 +170,15 @@ def test_emulated_rp2040_equals_the_reference_within_the_cycle_budget(q, mnist):
 
 def test_twin_runs_the_cnn_and_says_so(q, mnist):
     """`--model cnn_int8`: HELLO names the CNN and its hash, and every RESULT is the integer
-    reference's answer for the INPUT28 the twin sent with it."""
+    reference's answer for the INPUT28 the twin sent with it, decided at the CNN's own unsure
+    threshold (the manifest's min_score_pct: the firmware's defaults with this model)."""
+    import json
+    from pico4ml.common.manifest import MANIFEST
+    threshold = json.loads(MANIFEST.read_text())["models"]["cnn_int8"]["min_score_pct"]
     hello, inputs, results = twin_model_session(mnist, "cnn_int8")
     assert "cnn" in hello.model_name and q.sha256().startswith(hello.weights_hash)
+    assert hello.builtin_model == "cnn_int8"
+    assert {r.min_score_pct for r in results} == {threshold}
     for r in results:
         ref = cnn_int8_forward(q, inputs[r.frame_id][None])[0]
         assert r.argmax == int(np.argmax(ref))

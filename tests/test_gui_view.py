@@ -362,6 +362,27 @@ def test_every_preprocessing_slider_sends_its_value(gui_app):
     assert dpg.get_value("param_threshold_pct") == PreprocessParams().threshold_pct
 
 
+def test_the_unsure_threshold_follows_the_board_s_model_until_the_user_sets_it(gui_app):
+    """A board built with the CNN says so in HELLO's build_info: the slider and the board take
+    the CNN's threshold (the manifest's); once the user moves it, HELLO leaves it alone; reset
+    goes back to the model's."""
+    from dataclasses import replace as with_
+    from pico4ml.common.manifest import MANIFEST
+    cnn = json.loads(MANIFEST.read_text())["models"]["cnn_int8"]["min_score_pct"]
+    assert cnn != PreprocessParams().min_score_pct
+    hello = with_(S.hello(), build_info="pico-sdk 2.2.0, model cnn_int8")
+    feed(gui_app, [LinkStatus("connected", "connected to /dev/pts/7", "/dev/pts/7", n=1), hello])
+    assert dpg.get_value("param_min_score_pct") == cnn
+    assert PreprocessParams.from_bytes(gui_app.source.sent_of(P.SetParams)[-1].data).min_score_pct == cnn
+    fire("param_min_score_pct", 60)
+    feed(gui_app, [with_(hello, firmware_version="again")])  # HELLO repeats every few seconds
+    assert dpg.get_value("param_min_score_pct") == 60
+    assert PreprocessParams.from_bytes(gui_app.source.sent_of(P.SetParams)[-1].data).min_score_pct == 60
+    fire("params_reset")
+    assert PreprocessParams.from_bytes(gui_app.source.sent_of(P.SetParams)[-1].data) == \
+        with_(PreprocessParams(), min_score_pct=cnn)
+
+
 def test_every_preprocessing_parameter_has_a_tooltip_with_unit_and_effect(gui_app):
     from pico4ml.host_gui.controls.settings import PARAM_HELP, param_names
 

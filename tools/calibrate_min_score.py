@@ -17,7 +17,9 @@ mean of the two, all digit frames right (`all`) and empty frames answered "no di
 before issue 8 (its TUNE figure, recorded in bench/results/camera-before-tune.json; an
 UNSURE answer for a clean digit is a wrong answer too), the lowest on ties. Never run it
 on the TEST split: that one is held out. The model's scores move when it is retrained,
-so calibrate again after.
+so calibrate again after. Each built-in model has its own threshold (its `min_score_pct`
+in core/model/manifest.json, the default parameters of a build with it): `--model NAME
+--write` calibrates that model's and stores it there.
 
 Prints the curve and ends with one JSON line: the chosen `min_score_pct`, its `all`,
 `worst` (lowest digit condition), `no_digit`, and the split, model and frames used.
@@ -89,10 +91,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="the clean sheet's accuracy not to go below (default: the recorded pre-issue-8 "
                          "TUNE figure, %(default)s)")
     ap.add_argument("--data-dir", help="MNIST directory (default: $PICO4ML_MNIST_DIR, ../shared/data/mnist)")
+    ap.add_argument("--write", action="store_true",
+                    help="store the chosen threshold as the model's min_score_pct in core/model/manifest.json "
+                         "(the default parameters of every build with that model)")
     args = ap.parse_args(argv)
     from pico4ml.common.cbuild import BuildError
     from pico4ml.host_twin.classify import FramePipeline
-    from pico4ml.train import preprocess as pp
     from pico4ml.train.camera_set import BENCH_PER_CONDITION, condition_set
     from pico4ml.train.data import MnistError
     from pico4ml.common.pp_params import further_radii
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BuildError, OSError, MnistError, ValueError) as e:
         print(f"calibrate_min_score: {e}", file=sys.stderr)
         return 2
-    params = pp.PreprocessParams()
+    params = pipe.params
     first = answers(pipe, cs, params)
     seconds = [answers(pipe, cs, replace(params, bg_radius=r)) for r in further_radii(params)]
     rows = curve(cs, first, seconds, params.retry_score_pct)
@@ -123,7 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in best.items()},
                       "clean_floor": floor, "split": "tune", "model": pipe.model.name,
                       "frames_per_condition": per}))
+    if args.write:
+        write_threshold(pipe.model.name, best["min_score_pct"])
     return 0
+
+
+def write_threshold(model: str, threshold: int) -> None:
+    """Set the model's min_score_pct in the manifest, the rest of the file as it was."""
+    from pico4ml.common.manifest import MANIFEST
+    data = json.loads(MANIFEST.read_text())
+    data["models"][model]["min_score_pct"] = int(threshold)
+    MANIFEST.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"{MANIFEST}: {model} min_score_pct = {threshold}", file=sys.stderr)
 
 
 if __name__ == "__main__":

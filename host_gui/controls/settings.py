@@ -12,7 +12,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from pico4ml.common import protocol as P
-from pico4ml.common.pp_params import PreprocessParams
+from pico4ml.common.pp_params import PreprocessParams, default_params
 
 from pico4ml.host_gui.presets import PARAM_RANGES, Settings
 from pico4ml.host_gui.widgets import callback, tooltip
@@ -92,6 +92,7 @@ class SettingsControl:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.camera_touched = False  # camera options go out only once the user sets them
+        self.threshold_touched = False  # until the user sets it, the unsure threshold is the board model's
 
     # ---------------------------------------------------------------- building
     def build(self) -> None:
@@ -212,15 +213,36 @@ class SettingsControl:
         if self.app.ctl.debug.active:
             self.app.ctl.debug.try_params(params)
             return
+        if params.min_score_pct != self.app.settings.params.min_score_pct:
+            self.threshold_touched = True
         self.app.settings.params = params
         self.app.binding.invalidate()  # the ROI rectangle follows
         if self.app.source.live:
             self.app.send(P.SetParams(params.to_bytes()))
 
+    def board_model(self) -> str | None:
+        """The manifest id of the board's built-in model (None: not known yet)."""
+        hello = self.app.state.hello
+        return (hello.builtin_model or None) if hello is not None else None
+
     def reset_params(self) -> None:
-        self.show_params(PreprocessParams())
+        self.show_params(default_params(self.board_model()))
         self.on_param()
+        self.threshold_touched = False
         self.app.say("preprocessing parameters reset to the firmware's defaults")
+
+    def model_known(self) -> None:
+        """The board said which model it runs: an unsure threshold the user has not set becomes
+        that model's (each model's scores have their own, core/model/manifest.json)."""
+        threshold = default_params(self.board_model()).min_score_pct
+        params = self.app.settings.params
+        if self.threshold_touched or params.min_score_pct == threshold:
+            return
+        self.app.settings.params = replace(params, min_score_pct=threshold)
+        self.show_params(self.app.settings.params)
+        if self.app.source.live:
+            self.app.send(P.SetParams(self.app.settings.params.to_bytes()))
+        self.app.say(f"unsure below {threshold} %: the threshold of the board's model {self.board_model()}")
 
     def set_roi(self, roi: tuple[int, int, int, int] | None) -> None:
         """Put an ROI (capture pixels; all 0 = automatic) into the sliders and apply it."""
@@ -259,7 +281,7 @@ class SettingsControl:
     def load_preset(self) -> None:
         path = dpg.get_value("preset_path")
         self.app.settings = Settings.load(path)
-        self.camera_touched = True
+        self.camera_touched = self.threshold_touched = True
         self.apply_settings_to_widgets()
         self.app.send_settings()
         self.app.binding.invalidate()

@@ -80,6 +80,12 @@ typedef struct {
 } component;
 static component s_comp[PP_MAX_LABELS + 1]; /* index = label, 1..n_comp, in raster order */
 
+/* The UNSURE threshold belongs to the model's scores: a build with a model passes the one
+ * calibrated for it (core/model/manifest.json); 47 is the default model's. */
+#ifndef PICO4ML_MODEL_MIN_SCORE_PCT
+#define PICO4ML_MODEL_MIN_SCORE_PCT 47
+#endif
+
 void pp_default_params(pp_params *p) {
     if (!p) {
         return;
@@ -105,7 +111,7 @@ void pp_default_params(pp_params *p) {
     p->grow_pct = 150;
     p->cand_contrast = 32;
     p->full_res = 1;
-    p->min_score_pct = 47;
+    p->min_score_pct = PICO4ML_MODEL_MIN_SCORE_PCT;
     p->retry_radius = 4;
     p->retry_score_pct = 80;
     p->retry_radius2 = 8;

@@ -25,6 +25,10 @@
 #include "twin_blob.h"
 #include "twin_link.h"
 
+#ifndef PICO4ML_MODEL_ID
+#define PICO4ML_MODEL_ID "?" /* the twin's build passes the manifest entry it built in */
+#endif
+
 #define TWIN_VERSION "twin-0.1.0"
 #define QUEUE_BYTES (64u * 1024u) /* like a firmware TX ring: FRAME bands are <= 8 KiB */
 
@@ -266,7 +270,7 @@ int main(int argc, char **argv) {
     static device dev;
     device_config cfg = {
         .firmware_version = TWIN_VERSION,
-        .build_info = "host twin, gcc " __VERSION__,
+        .build_info = "host twin, gcc " __VERSION__ ", model " PICO4ML_MODEL_ID, /* as main.c's: the GUI reads it */
         .capture_width = (uint16_t)w,
         .capture_height = (uint16_t)h,
         .rx_buf = rx_buf,

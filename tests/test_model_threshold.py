@@ -1,0 +1,90 @@
+"""Each built-in model's UNSURE threshold (min_score_pct in core/model/manifest.json) is what a
+build with that model starts with: the C defaults, the host pipeline, pico4ml-classify, the
+twin's PARAMS answer and the GUI all take it. Expected values are read from the manifest file
+itself, the calibration's record, not from the code under test."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from pico4ml.common import manifest
+from pico4ml.common.pp_params import PreprocessParams, default_params
+
+MANIFEST = json.loads(manifest.MANIFEST.read_text())
+THRESHOLDS = {name: m["min_score_pct"] for name, m in MANIFEST["models"].items()}
+
+
+def test_every_model_has_a_threshold_and_the_default_model_s_is_the_parameters_default():
+    assert set(THRESHOLDS) == set(manifest.names())
+    assert all(isinstance(t, int) and 0 <= t <= 100 for t in THRESHOLDS.values())
+    assert PreprocessParams().min_score_pct == THRESHOLDS[MANIFEST["default"]]
+    for name, threshold in THRESHOLDS.items():
+        assert default_params(name) == replace(PreprocessParams(), min_score_pct=threshold)
+    assert default_params("cnn") == default_params("cnn_int8")  # an alias
+    assert default_params("a blob's name") == PreprocessParams()
+
+
+def test_a_manifest_threshold_out_of_range_is_refused_with_the_model_named(tmp_path):
+    data = json.loads(manifest.MANIFEST.read_text())
+    data["models"]["cnn_int8"]["min_score_pct"] = 130
+    bad = tmp_path / "manifest.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(manifest.ManifestError, match="cnn_int8: min_score_pct 130"):
+        manifest._load(bad)
+
+
+@pytest.mark.parametrize("model", ["mlp_int8_fast", "cnn_int8"])
+def test_the_host_build_of_a_model_starts_with_its_threshold(model):
+    from pico4ml.host_twin.classify import FramePipeline
+    pipe = FramePipeline(model=model)
+    assert pipe.params == replace(PreprocessParams(), min_score_pct=THRESHOLDS[model])  # pp_default_params()
+
+
+def unsure_frame(mnist, pipe, low: float, high: float):
+    """A camera frame whose first reading scores between low and high (the further readings off)."""
+    from pico4ml.train import camera_sim
+    rng = np.random.default_rng(5)
+    one_reading = replace(pipe.params, min_score_pct=0, retry_radius=0, retry_radius2=0)
+    for i in range(300):
+        frame = camera_sim.render_handwritten(mnist[2][i], rng, size=162)
+        if low < pipe.classify(frame, one_reading).score < high:
+            return frame
+    pytest.fail(f"no frame of 300 scores between {low} and {high}")
+
+
+def test_classify_decides_with_the_model_s_threshold_unless_told(mnist, tmp_path):
+    """pico4ml-classify --model cnn: a frame the CNN scores between the default model's threshold
+    and its own is "-" (unsure under the CNN's), and a digit with --param min_score_pct set lower."""
+    import cv2
+    from pico4ml.host_twin.classify import FramePipeline
+    cnn, default = THRESHOLDS["cnn_int8"], THRESHOLDS[MANIFEST["default"]]
+    assert default + 10 < cnn
+    path = tmp_path / "frame.png"
+    cv2.imwrite(str(path), unsure_frame(mnist, FramePipeline(model="cnn"), (default + 2) / 100, (cnn - 2) / 100))
+    one = ["--param", "retry_radius=0", "--param", "retry_radius2=0"]
+
+    def classify(*extra):
+        out = subprocess.run([sys.executable, "-m", "pico4ml.host_twin.classify", "--model", "cnn", *one, *extra,
+                              str(path)], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return out
+    out = classify()
+    assert out.stdout.split()[1] == "-" and f"under min_score_pct {cnn} %" in out.stderr
+    assert classify("--param", f"min_score_pct={default}").stdout.split()[1] in "0123456789"
+
+
+def test_calibration_writes_the_threshold_into_the_manifest_and_nothing_else(tmp_path, monkeypatch):
+    sys.path.insert(0, str(manifest.MANIFEST.parents[4] / "tools"))
+    import calibrate_min_score as cal
+    copy = tmp_path / "manifest.json"
+    copy.write_text(manifest.MANIFEST.read_text())
+    monkeypatch.setattr(manifest, "MANIFEST", copy)
+    cal.write_threshold("mlp_q4", 12)
+    expected = json.loads(json.dumps(MANIFEST))
+    expected["models"]["mlp_q4"]["min_score_pct"] = 12
+    assert json.loads(copy.read_text()) == expected

@@ -135,14 +135,37 @@ def section_bytes(sections: dict[str, int], prefix: str) -> int:
     return sum(v for k, v in sections.items() if k.startswith(prefix))
 
 
+def require_sdk():
+    """The Pico SDK's path, or a skip naming what is missing (the SDK, cmake, the ARM compiler)."""
+    from pico4ml.common import fwbuild
+    sdk = fwbuild.find_pico_sdk()
+    if sdk is None:
+        where = ", ".join(str(p) for p in fwbuild.sdk_candidates())
+        pytest.skip(f"Pico SDK not found (looked in: {where}); set PICO_SDK_PATH to build the firmware")
+    missing = fwbuild.missing_tools()
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)} (apt-get install cmake gcc-arm-none-eabi)")
+    return sdk
+
+
+def elf_symbols(elf) -> dict[str, tuple[int, int, str]]:
+    """{name: (address, size, nm type)} of an ARM ELF, as arm-none-eabi-nm -S lists them."""
+    import subprocess
+    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            syms[parts[3]] = (int(parts[0], 16), int(parts[1], 16), parts[2])
+    return syms
+
+
 def sdk_model_build_symbols(model: str):
     """Build the SDK firmware with -DPICO4ML_MODEL=model, check it fits the SRAM and flash
-    budgets, and return (its symbols as test_firmware_build._symbols reads them, the build)."""
-    from test_firmware_build import _require_sdk, _symbols
-
+    budgets, and return (its symbols, elf_symbols, and the build)."""
     from pico4ml.common import fwbuild
-    fw = fwbuild.build_firmware(sdk=_require_sdk(), model=model)
+    fw = fwbuild.build_firmware(sdk=require_sdk(), model=model)
     m = fwbuild.memory_use(fw.elf)
     assert m["sram_static_bytes"] <= fwbuild.SRAM_BUDGET_BYTES
     assert m["flash_bytes"] <= fwbuild.FLASH_BUDGET_BYTES
-    return _symbols(fw.elf), fw
+    return elf_symbols(fw.elf), fw

@@ -9,11 +9,10 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import sdk_model_build_symbols
+from conftest import elf_symbols, require_sdk, sdk_model_build_symbols
 from pico4ml.common import fwbuild
 
 pytestmark = pytest.mark.sdk
@@ -21,30 +20,9 @@ pytestmark = pytest.mark.sdk
 FRAME_BYTES = 162 * 162
 
 
-def _require_sdk() -> Path:
-    sdk = fwbuild.find_pico_sdk()
-    if sdk is None:
-        where = ", ".join(str(p) for p in fwbuild.sdk_candidates())
-        pytest.skip(f"Pico SDK not found (looked in: {where}); set PICO_SDK_PATH to build the firmware")
-    missing = fwbuild.missing_tools()
-    if missing:
-        pytest.skip(f"missing {', '.join(missing)} (apt-get install cmake gcc-arm-none-eabi)")
-    return sdk
-
-
 @pytest.fixture(scope="module")
 def firmware() -> fwbuild.FirmwareBuild:
-    return fwbuild.build_firmware(sdk=_require_sdk())
-
-
-def _symbols(elf: Path) -> dict[str, tuple[int, int, str]]:
-    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
-    syms = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            syms[parts[3]] = (int(parts[0], 16), int(parts[1], 16), parts[2])
-    return syms
+    return fwbuild.build_firmware(sdk=require_sdk())
 
 
 def test_elf_is_an_rp2040_image(firmware):
@@ -87,7 +65,7 @@ def test_memory_budget(firmware):
 
 
 def test_frame_buffers_are_static_aligned_and_double(firmware):
-    syms = _symbols(firmware.elf)
+    syms = elf_symbols(firmware.elf)
     addr, size, kind = syms["frames"]
     assert kind in "bB", "frame buffers must be zero-initialised statics (.bss), not on a stack"
     assert size == 2 * FRAME_BYTES
@@ -96,7 +74,7 @@ def test_frame_buffers_are_static_aligned_and_double(firmware):
 
 
 def test_board_code_is_in_the_image(firmware):
-    syms = _symbols(firmware.elf)
+    syms = elf_symbols(firmware.elf)
     for name in ("hm01b0_init", "hm01b0_capture_start", "st7735_init", "tud_descriptor_device_cb",
                  "pp_run", "classifier_run", "device_publish", "net_int8_fast"):
         assert name in syms, f"{name} missing from the firmware"

@@ -12,7 +12,9 @@ as the GUI's data-set capture writes them, and scores the firmware pipeline: the
 preprocessing with its default parameters and the firmware's built-in model, compiled for
 this machine (pico4ml.host_twin.classify.FramePipeline), so the answers are the board's.
 With --checkpoint as well, that checkpoint is scored on the same frames through the numpy
-twin of the preprocessing: a fine-tuned model can be checked before it is exported.
+twin of the preprocessing, with the parameters that firmware starts with (its built-in
+model's "unsure" threshold, which a blob uploaded to it runs with): a fine-tuned model can be
+checked before it is exported.
 """
 from __future__ import annotations
 
@@ -111,8 +113,9 @@ def pipeline_classifier(pipeline) -> Callable[[np.ndarray], tuple[int, float, in
     return classify
 
 
-def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int, float, int]], str]:
-    """A checkpoint on the numpy twin of the preprocessing (default parameters)."""
+def checkpoint_classifier(path: Path, params) -> tuple[Callable[[np.ndarray], tuple[int, float, int]], str]:
+    """A checkpoint on the numpy twin of the preprocessing with the given parameters: those the
+    firmware starts with (its built-in model's min_score_pct), which a blob uploaded to it runs with."""
     from pico4ml.train import preprocess
     from pico4ml.train.models import load_state, numpy_forward
 
@@ -129,7 +132,6 @@ def checkpoint_classifier(path: Path) -> tuple[Callable[[np.ndarray], tuple[int,
         return int(p.argmax()), float(p.max()), status
 
     def classify(frame: np.ndarray) -> tuple[int, float, int]:
-        params = preprocess.PreprocessParams()
         first = read(frame, params)
         if first[2] == DIGIT:
             return first
@@ -190,7 +192,7 @@ def run_frames(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         from pico4ml.train.models import CheckpointError
         try:
-            classify, name = checkpoint_classifier(args.checkpoint)
+            classify, name = checkpoint_classifier(args.checkpoint, pipeline.params)
         except CheckpointError as e:
             print(f"pico4ml-eval: {e}", file=sys.stderr)
             return 2

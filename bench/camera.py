@@ -33,7 +33,9 @@ ends with one JSON line: a key per digit condition (accuracy 0..1), `all` (all d
 frames of all digit conditions together), `worst` (the lowest digit condition) and its
 name `worst_condition`, `no_digit` (share of empty frames answered none),
 `second_reading_tried` / `_taken` (shares of all frames read a second time, and answered
-by that reading: core/reader.h), and the run's `split`, `size`, `model`,
+by that reading: core/reader.h), `wrong_kinds` (per condition, why its wrong digit frames
+were wrong: no digit found, something else framed, unsure, or misread by the model on the
+right box) and `wrong_totals` (the same over all conditions), and the run's `split`, `size`, `model`,
 `frames_per_condition`.
 """
 from __future__ import annotations
@@ -87,6 +89,52 @@ def second_reading_shares(pipe, frames: np.ndarray) -> dict:
         taken += bool(getattr(a, "second_reading", False))
     n = max(1, len(frames))
     return {"second_reading_tried": round(tried / n, 4), "second_reading_taken": round(taken / n, 4)}
+
+
+WRONG_KINDS = ("none", "framed", "unsure", "misread")
+FRAMED_IOU = 0.5  # below this overlap with the digit's own ink box, something else was framed
+
+
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes, x1/y1 exclusive."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0, w) * max(0, h)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def chosen_box(stages, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
+    """The digit box preprocessing chose (work grid) in frame pixels of a square, ROI-less frame:
+    work bin i covers frame pixels [i * n // grid, (i + 1) * n // grid) (train/preprocess._bins)."""
+    gw, gh = stages.work_w, stages.work_h
+    x0, y0 = stages.bbox_x, stages.bbox_y
+    x1, y1 = x0 + stages.bbox_w, y0 + stages.bbox_h
+    return x0 * frame_w // gw, y0 * frame_h // gh, x1 * frame_w // gw, y1 * frame_h // gh
+
+
+def wrong_kinds(pipe, cs, answers: np.ndarray) -> dict[str, dict[str, int]]:
+    """Why each wrongly answered digit frame was wrong, per condition: `none` (no digit found),
+    `framed` (the box chosen overlaps the digit's own ink box, from the simulator, by less than
+    FRAMED_IOU: a shadow, an edge or a neighbour was read instead, or a part of the digit),
+    `unsure` (the digit's box, answered "?"), `misread` (the digit's box, a confident wrong
+    digit: the model's error). Tells preprocessing's share of the errors from the model's."""
+    from pico4ml.train import preprocess as pp
+    kinds = {}
+    wrong = np.flatnonzero((cs.labels >= 0) & (answers != cs.labels))
+    for i in wrong:
+        stages = pp.CStages()
+        frame = cs.frames[i]
+        a = pipe.classify(frame, None, stages)
+        if int(a.status) == 1:
+            kind = "none"
+        elif box_iou(chosen_box(stages, frame.shape[1], frame.shape[0]), cs.boxes[i]) < FRAMED_IOU:
+            kind = "framed"
+        else:
+            kind = "unsure" if int(a.status) == 2 else "misread"
+        row = kinds.setdefault(str(cs.conditions[i]), dict.fromkeys(WRONG_KINDS, 0))
+        row[kind] += 1
+    return kinds
 
 
 def summarise(cs, answers: np.ndarray) -> tuple[dict, list[str]]:
@@ -158,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     t2 = time.perf_counter()
     figures, lines = summarise(cs, answers)
     figures |= second_reading_shares(pipe, cs.frames)
+    figures["wrong_kinds"] = wrong_kinds(pipe, cs, answers)
+    figures["wrong_totals"] = {w: sum(k[w] for k in figures["wrong_kinds"].values()) for w in WRONG_KINDS}
     print(f"camera bench: {args.split} split ({'held out' if args.split == 'test' else 'for tuning'}), "
           f"{len(cs)} frames {args.size}x{args.size}, {per} per condition, pipeline: C preprocessing + "
           f"{pipe.model_name if hasattr(pipe, 'model_name') else args.model} net()")
@@ -165,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"fonts missing (replaced by Hershey fonts, fewer styles): {' '.join(missing)}")
     print("\n".join(lines))
+    print(f"why digit frames were wrong ({', '.join(WRONG_KINDS)}; 'framed': box IoU with the digit "
+          f"< {FRAMED_IOU}): " + "; ".join(f"{c} " + "/".join(str(k[w]) for w in WRONG_KINDS)
+                                           for c, k in figures["wrong_kinds"].items()))
+    print("  all conditions: " + ", ".join(f"{w} {n}" for w, n in figures["wrong_totals"].items()))
     print(f"second reading: tried on {100 * figures['second_reading_tried']:.1f} % of the frames, the answer of "
           f"{100 * figures['second_reading_taken']:.1f} %")
     print(f"all digit conditions {100 * figures.get('all', 0):.1f} %, worst {figures.get('worst_condition')} "

@@ -72,6 +72,45 @@ def test_bench_prints_a_table_and_one_json_line(capsys, mnist):
     from pico4ml.common import manifest
     assert figures["split"] == "tune" and figures["size"] == 162 and figures["model"] == manifest.default_name()
     assert any(line.startswith("dark_ground") for line in out)
+    wrong = round((1 - figures["all"]) * 3 * len(DIGIT_CONDITIONS))  # every wrong digit frame has one kind
+    assert sum(figures["wrong_totals"].values()) == wrong and set(figures["wrong_totals"]) == set(bench.WRONG_KINDS)
+
+
+def test_box_iou_by_hand():
+    assert bench.box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert bench.box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert bench.box_iou((0, 0, 10, 10), (10, 0, 20, 10)) == 0.0  # touching, exclusive ends
+    assert bench.box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
+
+
+@pytest.mark.hostc
+def test_wrong_digit_frames_are_told_apart_by_why(mnist):
+    """Frames whose truth is set by hand: a digit filed under another label is a misread (its
+    box is right), the same digit with its ink box put in a corner is "framed", a blank sheet
+    filed as a digit is "none", and with a threshold nothing reaches, the right box is "unsure"."""
+    from dataclasses import replace
+    from pico4ml.train.camera_set import ConditionSet
+    pipe = bench.make_pipeline()
+    clean = condition_set("tune", 3, 162, conditions=("clean",))  # the digit's ink box from the simulator
+    k = next(k for k in range(3) if bench.answer(pipe, clean.frames[k])[0] == clean.labels[k])
+    frame, digit, box = clean.frames[k], int(clean.labels[k]), list(clean.boxes[k])
+    blank = np.full_like(frame, int(np.median(frame)))
+
+    def conditions_set(labels, boxes, frames):
+        n = len(labels)
+        return ConditionSet(np.stack(frames), np.array(labels), np.array(["clean", "far", "shadow"][:n]),
+                            np.array([""] * n), np.array([""] * n), np.array(boxes))
+    other = (digit + 1) % 10
+    cs = conditions_set([other, other, 4], [box, [0, 0, 12, 12], [-1] * 4], [frame, frame, blank])
+    answers = np.array([bench.answer(pipe, f)[0] for f in cs.frames])
+    kinds = bench.wrong_kinds(pipe, cs, answers)
+    assert kinds == {"clean": {"none": 0, "framed": 0, "unsure": 0, "misread": 1},
+                     "far": {"none": 0, "framed": 1, "unsure": 0, "misread": 0},
+                     "shadow": {"none": 1, "framed": 0, "unsure": 0, "misread": 0}}
+    pipe.params = replace(pipe.params, min_score_pct=100)
+    sure_never = conditions_set([digit], [box], [frame])
+    assert bench.wrong_kinds(pipe, sure_never, np.array([bench.NONE])) == {
+        "clean": {"none": 0, "framed": 0, "unsure": 1, "misread": 0}}
 
 
 @pytest.mark.hostc

@@ -18,17 +18,17 @@ import dearpygui.dearpygui as dpg
 
 from pico4ml.common import protocol as P
 
-from .binding import Binding, pixel_text  # noqa: F401 -- pixel_text: part of the view's API
+from .binding import Binding
 from .controls import Controllers
-from .controls.camera import CameraControl, roi_from_drag  # noqa: F401
+from .controls.camera import CameraControl
 from .controls.capture import CaptureControl
 from .controls.debug import DebugControl
-from .controls.inject import InjectControl, paint_line  # noqa: F401
+from .controls.inject import InjectControl
 from .controls.model import ModelControl
 from .controls.replay import ReplayControl, settings_header
 from .controls.session import SessionControl
-from .controls.settings import POLARITIES, SettingsControl  # noqa: F401
-from .layout import CANVAS, Layout, grey_glyph  # noqa: F401
+from .controls.settings import SettingsControl
+from .layout import Layout, grey_glyph
 from .lcd import LcdView
 from .presets import Settings
 from .state import FrameRecord, State

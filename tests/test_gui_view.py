@@ -22,7 +22,8 @@ from gui_helpers import (FakeSource, callback_items, feed, fire, press_key, sett
 from pico4ml.common import protocol as P  # noqa: E402
 from pico4ml.host_gui import images  # noqa: E402
 from pico4ml.host_gui import synthetic as S  # noqa: E402
-from pico4ml.host_gui import view  # noqa: E402
+from pico4ml.host_gui import binding, layout, view  # noqa: E402
+from pico4ml.host_gui.controls import camera, inject  # noqa: E402
 from pico4ml.host_gui.dataset import read_pgm  # noqa: E402
 from pico4ml.host_gui.link import LinkStatus  # noqa: E402
 from pico4ml.host_gui.state import State  # noqa: E402
@@ -538,11 +539,11 @@ def test_inject_folder_drawing_and_clear(gui_app, host_model, tmp_path):
     type_into("inject_path", str(tmp_path / "nope.png"))
     fire("inject_button")
     assert "inject failed" in gui_app.message and "no such file" in gui_app.message
-    view.paint_line(gui_app.ctl.inject.canvas, (56, 20), (56, 92), radius=5, value=0)
+    inject.paint_line(gui_app.ctl.inject.canvas, (56, 20), (56, 92), radius=5, value=0)
     fire("canvas_send")
     d = gui_app.source.sent_of(P.Inject)[-1]
     img = np.frombuffer(d.pixels, np.uint8).reshape(d.height, d.width)
-    assert img.shape == (view.CANVAS, view.CANVAS) and img[56, 56] == 0 and img[56, 10] == 255
+    assert img.shape == (layout.CANVAS, layout.CANVAS) and img[56, 56] == 0 and img[56, 10] == 255
     fire("canvas_clear")
     assert gui_app.ctl.inject.canvas.min() == 255 and texture_grey(gui_app, "canvas").min() == 255
 
@@ -854,16 +855,16 @@ def test_odd_device_messages_never_break_the_view(host_model):
 
 
 def test_roi_from_a_drag():
-    assert view.roi_from_drag((40, 20), (200, 180), 1.0, 324, 324) == (40, 20, 160, 160)
-    assert view.roi_from_drag((200, 180), (40, 20), 0.5, 324, 324) == (80, 40, 324 - 80, 284)  # clipped
-    assert view.roi_from_drag((10, 10), (13, 40), 1.0, 324, 324) is None
+    assert camera.roi_from_drag((40, 20), (200, 180), 1.0, 324, 324) == (40, 20, 160, 160)
+    assert camera.roi_from_drag((200, 180), (40, 20), 0.5, 324, 324) == (80, 40, 324 - 80, 284)  # clipped
+    assert camera.roi_from_drag((10, 10), (13, 40), 1.0, 324, 324) is None
 
 
 def test_pixel_under_the_mouse():
     img = np.zeros((28, 28), np.uint8)
     img[3, 5] = 77
-    assert view.pixel_text(img, (100 + 5 * 8 + 7, 50 + 3 * 8), (100, 50), 8) == "pixel (5, 3) = 77"
-    assert view.pixel_text(img, (99, 50), (100, 50), 8) == ""
+    assert binding.pixel_text(img, (100 + 5 * 8 + 7, 50 + 3 * 8), (100, 50), 8) == "pixel (5, 3) = 77"
+    assert binding.pixel_text(img, (99, 50), (100, 50), 8) == ""
 
 
 def test_gui_command_refuses_cleanly(tmp_path, capsys, monkeypatch):

@@ -26,6 +26,7 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 import numpy as np
 from pico4ml.host_gui import view
+from pico4ml.host_gui.controls.inject import paint_line
 from pico4ml.host_gui.hostcheck import try_load
 from pico4ml.host_gui.link import Link
 from pico4ml.host_gui.source import LiveSource, ReplaySource
@@ -85,7 +86,7 @@ def live():
     dpg.set_value("hdr_files", False)
     dpg.set_value("hdr_inject", True)
     for a, b in TWO:
-        view.paint_line(app.ctl.inject.canvas, a, b, radius=5, value=0)
+        paint_line(app.ctl.inject.canvas, a, b, radius=5, value=0)
     app.ctl.inject.show_canvas()
     fire("canvas_send")
     run(app, 3, until=lambda: app.state.shown is not None and app.state.shown.injected)

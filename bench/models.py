@@ -69,8 +69,9 @@ def emulated_cycles(h, entry, x: np.ndarray, expected: np.ndarray) -> dict:
         if entry.header != entry.sources[0].with_suffix(".h").name:  # net_int8_fast.h needs model_int8.h
             header, prelude = entry.sources[0].with_suffix(".h").name, f'#include "{entry.header}"'
     sources, flags = list(entry.sources), []
-    if any(s.name == "blob.c" for s in sources):  # a built-in blob: opened (CRC) once, untimed, as at boot
-        prepare = f"{entry.function}_open();"
+    if entry.open:  # a built-in blob: opened (CRC) once, untimed, as at boot
+        prepare = f"{entry.open}();"
+    if any(s.name == "blob.c" for s in sources):
         # blob.c's C library calls, and no error text (no vsnprintf), as bench/blob.py links it
         sources.append(HERE / "rp2040" / "libc_min.c")
         flags = ["-DBLOB_NO_MESSAGES"]

@@ -33,6 +33,7 @@ class Model:
     define: str            # the -D that selects it in core/classifier.c
     description: str
     min_score_pct: int     # its UNSURE threshold: the default parameters of a build with it
+    open: str = ""         # run once before the first net() (a built-in blob's check), "" for none
 
     def classifier_sources(self) -> list[Path]:
         """The portable C of the firmware's classifier with this model built in."""
@@ -64,8 +65,11 @@ def _load(path: Path) -> tuple[str, dict[str, Model], dict[str, str]]:
             threshold = m["min_score_pct"]
             if not isinstance(threshold, int) or isinstance(threshold, bool) or not 0 <= threshold <= 100:
                 raise ManifestError(f"{path}: model {name}: min_score_pct {threshold!r} is not an integer 0..100")
+            opener = m.get("open", "")
+            if not isinstance(opener, str) or (opener and not opener.isidentifier()):
+                raise ManifestError(f"{path}: model {name}: open {opener!r} is not a C function name")
             models[name] = Model(name, m["kind"], sources, m["header"],
-                                 m["function"], m["define"], m.get("description", ""), threshold)
+                                 m["function"], m["define"], m.get("description", ""), threshold, opener)
         default = data["default"]
         aliases = dict(data.get("aliases", {}))
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:

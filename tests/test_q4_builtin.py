@@ -182,7 +182,7 @@ def test_emulated_rp2040_equals_the_reference(reference, mnist):
     h = load_rp2040_harness()
     n = 2
     x = mnist[2][:n].reshape(n, 784)
-    cfg = h.config_header(ENTRY.header, "net_q4(in, out);", x, reference[:n], prepare_macro="net_q4_open();")
+    cfg = h.config_header(ENTRY.header, "net_q4(in, out);", x, reference[:n], prepare_macro=f"{ENTRY.open}();")
     image = h.build_image("test_q4_builtin", [*ENTRY.sources, REPO_ROOT / "bench" / "rp2040" / "libc_min.c"], cfg,
                           [MODEL_C_DIR], extra_flags=["-DBLOB_NO_MESSAGES"])
     run = h.run_image(image, n, np.int32, max_cycles=n * 5_000_000)
@@ -197,3 +197,21 @@ def test_sdk_firmware_with_the_q4_model_builds_and_fits():
     the int8 MLP) and stays within the SRAM and flash budgets."""
     syms, _ = sdk_model_build_symbols("mlp_q4")
     assert "net_q4" in syms and "model_q4_blob" in syms and not any(s.startswith("net_int8") for s in syms)
+
+
+def test_the_manifest_names_the_function_that_opens_the_built_in_blob():
+    """bench/models.py calls it once, untimed, before timing net_q4(): it must be the function the
+    generated header declares (int name(void)); a manifest naming a non-identifier is refused."""
+    header = (manifest.MANIFEST.parent / ENTRY.header).read_text()
+    assert ENTRY.open and f"int {ENTRY.open}(void);" in header
+    assert [n for n in manifest.names() if manifest.get(n).open] == ["mlp_q4"]
+
+
+def test_a_manifest_open_that_is_no_function_name_is_refused(tmp_path):
+    import json
+    data = json.loads(manifest.MANIFEST.read_text())
+    data["models"]["mlp_q4"]["open"] = "net_q4_open();"
+    bad = tmp_path / "manifest.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(manifest.ManifestError, match="mlp_q4: open 'net_q4_open\\(\\);' is not a C function name"):
+        manifest._load(bad)

@@ -93,3 +93,20 @@ def test_calibration_writes_the_threshold_into_the_manifest_and_nothing_else(tmp
     expected = json.loads(json.dumps(MANIFEST))
     expected["models"]["mlp_q4"]["min_score_pct"] = 12
     assert json.loads(copy.read_text()) == expected
+
+
+@pytest.mark.parametrize("define", [None, 61])
+def test_pp_default_params_in_c_takes_the_build_s_threshold_or_the_default_model_s(define):
+    """core/preprocess.c without PICO4ML_MODEL_MIN_SCORE_PCT (a build of the core alone) starts
+    with the manifest default model's threshold; with it, with the one given."""
+    import ctypes
+    from conftest import host_build
+    from pico4ml.common.paths import REPO_ROOT
+    from pico4ml.common.pp_params import PARAMS_SIZE
+    core = REPO_ROOT / "firmware" / "pico4ml" / "core"
+    flags = ["-O1"] + ([f"-DPICO4ML_MODEL_MIN_SCORE_PCT={define}"] if define is not None else [])
+    lib = ctypes.CDLL(str(host_build(f"pp_defaults_{define}", [core / "preprocess.c"], shared=True, flags=flags)))
+    raw = ctypes.create_string_buffer(PARAMS_SIZE)
+    lib.pp_default_params(raw)
+    want = THRESHOLDS[MANIFEST["default"]] if define is None else define
+    assert PreprocessParams.from_bytes(raw.raw).min_score_pct == want

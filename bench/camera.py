@@ -48,7 +48,7 @@ import time
 import numpy as np
 
 NONE = -1
-STATUS_DIGIT = 0          # protocol v2 classifier status
+STATUS_DIGIT, STATUS_NO_DIGIT, STATUS_UNSURE = 0, 1, 2  # protocol v2 classifier status
 PP_NO_DIGIT = 1           # preprocessing status: nothing that looks like ink
 
 
@@ -104,13 +104,14 @@ def box_iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def chosen_box(stages, frame_w: int, frame_h: int) -> tuple[int, int, int, int]:
-    """The digit box preprocessing chose (work grid) in frame pixels of a square, ROI-less frame:
-    work bin i covers frame pixels [i * n // grid, (i + 1) * n // grid) (train/preprocess._bins)."""
-    gw, gh = stages.work_w, stages.work_h
+def chosen_box(stages) -> tuple[int, int, int, int]:
+    """The digit box preprocessing chose (work grid) in frame pixels: work bin i covers ROI pixels
+    [i * n // grid, (i + 1) * n // grid) (train/preprocess._bins), the ROI the one it used."""
+    gw, gh, rw, rh = stages.work_w, stages.work_h, stages.roi_w, stages.roi_h
     x0, y0 = stages.bbox_x, stages.bbox_y
     x1, y1 = x0 + stages.bbox_w, y0 + stages.bbox_h
-    return x0 * frame_w // gw, y0 * frame_h // gh, x1 * frame_w // gw, y1 * frame_h // gh
+    return (stages.roi_x + x0 * rw // gw, stages.roi_y + y0 * rh // gh,
+            stages.roi_x + x1 * rw // gw, stages.roi_y + y1 * rh // gh)
 
 
 def wrong_kinds(pipe, cs, answers: np.ndarray) -> dict[str, dict[str, int]]:
@@ -124,14 +125,13 @@ def wrong_kinds(pipe, cs, answers: np.ndarray) -> dict[str, dict[str, int]]:
     wrong = np.flatnonzero((cs.labels >= 0) & (answers != cs.labels))
     for i in wrong:
         stages = pp.CStages()
-        frame = cs.frames[i]
-        a = pipe.classify(frame, None, stages)
-        if int(a.status) == 1:
+        a = pipe.classify(cs.frames[i], None, stages)
+        if int(a.status) == STATUS_NO_DIGIT:
             kind = "none"
-        elif box_iou(chosen_box(stages, frame.shape[1], frame.shape[0]), cs.boxes[i]) < FRAMED_IOU:
+        elif box_iou(chosen_box(stages), cs.boxes[i]) < FRAMED_IOU:
             kind = "framed"
         else:
-            kind = "unsure" if int(a.status) == 2 else "misread"
+            kind = "unsure" if int(a.status) == STATUS_UNSURE else "misread"
         row = kinds.setdefault(str(cs.conditions[i]), dict.fromkeys(WRONG_KINDS, 0))
         row[kind] += 1
     return kinds

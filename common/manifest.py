@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -66,7 +67,7 @@ def _load(path: Path) -> tuple[str, dict[str, Model], dict[str, str]]:
             if not isinstance(threshold, int) or isinstance(threshold, bool) or not 0 <= threshold <= 100:
                 raise ManifestError(f"{path}: model {name}: min_score_pct {threshold!r} is not an integer 0..100")
             opener = m.get("open", "")
-            if not isinstance(opener, str) or (opener and not opener.isidentifier()):
+            if not isinstance(opener, str) or (opener and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", opener)):
                 raise ManifestError(f"{path}: model {name}: open {opener!r} is not a C function name")
             models[name] = Model(name, m["kind"], sources, m["header"],
                                  m["function"], m["define"], m.get("description", ""), threshold, opener)

@@ -84,6 +84,18 @@ def test_box_iou_by_hand():
 
 
 @pytest.mark.hostc
+def test_the_chosen_box_is_in_frame_pixels_also_for_a_cropped_frame():
+    """A 324x244 frame is read through its centred 244x244 ROI: the box of a bar drawn at a known
+    place comes back there, not shifted by the crop."""
+    from pico4ml.train import preprocess as pp
+    frame = np.full((244, 324), 200, np.uint8)
+    frame[100:150, 150:160] = 20
+    stages = pp.CStages()
+    bench.make_pipeline().classify(frame, None, stages)
+    assert bench.box_iou(bench.chosen_box(stages), (150, 100, 160, 150)) > 0.6
+
+
+@pytest.mark.hostc
 def test_wrong_digit_frames_are_told_apart_by_why(mnist):
     """Frames whose truth is set by hand: a digit filed under another label is a misread (its
     box is right), the same digit with its ink box put in a corner is "framed", a blank sheet

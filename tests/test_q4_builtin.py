@@ -207,11 +207,12 @@ def test_the_manifest_names_the_function_that_opens_the_built_in_blob():
     assert [n for n in manifest.names() if manifest.get(n).open] == ["mlp_q4"]
 
 
-def test_a_manifest_open_that_is_no_function_name_is_refused(tmp_path):
+@pytest.mark.parametrize("name", ["net_q4_open();", "net_q4_öffnen", "1open", 7])
+def test_a_manifest_open_that_is_no_function_name_is_refused(tmp_path, name):
     import json
     data = json.loads(manifest.MANIFEST.read_text())
-    data["models"]["mlp_q4"]["open"] = "net_q4_open();"
+    data["models"]["mlp_q4"]["open"] = name
     bad = tmp_path / "manifest.json"
     bad.write_text(json.dumps(data))
-    with pytest.raises(manifest.ManifestError, match="mlp_q4: open 'net_q4_open\\(\\);' is not a C function name"):
+    with pytest.raises(manifest.ManifestError, match=f"mlp_q4: open {re.escape(repr(name))} is not a C function name"):
         manifest._load(bad)

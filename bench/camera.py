@@ -80,17 +80,6 @@ def run(pipe, frames: np.ndarray) -> np.ndarray:
     return np.array([answer(pipe, f)[0] for f in frames], np.int64)
 
 
-def second_reading_shares(pipe, frames: np.ndarray) -> dict:
-    """Shares of the frames read a second time (core/reader.h) and answered by that reading."""
-    tried = taken = 0
-    for f in frames:
-        a = pipe.classify(f)
-        tried += bool(getattr(a, "second_tried", False))
-        taken += bool(getattr(a, "second_reading", False))
-    n = max(1, len(frames))
-    return {"second_reading_tried": round(tried / n, 4), "second_reading_taken": round(taken / n, 4)}
-
-
 WRONG_KINDS = ("none", "framed", "unsure", "misread")
 FRAMED_IOU = 0.5  # below this overlap with the digit's own ink box, something else was framed
 
@@ -114,27 +103,39 @@ def chosen_box(stages) -> tuple[int, int, int, int]:
             stages.roi_x + x1 * rw // gw, stages.roi_y + y1 * rh // gh)
 
 
-def wrong_kinds(pipe, cs, answers: np.ndarray) -> dict[str, dict[str, int]]:
-    """Why each wrongly answered digit frame was wrong, per condition: `none` (no digit found),
-    `framed` (the box chosen overlaps the digit's own ink box, from the simulator, by less than
-    FRAMED_IOU: a shadow, an edge or a neighbour was read instead, or a part of the digit),
-    `unsure` (the digit's box, answered "?"), `misread` (the digit's box, a confident wrong
-    digit: the model's error). Tells preprocessing's share of the errors from the model's."""
+def wrong_kind(result, stages, box) -> str:
+    """Why a wrongly answered digit frame was wrong: `none` (no digit found), `framed` (the box
+    chosen overlaps the digit's own ink box, from the simulator, by less than FRAMED_IOU: a
+    shadow, an edge or a neighbour was read instead, or a part of the digit), `unsure` (the
+    digit's box, answered "?"), `misread` (the digit's box, a confident wrong digit: the
+    model's error). Tells preprocessing's share of the errors from the model's."""
+    if int(result.status) == STATUS_NO_DIGIT:
+        return "none"
+    if box_iou(chosen_box(stages), box) < FRAMED_IOU:
+        return "framed"
+    return "unsure" if int(result.status) == STATUS_UNSURE else "misread"
+
+
+def read_set(pipe, cs) -> tuple[np.ndarray, dict]:
+    """Every frame of the ConditionSet classified once, with its stages: (the answers, figures:
+    the shares of all frames read a second time and answered by that reading (core/reader.h),
+    and per condition the wrong_kind() counts of its wrongly answered digit frames)."""
     from pico4ml.train import preprocess as pp
-    kinds = {}
-    wrong = np.flatnonzero((cs.labels >= 0) & (answers != cs.labels))
-    for i in wrong:
+    answers = np.empty(len(cs), np.int64)
+    kinds: dict[str, dict[str, int]] = {}
+    tried = taken = 0
+    for i, frame in enumerate(cs.frames):
         stages = pp.CStages()
-        a = pipe.classify(cs.frames[i], None, stages)
-        if int(a.status) == STATUS_NO_DIGIT:
-            kind = "none"
-        elif box_iou(chosen_box(stages), cs.boxes[i]) < FRAMED_IOU:
-            kind = "framed"
-        else:
-            kind = "unsure" if int(a.status) == STATUS_UNSURE else "misread"
-        row = kinds.setdefault(str(cs.conditions[i]), dict.fromkeys(WRONG_KINDS, 0))
-        row[kind] += 1
-    return kinds
+        result = pipe.classify(frame, None, stages)
+        answers[i] = int(result.digit) if int(result.status) == STATUS_DIGIT else NONE
+        tried += bool(result.second_tried)
+        taken += bool(result.second_reading)
+        if cs.labels[i] >= 0 and answers[i] != cs.labels[i]:
+            row = kinds.setdefault(str(cs.conditions[i]), dict.fromkeys(WRONG_KINDS, 0))
+            row[wrong_kind(result, stages, cs.boxes[i])] += 1
+    n = max(1, len(cs))
+    return answers, {"second_reading_tried": round(tried / n, 4), "second_reading_taken": round(taken / n, 4),
+                     "wrong_kinds": kinds}
 
 
 def summarise(cs, answers: np.ndarray) -> tuple[dict, list[str]]:
@@ -202,11 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/camera.py: {e}", file=sys.stderr)
         return 2
     t1 = time.perf_counter()
-    answers = run(pipe, cs.frames)
+    answers, readings = read_set(pipe, cs)
     t2 = time.perf_counter()
     figures, lines = summarise(cs, answers)
-    figures |= second_reading_shares(pipe, cs.frames)
-    figures["wrong_kinds"] = wrong_kinds(pipe, cs, answers)
+    figures |= readings
     figures["wrong_totals"] = {w: sum(k[w] for k in figures["wrong_kinds"].values()) for w in WRONG_KINDS}
     print(f"camera bench: {args.split} split ({'held out' if args.split == 'test' else 'for tuning'}), "
           f"{len(cs)} frames {args.size}x{args.size}, {per} per condition, pipeline: C preprocessing + "

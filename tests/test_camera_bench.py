@@ -114,15 +114,29 @@ def test_wrong_digit_frames_are_told_apart_by_why(mnist):
                             np.array([""] * n), np.array([""] * n), np.array(boxes))
     other = (digit + 1) % 10
     cs = conditions_set([other, other, 4], [box, [0, 0, 12, 12], [-1] * 4], [frame, frame, blank])
-    answers = np.array([bench.answer(pipe, f)[0] for f in cs.frames])
-    kinds = bench.wrong_kinds(pipe, cs, answers)
-    assert kinds == {"clean": {"none": 0, "framed": 0, "unsure": 0, "misread": 1},
-                     "far": {"none": 0, "framed": 1, "unsure": 0, "misread": 0},
-                     "shadow": {"none": 1, "framed": 0, "unsure": 0, "misread": 0}}
+    answers, readings = bench.read_set(pipe, cs)
+    assert list(answers) == [digit, digit, bench.NONE]
+    assert readings["wrong_kinds"] == {"clean": {"none": 0, "framed": 0, "unsure": 0, "misread": 1},
+                                       "far": {"none": 0, "framed": 1, "unsure": 0, "misread": 0},
+                                       "shadow": {"none": 1, "framed": 0, "unsure": 0, "misread": 0}}
+    right = conditions_set([digit], [box], [frame])
+    assert bench.read_set(pipe, right)[1]["wrong_kinds"] == {}  # a right answer has no kind
     pipe.params = replace(pipe.params, min_score_pct=100)
-    sure_never = conditions_set([digit], [box], [frame])
-    assert bench.wrong_kinds(pipe, sure_never, np.array([bench.NONE])) == {
-        "clean": {"none": 0, "framed": 0, "unsure": 1, "misread": 0}}
+    answers, readings = bench.read_set(pipe, right)
+    assert list(answers) == [bench.NONE]
+    assert readings["wrong_kinds"] == {"clean": {"none": 0, "framed": 0, "unsure": 1, "misread": 0}}
+
+
+@pytest.mark.hostc
+def test_the_one_pass_with_stages_answers_as_the_plain_pipeline_does(mnist):
+    """read_set() classifies with stages (for the kinds): its answers and second-reading shares
+    are those of classify() without stages, on frames where second readings happen."""
+    pipe = bench.make_pipeline()
+    cs = condition_set("tune", 12, 162, conditions=("shadow", "tilted", "empty"))
+    answers, readings = bench.read_set(pipe, cs)
+    plain = [pipe.classify(f) for f in cs.frames]
+    assert list(answers) == list(bench.run(pipe, cs.frames))
+    assert readings["second_reading_tried"] == round(sum(r.second_tried for r in plain) / len(cs), 4) > 0
 
 
 @pytest.mark.hostc

@@ -177,17 +177,36 @@ def test_extra_frames_fine_tune_a_checkpoint_to_read_a_new_shape(tmp_path, mnist
     assert (numpy_forward(base, held_out).argmax(1) == 2).mean() < 0.3  # the committed model does not say 2
     out = tmp_path / "mine.safetensors"
     rc = train_mod.main(["--init", str(DEFAULT_CHECKPOINT), "--extra-frames", str(captures), "--augment", "mnist",
-                         "--limit", "1000", "--epochs", "3", "--lr", "1e-3", "--extra-repeat", "10",
-                         "--out", str(out), "--no-progress", "--seed", "2"])
+                         "--limit", "1000", "--epochs", "3", "--out", str(out), "--no-progress", "--seed", "2"])
     assert rc == 0
     state, meta = load_state(out)
-    assert meta["extra_frames"]["n"] == 12 and meta["extra_frames"]["repeat"] == 10
+    assert meta["extra_frames"]["n"] == 12 and meta["extra_frames"]["repeat"] == train_mod.DEFAULT_EXTRA_REPEAT
     assert meta["extra_frames"]["dir"] == str(captures)
     assert meta["init"]["weights_sha256"] == base_meta["weights_sha256"]
     assert meta["architecture"] == base_meta["architecture"]
     assert (numpy_forward(state, held_out).argmax(1) == 2).mean() >= 0.75
     x_test, y_test = mnist[2], mnist[3]
     assert (numpy_forward(state, x_test).argmax(1) == y_test).mean() > 0.95
+
+
+@pytest.mark.parametrize("argv, samples", [
+    ([], "DEFAULT_CAMERA_SAMPLES"),
+    (["--init", str(DEFAULT_CHECKPOINT)], "FINE_TUNE_CAMERA_SAMPLES"),
+    (["--init", str(DEFAULT_CHECKPOINT), "--camera-samples", "500"], 500),
+])
+def test_a_fine_tune_renders_fewer_camera_frames_unless_told(tmp_path, monkeypatch, capsys, argv, samples):
+    """The recipe's pool for a new model; with --init a smaller one (a few epochs, rendered
+    faster); an explicit --camera-samples wins either way."""
+    seen = {}
+
+    def stop(*args, **kwargs):  # train()'s tenth positional argument is camera_samples
+        seen["camera_samples"] = args[9]
+        raise train_mod.MnistError("stopped before training")
+    monkeypatch.setattr(train_mod, "train", stop)
+    assert train_mod.main([*argv, "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert "stopped before training" in capsys.readouterr().err
+    assert seen["camera_samples"] == (getattr(train_mod, samples) if isinstance(samples, str) else samples)
+    assert train_mod.FINE_TUNE_CAMERA_SAMPLES < train_mod.DEFAULT_CAMERA_SAMPLES
 
 
 def test_init_must_match_the_architecture_and_not_be_overwritten(tmp_path, capsys):

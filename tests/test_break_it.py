@@ -30,6 +30,7 @@ AFFECTED = {
     "blob.c": ["tests/test_blob.py"],
     "sha256.c": ["tests/test_blob.py"],
     "blob_store.c": ["tests/test_blob_store.py"],
+    "blob_classifier.c": ["tests/test_blob_upload.py"],
     "reader.c": ["tests/test_second_reading.py"],
 }
 

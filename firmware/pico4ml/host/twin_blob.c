@@ -2,9 +2,9 @@
  * memory (what XIP flash is on the board), with one static scratch buffer. */
 #include "twin_blob.h"
 
-#include <stdio.h>
 
 #include "blob_region_file.h"
+#include "blob_classifier.h"
 #include "blob_store.h"
 #include "classifier.h"
 
@@ -13,34 +13,12 @@
 static blob_region_file s_region;
 static blob_store s_store;
 static uint32_t s_scratch[SCRATCH_BYTES / 4];
-static classifier_model s_model;
-static char s_hash[65];
-static char s_name[BLOB_NAME_BYTES + 1];
+static blob_classifier s_active;
 static int s_open;
-
-static int run_blob(void *ctx, const uint8_t *in28, int32_t *logits) {
-    const blob_model *m = ctx;
-    if (m->input_bytes != CLASSIFIER_INPUT_SIZE || m->output_count != CLASSIFIER_CLASSES) {
-        return -1; /* a blob for another input or output: the built-in model answers */
-    }
-    return blob_run(m, in28, CLASSIFIER_INPUT_SIZE, logits, CLASSIFIER_CLASSES, s_scratch, sizeof s_scratch) ==
-                   BLOB_OK
-               ? 0
-               : -1;
-}
 
 /* Point the classifier at the store's active blob (or back at the built-in model). */
 static void use_active(void) {
-    const blob_model *m = blob_store_active(&s_store);
-    if (!m) {
-        classifier_use(NULL);
-        return;
-    }
-    for (int i = 0; i < 32; i++) snprintf(s_hash + 2 * i, 3, "%02x", m->sha256[i]);
-    snprintf(s_name, sizeof s_name, "%s", m->name);
-    s_model = (classifier_model){.run = run_blob, .ctx = (void *)m, .output_scale = m->output_scale,
-                                 .name = s_name, .weights_sha256 = s_hash, .weight_bytes = m->total_bytes};
-    classifier_use(&s_model);
+    blob_classifier_use(&s_active, blob_store_active(&s_store), s_scratch, sizeof s_scratch);
 }
 
 int twin_blob_open(const char *path) {

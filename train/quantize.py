@@ -69,25 +69,35 @@ class QuantizedMLP:
     @property
     def weight_bytes(self) -> int:
         """Every constant the C needs (weights, biases, caps, multipliers)."""
-        arrays = [a for l in self.hidden for a in (l.weight, l.bias, l.cap, l.mult)]
-        return sum(a.nbytes for a in arrays + [self.output.weight, self.output.bias, self.output.mult])
+        return sum(a.nbytes for a in self.tensors().values())
 
     def tensors(self) -> dict[str, np.ndarray]:
-        out = {}
-        for i, l in enumerate(self.hidden):
-            out |= {f"layers.{i}.weight": l.weight, f"layers.{i}.bias": l.bias, f"layers.{i}.cap": l.cap,
-                    f"layers.{i}.mult": l.mult}
-        n = len(self.hidden)
-        out |= {f"layers.{n}.weight": self.output.weight, f"layers.{n}.bias": self.output.bias,
-                f"layers.{n}.mult": self.output.mult}
-        return out
+        return dense_tensors(self.hidden, self.output)
 
     def sha256(self) -> str:
-        h = hashlib.sha256()
-        for name, a in sorted(self.tensors().items()):
-            h.update(name.encode())
-            h.update(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes())
-        return h.hexdigest()
+        return tensors_sha256(self.tensors())
+
+
+# ---------------------------------------------------------------- tensor names and hash (the CNN's too)
+
+def dense_tensors(hidden: list[HiddenLayer], output: OutputLayer) -> dict[str, np.ndarray]:
+    """The dense layers' constants under their file names: layers.<i>.weight/bias/cap/mult."""
+    out = {}
+    for i, l in enumerate(hidden):
+        out |= {f"layers.{i}.weight": l.weight, f"layers.{i}.bias": l.bias, f"layers.{i}.cap": l.cap,
+                f"layers.{i}.mult": l.mult}
+    n = len(hidden)
+    return out | {f"layers.{n}.weight": output.weight, f"layers.{n}.bias": output.bias,
+                  f"layers.{n}.mult": output.mult}
+
+
+def tensors_sha256(tensors: dict[str, np.ndarray]) -> str:
+    """The int8_sha256 of a model file: names and little-endian bytes, in name order."""
+    h = hashlib.sha256()
+    for name, a in sorted(tensors.items()):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes())
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- the integer reference
@@ -126,7 +136,8 @@ def int8_forward(q: QuantizedMLP, x_u8: np.ndarray) -> np.ndarray:
     return output_forward(q.output, x)
 
 
-def float_logits(q: QuantizedMLP, out: np.ndarray) -> np.ndarray:
+def float_logits(q, out: np.ndarray) -> np.ndarray:
+    """Dequantised logits of either integer model (a QuantizedMLP or quantize_cnn.QuantizedCNN)."""
     return out.astype(np.float64) * q.output.out_scale
 
 
@@ -184,34 +195,32 @@ def _layers(state: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]
         raise QuantizeError(f"not an MLP state dict: missing {e}") from e
 
 
-def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: float = 99.99,
-             hidden_qmax: int = 127) -> QuantizedMLP:
-    """Quantise layer by layer; each activation scale is calibrated on the already-quantised prefix.
-    hidden_qmax: the hidden layers' largest weight (7: 4-bit weights, train/qat.py); the output
-    layer stays int8."""
-    layers = _layers(state)
-    widths = tuple([layers[0][0].shape[1]] + [w.shape[0] for w, _ in layers])
-    x_q = np.asarray(x_calib, np.uint8).reshape(len(x_calib), -1)
-    in_scale = INPUT_SCALE
+def quantize_dense(layers: list[tuple[np.ndarray, np.ndarray]], x_q: np.ndarray, in_scale: float,
+                   percentile: float, hidden_qmax: int = 127) -> tuple[list[HiddenLayer], OutputLayer]:
+    """Dense layers (float [out, in] weights, biases) on uint8 features x_q of scale in_scale: each
+    hidden activation scale is the percentile of its float activations on the quantised prefix."""
     hidden = []
     for w, b in layers[:-1]:
         act = np.maximum(x_q.astype(np.float32) * np.float32(in_scale) @ w.T + b, 0)
-        top = float(np.percentile(act, percentile))
-        if top <= 0:
-            raise QuantizeError("a hidden layer is dead on the calibration data (all activations <= 0)")
-        layer = quantize_hidden(w, b, in_scale, top / 255.0, qmax=hidden_qmax)
+        layer = quantize_hidden(w, b, in_scale, top_activation(act, percentile) / 255.0, qmax=hidden_qmax)
         hidden.append(layer)
         x_q = hidden_forward(layer, x_q)
         in_scale = layer.out_scale
-    output = quantize_output(*layers[-1], in_scale)
-    return QuantizedMLP(widths, hidden, output, SHIFT, {"percentile": percentile})
+    return hidden, quantize_output(*layers[-1], in_scale)
 
 
-def calibrate(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.ndarray, n_calib: int = 5000,
-              n_holdout: int = 10000, seed: int = 0, hidden_qmax: int = 127) -> tuple[QuantizedMLP, dict[float, tuple[float, float]]]:
-    """Pick the activation percentile whose int8 logits best match the float model's on
-    held-out training images (mean squared logit error; the model is near 100 % on its own
-    training images, so accuracy alone cannot tell the candidates apart)."""
+def top_activation(act: np.ndarray, percentile: float) -> float:
+    top = float(np.percentile(act, percentile))
+    if top <= 0:
+        raise QuantizeError("a layer is dead on the calibration data (all activations <= 0)")
+    return top
+
+
+def choose_percentile(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.ndarray, n_calib: int,
+                      n_holdout: int, seed: int, quantize_at, forward) -> tuple[object, dict[float, tuple[float, float]]]:
+    """The model quantize_at(percentile, calibration images) whose integer logits (forward) best
+    match the float model's on held-out training images (mean squared logit error; the model is
+    near 100 % on its own training images, so accuracy alone cannot tell the candidates apart)."""
     from pico4ml.train.models import numpy_forward
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x_train))
@@ -220,8 +229,8 @@ def calibrate(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.nda
     scores: dict[float, tuple[float, float]] = {}
     best = None
     for p in PERCENTILES:
-        q = quantize(state, x_train[calib], p, hidden_qmax)
-        out = int8_forward(q, x_train[hold])
+        q = quantize_at(p, x_train[calib])
+        out = forward(q, x_train[hold])
         mse = float(np.mean((float_logits(q, out) - ref) ** 2))
         scores[p] = (mse, float((out.argmax(1) == y_train[hold]).mean()))
         if best is None or mse < scores[best[0]][0]:
@@ -231,6 +240,26 @@ def calibrate(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.nda
     return best[1], scores
 
 
+def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: float = 99.99,
+             hidden_qmax: int = 127) -> QuantizedMLP:
+    """Quantise layer by layer; each activation scale is calibrated on the already-quantised prefix.
+    hidden_qmax: the hidden layers' largest weight (7: 4-bit weights, train/qat.py); the output
+    layer stays int8."""
+    layers = _layers(state)
+    widths = tuple([layers[0][0].shape[1]] + [w.shape[0] for w, _ in layers])
+    x_q = np.asarray(x_calib, np.uint8).reshape(len(x_calib), -1)
+    hidden, output = quantize_dense(layers, x_q, INPUT_SCALE, percentile, hidden_qmax)
+    return QuantizedMLP(widths, hidden, output, SHIFT, {"percentile": percentile})
+
+
+def calibrate(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.ndarray, n_calib: int = 5000,
+              n_holdout: int = 10000, seed: int = 0, hidden_qmax: int = 127) -> tuple[QuantizedMLP, dict[float, tuple[float, float]]]:
+    """Pick the activation percentile whose int8 logits best match the float model's on
+    held-out training images (choose_percentile)."""
+    return choose_percentile(state, x_train, y_train, n_calib, n_holdout, seed,
+                             lambda p, x: quantize(state, x, p, hidden_qmax), int8_forward)
+
+
 # ---------------------------------------------------------------- files
 
 def int8_path(float_checkpoint: Path) -> Path:
@@ -238,22 +267,46 @@ def int8_path(float_checkpoint: Path) -> Path:
     return p.with_name(p.stem + "_int8.safetensors")
 
 
-def save_quantized(q: QuantizedMLP, path: Path, force: bool = False) -> None:
+def dense_layers(t: dict[str, np.ndarray], meta: dict) -> tuple[list[HiddenLayer], OutputLayer]:
+    """The dense layers of a loaded model file (tensors t, its JSON metadata); KeyError if incomplete."""
+    n = len(meta["widths"]) - 1
+    hidden = [HiddenLayer(t[f"layers.{i}.weight"], t[f"layers.{i}.bias"], t[f"layers.{i}.cap"],
+                          t[f"layers.{i}.mult"], np.zeros(0), float(meta["activation_scales"][i]))
+              for i in range(n - 1)]
+    output = OutputLayer(t[f"layers.{n - 1}.weight"], t[f"layers.{n - 1}.bias"], t[f"layers.{n - 1}.mult"],
+                         float(meta["output_scale"]))
+    return hidden, output
+
+
+def check_dense_shapes(path: Path, widths, hidden: list[HiddenLayer], output: OutputLayer) -> None:
+    layers = [*hidden, output]
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        w = layers[i].weight
+        if w.shape != (a, b) or w.dtype != np.int8:
+            raise QuantizeError(f"{path}: layer {i} weight is {w.dtype}{w.shape}, expected int8({a}, {b})")
+
+
+def write_model_file(tensors: dict[str, np.ndarray], meta: dict, path: Path, force: bool = False) -> None:
+    """tensors as safetensors at path (atomically) and meta as the JSON next to it."""
     from safetensors.numpy import save_file
     path = Path(path)
     meta_path = path.with_suffix(".json")
     for p in (path, meta_path):
         if p.exists() and not force:
             raise FileExistsError(f"{p} exists; pass --force to overwrite it")
-    meta = {**q.metadata, "widths": list(q.widths), "shift": q.shift, "input_scale": INPUT_SCALE,
-            "activation_scales": [l.out_scale for l in q.hidden], "output_scale": q.output.out_scale,
-            "weight_bytes": q.weight_bytes, "int8_sha256": q.sha256()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    save_file(q.tensors(), str(tmp))
+    save_file(tensors, str(tmp))
     tmp.chmod(0o644)
     tmp.replace(path)
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def save_quantized(q: QuantizedMLP, path: Path, force: bool = False) -> None:
+    meta = {**q.metadata, "widths": list(q.widths), "shift": q.shift, "input_scale": INPUT_SCALE,
+            "activation_scales": [l.out_scale for l in q.hidden], "output_scale": q.output.out_scale,
+            "weight_bytes": q.weight_bytes, "int8_sha256": q.sha256()}
+    write_model_file(q.tensors(), meta, path, force)
 
 
 def load_quantized(path: Path) -> QuantizedMLP:
@@ -266,20 +319,11 @@ def load_quantized(path: Path) -> QuantizedMLP:
         t = load_file(str(path))
         meta = json.loads(meta_path.read_text())
         widths = tuple(meta["widths"])
-        n = len(widths) - 1
-        hidden = [HiddenLayer(t[f"layers.{i}.weight"], t[f"layers.{i}.bias"], t[f"layers.{i}.cap"],
-                              t[f"layers.{i}.mult"], np.zeros(0), float(meta["activation_scales"][i]))
-                  for i in range(n - 1)]
-        output = OutputLayer(t[f"layers.{n - 1}.weight"], t[f"layers.{n - 1}.bias"], t[f"layers.{n - 1}.mult"],
-                             float(meta["output_scale"]))
+        hidden, output = dense_layers(t, meta)
     except Exception as e:  # safetensors and json raise many types for a damaged file
         raise QuantizeError(f"{path}: not a readable int8 model ({e})") from e
     q = QuantizedMLP(widths, hidden, output, int(meta["shift"]), meta)
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layer = hidden[i] if i < n - 1 else output
-        if layer.weight.shape != (a, b) or layer.weight.dtype != np.int8:
-            raise QuantizeError(f"{path}: layer {i} weight is {layer.weight.dtype}{layer.weight.shape}, "
-                                f"expected int8({a}, {b})")
+    check_dense_shapes(path, widths, hidden, output)
     if q.sha256() != meta.get("int8_sha256"):
         raise QuantizeError(f"{path}: tensors do not match the hash in {meta_path.name} (corrupt or edited)")
     return q

@@ -21,7 +21,6 @@ ground truth the exported C (export/cnn_int8.py) must equal bit for bit.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from pico4ml.train.models import IMAGE_SIDE, conv3x3_valid, max_pool2, n_convs
-from pico4ml.train.quantize import (INPUT_SCALE, PERCENTILES, SHIFT, HiddenLayer, OutputLayer, QuantizeError,
-                                    _check_int32, hidden_forward, output_forward, quantize_hidden,
-                                    quantize_output)
+from pico4ml.train.quantize import (INPUT_SCALE, SHIFT, HiddenLayer, OutputLayer, QuantizeError, _check_int32,
+                                    check_dense_shapes, choose_percentile, dense_layers, dense_tensors,
+                                    hidden_forward, output_forward, quantize_dense, quantize_hidden,
+                                    tensors_sha256, top_activation, write_model_file)
 
 
 @dataclass
@@ -71,20 +71,10 @@ class QuantizedCNN:
         for i, c in enumerate(self.convs):
             out |= {f"convs.{i}.weight": c.weight, f"convs.{i}.bias": c.bias, f"convs.{i}.cap": c.cap,
                     f"convs.{i}.mult": c.mult}
-        for i, l in enumerate(self.hidden):
-            out |= {f"layers.{i}.weight": l.weight, f"layers.{i}.bias": l.bias, f"layers.{i}.cap": l.cap,
-                    f"layers.{i}.mult": l.mult}
-        n = len(self.hidden)
-        out |= {f"layers.{n}.weight": self.output.weight, f"layers.{n}.bias": self.output.bias,
-                f"layers.{n}.mult": self.output.mult}
-        return out
+        return out | dense_tensors(self.hidden, self.output)
 
     def sha256(self) -> str:
-        h = hashlib.sha256()
-        for name, a in sorted(self.tensors().items()):
-            h.update(name.encode())
-            h.update(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes())
-        return h.hexdigest()
+        return tensors_sha256(self.tensors())
 
 
 # ---------------------------------------------------------------- the integer reference
@@ -119,10 +109,6 @@ def cnn_int8_forward(q: QuantizedCNN, x_u8: np.ndarray, batch: int = 2000) -> np
     return output_forward(q.output, x)
 
 
-def float_logits(q: QuantizedCNN, out: np.ndarray) -> np.ndarray:
-    return out.astype(np.float64) * q.output.out_scale
-
-
 # ---------------------------------------------------------------- quantisation
 
 def quantize_conv(w: np.ndarray, b: np.ndarray, in_scale: float, out_scale: float, shift: int = SHIFT) -> ConvLayer:
@@ -130,13 +116,6 @@ def quantize_conv(w: np.ndarray, b: np.ndarray, in_scale: float, out_scale: floa
     flat = quantize_hidden(w.reshape(len(w), -1), b, in_scale, out_scale, shift)
     weight = flat.weight.T.reshape(w.shape).copy()   # [in*9, out] -> [out, in, 3, 3]
     return ConvLayer(weight, flat.bias, flat.cap, flat.mult, out_scale)
-
-
-def _top(act: np.ndarray, percentile: float) -> float:
-    top = float(np.percentile(act, percentile))
-    if top <= 0:
-        raise QuantizeError("a layer is dead on the calibration data (all activations <= 0)")
-    return top
 
 
 def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: float = 99.99) -> QuantizedCNN:
@@ -157,64 +136,30 @@ def quantize(state: dict[str, np.ndarray], x_calib: np.ndarray, percentile: floa
     convs = []
     for w, b in convs_f:
         act = max_pool2(np.maximum(conv3x3_valid(x_q.astype(np.float32) * np.float32(in_scale), w, b), 0))
-        layer = quantize_conv(w, b, in_scale, _top(act, percentile) / 255.0)
+        layer = quantize_conv(w, b, in_scale, top_activation(act, percentile) / 255.0)
         convs.append(layer)
         x_q = conv_forward(layer, x_q)
         in_scale = layer.out_scale
-    x_q = x_q.reshape(len(x_q), -1)
-    hidden = []
-    for w, b in dense_f[:-1]:
-        act = np.maximum(x_q.astype(np.float32) * np.float32(in_scale) @ w.T + b, 0)
-        layer = quantize_hidden(w, b, in_scale, _top(act, percentile) / 255.0)
-        hidden.append(layer)
-        x_q = hidden_forward(layer, x_q)
-        in_scale = layer.out_scale
-    output = quantize_output(*dense_f[-1], in_scale)
+    hidden, output = quantize_dense(dense_f, x_q.reshape(len(x_q), -1), in_scale, percentile)
     return QuantizedCNN(convs, hidden, output, SHIFT, {"percentile": percentile})
 
 
 def calibrate(state: dict[str, np.ndarray], x_train: np.ndarray, y_train: np.ndarray, n_calib: int = 2000,
               n_holdout: int = 5000, seed: int = 0) -> tuple[QuantizedCNN, dict[float, tuple[float, float]]]:
     """The activation percentile whose int8 logits best match the float model's on held-out
-    training images (mean squared logit error), as train/quantize.py calibrate does for the MLP."""
-    from pico4ml.train.models import numpy_forward
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(x_train))
-    calib, hold = order[:n_calib], order[n_calib:n_calib + n_holdout]
-    ref = numpy_forward(state, x_train[hold]).astype(np.float64)
-    scores: dict[float, tuple[float, float]] = {}
-    best = None
-    for p in PERCENTILES:
-        q = quantize(state, x_train[calib], p)
-        out = cnn_int8_forward(q, x_train[hold])
-        mse = float(np.mean((float_logits(q, out) - ref) ** 2))
-        scores[p] = (mse, float((out.argmax(1) == y_train[hold]).mean()))
-        if best is None or mse < scores[best[0]][0]:
-            best = (p, q)
-    best[1].metadata |= {"calibration_images": n_calib, "holdout_images": n_holdout, "seed": seed,
-                         "holdout_logit_mse_by_percentile": {str(k): v[0] for k, v in scores.items()}}
-    return best[1], scores
+    training images, as train/quantize.py calibrate does for the MLP (choose_percentile)."""
+    return choose_percentile(state, x_train, y_train, n_calib, n_holdout, seed,
+                             lambda p, x: quantize(state, x, p), cnn_int8_forward)
 
 
 # ---------------------------------------------------------------- files
 
 def save_quantized(q: QuantizedCNN, path: Path, force: bool = False) -> None:
-    from safetensors.numpy import save_file
-    path = Path(path)
-    meta_path = path.with_suffix(".json")
-    for p in (path, meta_path):
-        if p.exists() and not force:
-            raise FileExistsError(f"{p} exists; pass --force to overwrite it")
     meta = {**q.metadata, "kind": "cnn", "convs": list(q.conv_channels), "widths": list(q.widths), "shift": q.shift,
             "input_scale": INPUT_SCALE, "conv_scales": [c.out_scale for c in q.convs],
             "activation_scales": [l.out_scale for l in q.hidden], "output_scale": q.output.out_scale,
             "weight_bytes": q.weight_bytes, "int8_sha256": q.sha256()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    save_file(q.tensors(), str(tmp))
-    tmp.chmod(0o644)
-    tmp.replace(path)
-    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    write_model_file(q.tensors(), meta, path, force)
 
 
 def is_cnn_file(path: Path) -> bool:
@@ -236,12 +181,7 @@ def load_quantized(path: Path) -> QuantizedCNN:
         meta = json.loads(meta_path.read_text())
         convs = [ConvLayer(t[f"convs.{i}.weight"], t[f"convs.{i}.bias"], t[f"convs.{i}.cap"], t[f"convs.{i}.mult"],
                            float(meta["conv_scales"][i])) for i in range(len(meta["convs"]))]
-        n = len(meta["widths"]) - 1
-        hidden = [HiddenLayer(t[f"layers.{i}.weight"], t[f"layers.{i}.bias"], t[f"layers.{i}.cap"],
-                              t[f"layers.{i}.mult"], np.zeros(0), float(meta["activation_scales"][i]))
-                  for i in range(n - 1)]
-        output = OutputLayer(t[f"layers.{n - 1}.weight"], t[f"layers.{n - 1}.bias"], t[f"layers.{n - 1}.mult"],
-                             float(meta["output_scale"]))
+        hidden, output = dense_layers(t, meta)
     except Exception as e:  # safetensors and json raise many types for a damaged file
         raise QuantizeError(f"{path}: not a readable int8 CNN ({e})") from e
     q = QuantizedCNN(convs, hidden, output, int(meta["shift"]), meta)
@@ -250,12 +190,7 @@ def load_quantized(path: Path) -> QuantizedCNN:
         if c.weight.shape != (chans[i + 1], chans[i], 3, 3) or c.weight.dtype != np.int8:
             raise QuantizeError(f"{path}: conv {i} weight is {c.weight.dtype}{c.weight.shape}, "
                                 f"expected int8({chans[i + 1]}, {chans[i]}, 3, 3)")
-    widths = meta["widths"]
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layer = hidden[i] if i < n - 1 else output
-        if layer.weight.shape != (a, b) or layer.weight.dtype != np.int8:
-            raise QuantizeError(f"{path}: layer {i} weight is {layer.weight.dtype}{layer.weight.shape}, "
-                                f"expected int8({a}, {b})")
+    check_dense_shapes(path, meta["widths"], hidden, output)
     if q.sha256() != meta.get("int8_sha256"):
         raise QuantizeError(f"{path}: tensors do not match the hash in {meta_path.name} (corrupt or edited)")
     return q

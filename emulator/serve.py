@@ -12,10 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import selectors
+import signal
 import socket
 import time
 from pathlib import Path
 
+from pico4ml.common.child_process import ChildHandle
 from pico4ml.emulator.board import Board
 
 CHUNK = 4096
@@ -138,56 +140,18 @@ def write_png(board: Board, path: Path) -> None:
     os.replace(tmp, path)
 
 
-class EmulatorHandle:
+class EmulatorHandle(ChildHandle):
     """A `pico4ml-emulate --serve` process, as pico4ml-gui/-monitor --emulate start it: the
     same face as the host twin's handle (url/port, alive, stop(), stderr_lines, proc), and
     `what` it is, for the GUI's messages when it ends."""
 
     what = "the emulator (pico4ml-emulate)"
+    stop_signal = signal.SIGINT  # the server closes its socket on Ctrl+C
 
     def __init__(self, proc, url: str, lcd_png: Path | None, workdir: Path | None):
-        import collections
-        import threading
-        self.proc = proc
-        self.url = url
+        super().__init__(proc, url, workdir)
         self.lcd_png = lcd_png
-        self._workdir = workdir
-        self.stderr_lines: collections.deque[str] = collections.deque(maxlen=200)
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        for line in self.proc.stderr:
-            self.stderr_lines.append(line.rstrip("\n"))
-
-    @property
-    def port(self) -> str:
-        return self.url
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 5.0) -> int | None:
-        import shutil
-        import signal
-        import subprocess
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)      # the server closes its socket on Ctrl+C
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-        return self.proc.returncode
-
-    def __enter__(self) -> "EmulatorHandle":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self.drain_stderr(proc.stderr)
 
     def __repr__(self) -> str:
         return f"EmulatorHandle({self.url}, pid {self.proc.pid})"

@@ -24,14 +24,12 @@ Python API (tests, `pico4ml-gui --sim`):
 from __future__ import annotations
 
 import argparse
-import collections
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -39,6 +37,7 @@ from typing import Any, Iterable, Sequence
 from pico4ml.common import manifest
 from pico4ml.common.argtypes import existing_path, positive_int, ranged
 from pico4ml.common.cbuild import SANITIZE_FLAGS, BuildError, build
+from pico4ml.common.child_process import ChildHandle
 from pico4ml.common.paths import FIRMWARE_DIR
 
 HOST_DIR = FIRMWARE_DIR / "host"
@@ -118,62 +117,29 @@ def prepare_frames(frames: Any, workdir: Path) -> list[str]:
     return args
 
 
-class TwinHandle:
+class TwinHandle(ChildHandle):
     """A running twin. `url` is what pyserial opens (pty path or socket://127.0.0.1:PORT)."""
 
     def __init__(self, proc: subprocess.Popen, mode: str, where: str, workdir: Path | None,
                  feeder: Any = None) -> None:
-        self.proc = proc
-        self.feeder = feeder  # the camera thread writing frames to the twin, or None
         self.mode = mode
         self.path: str | None = where if mode == "pty" else None
         self.tcp_port: int | None = int(where) if mode == "tcp" else None
-        self.url = self.path if mode == "pty" else (f"socket://127.0.0.1:{self.tcp_port}" if mode == "tcp" else "")
-        self._workdir = workdir
-        self.stderr_lines: collections.deque[str] = collections.deque(maxlen=200)
+        super().__init__(proc, self.path if mode == "pty" else (
+            f"socket://127.0.0.1:{self.tcp_port}" if mode == "tcp" else ""), workdir)
+        self.feeder = feeder  # the camera thread writing frames to the twin, or None
 
-    @property
-    def port(self) -> str:
-        """Same as url (the name pico4ml-gui uses)."""
-        return self.url
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM, then SIGKILL after timeout; removes converted frames. Returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def _release(self) -> None:
+        """The camera feeder and the stdio pipes; stop() also removes converted frames."""
         if self.feeder is not None:
             self.feeder.stop()
             self.feeder = None
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream:
                 stream.close()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-        return self.proc.returncode
-
-    def __enter__(self) -> "TwinHandle":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"TwinHandle({self.mode} {self.url or 'stdio'}, pid {self.proc.pid})"
-
-
-def _drain(stream, sink: collections.deque) -> None:
-    for line in stream:
-        sink.append(line.rstrip("\n"))
 
 
 def start_twin(frames: Any = None, port: int | str | None = None, *, source: Any = None, fps: float = 10.0,
@@ -254,8 +220,7 @@ def start_twin(frames: Any = None, port: int | str | None = None, *, source: Any
             where = words[3] if mode == "pty" else (words[4] if mode == "tcp" else "")
             handle = TwinHandle(proc, mode, where, workdir, feeder)
             handle.stderr_lines.extend(first)
-            text_stderr = (b.decode(errors="replace") for b in proc.stderr)
-            threading.Thread(target=_drain, args=(text_stderr, handle.stderr_lines), daemon=True).start()
+            handle.drain_stderr(b.decode(errors="replace") for b in proc.stderr)
             return handle
     proc.kill()
     proc.wait()

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "int8_words.h"
 #include "protocol.h" /* proto_crc32: the one CRC-32 of the firmware */
 #include "sha256.h"
 
@@ -326,23 +327,6 @@ blob_status blob_open(blob_model *m, const void *data, size_t len, size_t scratc
 }
 
 /* ---------------------------------------------------------------- kernels */
-
-#if defined(__GNUC__) /* one aligned ldr, even in freestanding builds */
-#define COPY_WORD(dst, src) __builtin_memcpy((dst), __builtin_assume_aligned((src), 4), 4)
-#else
-#define COPY_WORD(dst, src) memcpy((dst), (src), 4)
-#endif
-
-static inline uint32_t load_word(const int8_t *p) {
-    uint32_t v;
-    COPY_WORD(&v, p);
-    return v;
-}
-
-#define W0(v) ((int32_t)(int8_t)(v))
-#define W1(v) ((int32_t)(int8_t)((v) >> 8))
-#define W2(v) ((int32_t)(int8_t)((v) >> 16))
-#define W3(v) ((int32_t)(int8_t)((v) >> 24))
 
 /* acc[j] += x * w[j]; w is word-aligned when n % 4 == 0 (offsets and rows are). */
 static void add_row(int32_t *restrict acc, const int8_t *restrict w, int32_t x, uint32_t n) {

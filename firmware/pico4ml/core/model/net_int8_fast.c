@@ -13,8 +13,8 @@
  * Portable C11, no heap, static buffers (not reentrant).
  */
 #include <stdint.h>
-#include <string.h>
 
+#include "int8_words.h"
 #include "model_int8.h"
 #include "net_int8_fast.h"
 
@@ -28,29 +28,6 @@
 
 static int32_t s_acc[N_HID];
 static uint16_t s_nonzero[N_IN > N_HID ? N_IN : N_HID];
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "load_word() takes weight j+k from bits 8k..8k+7: little-endian only (RP2040, x86, arm64)"
-#endif
-#if defined(__GNUC__) /* gcc, clang: one aligned ldr, even in freestanding builds */
-#define COPY_WORD(dst, src) __builtin_memcpy((dst), __builtin_assume_aligned((src), 4), 4)
-#else
-#define COPY_WORD(dst, src) memcpy((dst), (src), 4)
-#endif
-
-/* Four consecutive int8 weights in one 32-bit load (2 cycles on the M0+, vs 4 x 2-3 for
- * byte loads). The constants are _Alignas(4) and rows are a multiple of 4 long. */
-static inline uint32_t load_word(const int8_t *p) {
-    uint32_t v;
-    COPY_WORD(&v, p);
-    return v;
-}
-
-/* Byte k of a word as a signed weight (conversions to int8_t wrap modulo 2^8 in gcc/clang). */
-#define W0(v) ((int32_t)(int8_t)(v))
-#define W1(v) ((int32_t)(int8_t)((v) >> 8))
-#define W2(v) ((int32_t)(int8_t)((v) >> 16))
-#define W3(v) ((int32_t)(int8_t)((v) >> 24))
 
 /* acc[j] += x * w[j] for all n accumulators. */
 static void add_row(int32_t *restrict acc, const int8_t *restrict w, int32_t x, int n) {

@@ -39,7 +39,7 @@ from pico4ml.train.models import (ARCHITECTURES, CNN_ARCHITECTURES, DEFAULT_ARCH
                                   save_checkpoint)
 from pico4ml.common.paths import DEFAULT_CHECKPOINT
 
-DEFAULT_EPOCHS = 30  # the recipe of the committed model (issue 8: conditions mix, 60k camera frames, regularised)
+DEFAULT_EPOCHS = 30  # the recipe of the committed model (issue 8: conditions mix, 120k camera frames, regularised)
 DEFAULT_EXTRA_REPEAT = 30  # each captured frame this many times per epoch (10 at lr 2e-4 taught the committed model nothing)
 CAMERA_MIXES = ("clean", "conditions")
 DEFAULT_CAMERA_MIX = "conditions"  # the committed model's recipe; "clean" is the model before issue 8

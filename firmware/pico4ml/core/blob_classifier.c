@@ -24,7 +24,7 @@ void blob_classifier_use(blob_classifier *bc, const blob_model *m, uint32_t *scr
         bc->hash[2 * i + 1] = hex[m->sha256[i] & 15];
     }
     bc->hash[64] = '\0';
-    memcpy(bc->name, m->name, BLOB_NAME_BYTES); /* NUL-padded; the extra byte ends it in any case */
+    memcpy(bc->name, m->name, BLOB_NAME_BYTES); /* blob_open() checked that it ends within the field */
     bc->name[BLOB_NAME_BYTES] = '\0';
     bc->blob = m;
     bc->scratch = scratch;

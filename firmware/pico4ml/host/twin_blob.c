@@ -2,9 +2,8 @@
  * memory (what XIP flash is on the board), with one static scratch buffer. */
 #include "twin_blob.h"
 
-
-#include "blob_region_file.h"
 #include "blob_classifier.h"
+#include "blob_region_file.h"
 #include "blob_store.h"
 #include "classifier.h"
 

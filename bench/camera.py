@@ -66,7 +66,11 @@ def model_choices() -> list[str]:
 
 def answer(pipe, frame: np.ndarray) -> tuple[int, float]:
     """(digit or NONE, score) for one frame, as the board would show it."""
-    result = pipe.classify(frame)
+    return answer_of(pipe.classify(frame))
+
+
+def answer_of(result) -> tuple[int, float]:
+    """(digit or NONE, score) of one pipeline result (see the module's docstring)."""
     status = getattr(result, "status", None)
     if status is not None:                          # a result object with the classifier's status
         digit = getattr(result, "digit", getattr(result, "argmax", None))
@@ -127,7 +131,7 @@ def read_set(pipe, cs) -> tuple[np.ndarray, dict]:
     for i, frame in enumerate(cs.frames):
         stages = pp.CStages()
         result = pipe.classify(frame, None, stages)
-        answers[i] = int(result.digit) if int(result.status) == STATUS_DIGIT else NONE
+        answers[i] = answer_of(result)[0]
         tried += bool(result.second_tried)
         taken += bool(result.second_reading)
         if cs.labels[i] >= 0 and answers[i] != cs.labels[i]:

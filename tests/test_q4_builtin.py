@@ -201,7 +201,7 @@ def test_sdk_firmware_with_the_q4_model_builds_and_fits():
 
 def test_the_manifest_names_the_function_that_opens_the_built_in_blob():
     """bench/models.py calls it once, untimed, before timing net_q4(): it must be the function the
-    generated header declares (int name(void)); a manifest naming a non-identifier is refused."""
+    generated header declares (int name(void)), and no other model has one."""
     header = (manifest.MANIFEST.parent / ENTRY.header).read_text()
     assert ENTRY.open and f"int {ENTRY.open}(void);" in header
     assert [n for n in manifest.names() if manifest.get(n).open] == ["mlp_q4"]

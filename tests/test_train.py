@@ -197,10 +197,11 @@ def test_extra_frames_fine_tune_a_checkpoint_to_read_a_new_shape(tmp_path, mnist
 def test_a_fine_tune_renders_fewer_camera_frames_unless_told(tmp_path, monkeypatch, capsys, argv, samples):
     """The recipe's pool for a new model; with --init a smaller one (a few epochs, rendered
     faster); an explicit --camera-samples wins either way."""
-    seen = {}
+    import inspect
+    seen, signature = {}, inspect.signature(train_mod.train)
 
-    def stop(*args, **kwargs):  # train()'s tenth positional argument is camera_samples
-        seen["camera_samples"] = args[9]
+    def stop(*args, **kwargs):
+        seen["camera_samples"] = signature.bind(*args, **kwargs).arguments["camera_samples"]
         raise train_mod.MnistError("stopped before training")
     monkeypatch.setattr(train_mod, "train", stop)
     assert train_mod.main([*argv, "--out", str(tmp_path / "m.safetensors")]) == 2
